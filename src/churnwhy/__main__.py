@@ -1,0 +1,3 @@
+from churnwhy.cli import main
+
+main()
