@@ -1,0 +1,263 @@
+"""Kaplan-Meier retention overall and per segment, log-rank tests, and the full survival analysis.
+
+CIs are Greenwood's with the log(-log) transform, as lifelines computes them; this equals R
+`survfit(..., conf.type="log-log")` (REFERENCES.md section 1). Medians follow R's convention.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import logrank_test, multivariate_logrank_test
+
+from churnwhy.config import Config
+from churnwhy.errors import ChurnwhyError, InputError
+from churnwhy.models.cohorts import cohort_matrix
+from churnwhy.models.incidence import _whole_days, empty_incidence, table_incidence
+from churnwhy.results.survival import (
+    OVERALL,
+    GroupSummary,
+    HorizonRetention,
+    LogRankRecord,
+    SurvivalResult,
+)
+from churnwhy.table import CustomerTable
+
+OTHER = "other"
+MISSING = "(missing)"
+REASON_AXES = ("why", "what")
+_TOL = float(np.sqrt(np.finfo(float).eps))  # R's tolerance when deciding that S(t) equals a quantile
+
+
+class RetentionCurve:
+    """Kaplan-Meier retention of one group (lifelines-style: fit() returns self, fitted state ends in `_`)."""
+
+    def __init__(self, *, alpha: float = 0.05, horizons: Sequence[int] = ()) -> None:
+        self.alpha = alpha
+        self.horizons = tuple(horizons)
+
+    def fit(self, durations: Any, events: Any) -> RetentionCurve:
+        t = _whole_days(durations)
+        e = np.asarray(events, dtype=bool)
+        self.n_ = int(t.size)
+        self.events_ = int(e.sum())
+        self.zero_tenure_ = int((t == 0).sum())
+        if t.size == 0:
+            raise InputError("no customers to fit a retention curve on")
+        kmf = KaplanMeierFitter(alpha=self.alpha).fit(t, e)
+        table = kmf.event_table
+        self.timeline_ = kmf.survival_function_.index.to_numpy().astype(np.int64)
+        self.survival_ = kmf.survival_function_.iloc[:, 0].to_numpy()
+        ci = kmf.confidence_interval_.to_numpy()
+        # R leaves the interval undefined where S = 0 (log(-log 0)); lifelines reports (0, 0).
+        self.ci_low_ = np.where(self.survival_ > 0, ci[:, 0], np.nan)
+        self.ci_high_ = np.where(self.survival_ > 0, ci[:, 1], np.nan)
+        self.at_risk_ = table["at_risk"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
+        if self.timeline_[0] == 0 and 0 not in table.index:  # lifelines' added day-0 row: everyone at risk
+            self.at_risk_[0] = self.n_
+        self.observed_ = table["observed"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
+        self.censored_ = table["censored"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
+        self.median_ = _quantile(self.timeline_, self.survival_, 0.5)
+        # The lower curve reaches 0.5 first, so it gives the lower limit of the median (R quantile.survfit).
+        self.median_ci_ = (_quantile(self.timeline_, self.ci_low_, 0.5), _quantile(self.timeline_, self.ci_high_, 0.5))
+        self.max_time_ = int(t.max())
+        self.horizon_retention_ = tuple(self._at_horizon(h, t) for h in self.horizons)
+        return self
+
+    def _at_horizon(self, h: int, t: np.ndarray) -> HorizonRetention:
+        at_risk = int((t >= h).sum())
+        if h > self.max_time_:  # beyond the last follow-up: unknown, as R summary(times=) without extend
+            return HorizonRetention(h, None, None, None, at_risk)
+        i = int(np.searchsorted(self.timeline_, h, side="right") - 1)
+        return HorizonRetention(h, _f(self.survival_[i]), _f(self.ci_low_[i]), _f(self.ci_high_[i]), at_risk)
+
+    def summary(self, by: str, group: str) -> GroupSummary:
+        return GroupSummary(
+            by=by, group=group, n=self.n_, events=self.events_, zero_tenure=self.zero_tenure_,
+            median_days=self.median_, median_ci_low=self.median_ci_[0], median_ci_high=self.median_ci_[1],
+            horizons=self.horizon_retention_,
+        )
+
+    def frame(self, by: str, group: str) -> pl.DataFrame:
+        n = self.timeline_.size
+        return pl.DataFrame(
+            {"by": [by] * n, "group": [group] * n, "time_days": self.timeline_, "survival": self.survival_,
+             "ci_low": self.ci_low_, "ci_high": self.ci_high_, "at_risk": self.at_risk_,
+             "events": self.observed_, "censored": self.censored_},
+        ).with_columns(pl.col("ci_low", "ci_high").fill_nan(None))
+
+
+def _f(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _quantile(times: np.ndarray, surv: np.ndarray, p: float) -> float | None:
+    """R's survfit quantile: the first time S <= p; where S equals p over a flat stretch, the stretch's midpoint."""
+    ok = ~np.isnan(surv)
+    x, y = times[ok], surv[ok]
+    below = np.flatnonzero(y <= p + _TOL)
+    if below.size == 0:
+        return None  # not reached
+    i = below[0]
+    if abs(y[i] - p) < _TOL:
+        later = np.flatnonzero(y < y[i] - _TOL)
+        if later.size:
+            return float((x[i] + x[later[0]]) / 2)
+    return float(x[i])
+
+
+def segment_labels(values: pl.Series, *, min_size: int, max_levels: int) -> tuple[pl.Series, tuple[str, ...]]:
+    """Segment labels after pooling: beyond the max_levels-1 largest levels, and below min_size, go to "other".
+
+    Nulls become "(missing)", a level like any other. Ties in size are broken by name, so pooling is deterministic.
+    """
+    name = values.name
+    s = values.cast(pl.String).fill_null(MISSING).rename("level")
+    counts = s.value_counts(name="n").sort(["n", "level"], descending=[True, False])
+    levels, sizes = counts["level"].to_list(), counts["n"].to_list()
+    notes: list[str] = []
+    keep = levels
+    if len(levels) > max_levels:
+        keep = levels[: max_levels - 1]
+        notes.append(
+            f"{name}: {len(levels)} levels, more than max_segment_levels={max_levels}; kept the {len(keep)} largest "
+            f"and pooled {len(levels) - len(keep)} smaller ones into '{OTHER}'"
+        )
+    small = [lv for lv, n in zip(levels, sizes, strict=True) if lv in set(keep) and n < min_size]
+    if small:
+        notes.append(
+            f"{name}: {len(small)} segment(s) with fewer than min_segment_size={min_size} customers pooled into "
+            f"'{OTHER}': {', '.join(small[:10])}{' ...' if len(small) > 10 else ''}"
+        )
+    kept = [lv for lv in keep if lv not in set(small)]
+    labels = pl.select(pl.when(s.is_in(kept)).then(s).otherwise(pl.lit(OTHER)).alias(name)).to_series()
+    pooled = int((labels == OTHER).sum()) - int((s == OTHER).sum())
+    if pooled and (labels == OTHER).sum() < min_size:
+        notes.append(f"{name}: '{OTHER}' still has fewer than {min_size} customers; read its curve with care")
+    return labels, tuple(notes)
+
+
+def logrank_tests(durations: Any, events: Any, groups: Any, *, by: str) -> tuple[LogRankRecord, ...]:
+    """Log-rank across all groups (chi-square, k-1 df) and for each pair, with Holm-adjusted pairwise p-values."""
+    t = _whole_days(durations)
+    e = np.asarray(events, dtype=bool)
+    g = np.asarray(groups, dtype=object)
+    levels = sorted(set(g.tolist()))
+    if len(levels) < 2 or not e.any():
+        return ()
+    overall = multivariate_logrank_test(t, g, e)
+    records = [LogRankRecord(by, "multivariate", tuple(levels), float(overall.test_statistic),
+                             int(overall.degrees_of_freedom), float(overall.p_value))]
+    pairs = list(itertools.combinations(levels, 2))
+    stats, ps = [], []
+    for a, b in pairs:  # at most C(20, 2) = 190 pairs; each test is vectorised inside lifelines
+        ma, mb = g == a, g == b
+        if not (e[ma].any() or e[mb].any()):
+            stats.append(0.0)
+            ps.append(1.0)  # no events in either group: nothing to tell them apart
+            continue
+        r = logrank_test(t[ma], t[mb], e[ma], e[mb])
+        stats.append(float(r.test_statistic))
+        ps.append(float(r.p_value))
+    holm = holm_adjust(np.array(ps))
+    records += [LogRankRecord(by, "pairwise", pair, s, 1, p, float(h))
+                for pair, s, p, h in zip(pairs, stats, ps, holm, strict=True)]
+    return tuple(records)
+
+
+def holm_adjust(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (R p.adjust(method="holm"))."""
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def fit_survival(
+    table: CustomerTable,
+    by: Sequence[str] = (),
+    config: Config | None = None,
+    *,
+    cohort_period: str = "month",
+    alpha: float = 0.05,
+) -> SurvivalResult:
+    """Kaplan-Meier retention overall and per `by` column (each column analysed on its own), log-rank tests,
+    the cohort matrix and cumulative incidence per reason (`why` and `what` axes, when the table has them)."""
+    config = config or Config()
+    frame = table.frame
+    notes: list[str] = []
+    missing_cols = [c for c in ("tenure_days", "churned") if c not in frame.columns]
+    if missing_cols:
+        raise InputError(f"the customer table lacks {', '.join(missing_cols)}")
+    unknown = [c for c in by if c not in frame.columns]
+    if unknown:
+        known = ", ".join(table.segments) or "none detected"
+        raise ChurnwhyError(f"--by {', '.join(unknown)}: no such column", hint=f"segment columns: {known}")
+    if frame["tenure_days"].null_count():
+        notes.append(f"{frame['tenure_days'].null_count()} customer(s) without a tenure left out of survival")
+        frame = frame.filter(pl.col("tenure_days").is_not_null())
+    if frame.height == 0:
+        raise InputError("no customers with a tenure: nothing to draw a retention curve from")
+    negative = int((frame["tenure_days"] < 0).sum())
+    if negative:
+        raise InputError(
+            f"{negative} customer(s) have a negative tenure (end before start)",
+            hint="fix their dates; the loader should have rejected these rows",
+        )
+    zero = frame.filter(pl.col("tenure_days") == 0)
+    if zero.height:
+        notes.append(
+            f"{zero.height} customer(s) with tenure 0 ({int(zero['churned'].sum())} churned on their signup day); "
+            "they count as leaving at day 0"
+        )
+    t = frame["tenure_days"].to_numpy()
+    e = frame["churned"].fill_null(False).to_numpy()
+    horizons = tuple(config.horizons)
+    curves, summaries, tests = [], [], []
+    overall = RetentionCurve(alpha=alpha, horizons=horizons).fit(t, e)
+    curves.append(overall.frame(OVERALL, OVERALL))
+    summaries.append(overall.summary(OVERALL, OVERALL))
+    for col in dict.fromkeys(by):  # keep order, drop repeats
+        labels, col_notes = segment_labels(frame[col], min_size=config.min_segment_size,
+                                           max_levels=config.max_segment_levels)
+        notes.extend(col_notes)
+        lab = labels.to_numpy()
+        for level in sorted(set(lab.tolist())):
+            m = lab == level
+            fit = RetentionCurve(alpha=alpha, horizons=horizons).fit(t[m], e[m])
+            curves.append(fit.frame(col, level))
+            summaries.append(fit.summary(col, level))
+            if fit.events_ == 0:
+                notes.append(f"{col}={level}: no churn yet; flat curve, median not reached")
+        recs = logrank_tests(t, e, lab, by=col)
+        if not recs:
+            notes.append(f"{col}: no log-rank test (fewer than two groups, or no churn at all)")
+        tests.extend(recs)
+    if overall.median_ is None:
+        notes.append("overall retention never fell to 50%: median tenure not reached")
+    cohorts = None
+    if "start_date" in frame.columns and frame["start_date"].drop_nulls().len():
+        cohorts = cohort_matrix(CustomerTable(frame=frame, as_of=table.as_of), period=cohort_period)
+        notes.extend(cohorts.notes)
+    else:
+        notes.append("no signup dates: no cohort matrix")
+    incidence = [table_incidence(frame, axis, alpha=alpha) for axis in REASON_AXES if axis in frame.columns]
+    absent = [a for a in REASON_AXES if a not in frame.columns]
+    if absent:
+        notes.append(f"no {'/'.join(absent)} column: churn reasons were not assigned, so no incidence per reason")
+    inc = pl.concat(incidence) if incidence else empty_incidence().select(pl.lit(None, pl.String).alias("axis"), pl.all())
+    return SurvivalResult(
+        as_of=table.as_of, by=tuple(dict.fromkeys(by)), horizons=horizons,
+        curves=pl.concat(curves).sort("by", "group", "time_days"),
+        groups=tuple(summaries), logrank=tuple(tests), cohorts=cohorts,
+        incidence=inc.sort("axis", "cause", "time_days"), notes=tuple(notes),
+    )
