@@ -1,0 +1,143 @@
+"""Decide each date column's format from its values, then parse the whole column with that format.
+
+Formats are decided per column and file: one office may export DD/MM/YYYY and another MM/DD/YYYY. A column
+whose values fit both (every day and month <= 12) is an error that names the `[dates]` setting, never a guess.
+Results are naive UTC datetimes: values with an offset are converted to UTC first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import polars as pl
+
+from churnwhy.errors import DateFormatError
+
+ISO = (
+    "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S",
+    "%Y%m%d",
+)
+DMY = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S",
+       "%d-%m-%Y", "%d-%m-%Y %H:%M:%S", "%d/%m/%y")
+MDY = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p",
+       "%m-%d-%Y", "%m/%d/%y")
+NAMED = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%a, %d %b %Y %H:%M:%S %z")
+SAMPLE = 5000
+EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+
+
+@dataclasses.dataclass(frozen=True)
+class DateSpec:
+    """How one column is parsed: string formats (tried in order) or a numeric kind."""
+
+    kind: str  # "native" | "formats" | "excel_serial" | "epoch_s" | "epoch_ms" | "empty"
+    formats: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return " or ".join(self.formats) if self.kind == "formats" else self.kind.replace("_", " ")
+
+
+def detect(values: pl.Series, *, column: str, table: str, configured: str | None = None) -> DateSpec:
+    """The format of a column from a sample of its values."""
+    if values.dtype in (pl.Date,) or isinstance(values.dtype, pl.Datetime):
+        return DateSpec("native")
+    if values.dtype.is_numeric():
+        return _numeric_kind(values.drop_nulls().cast(pl.Float64), column=column, table=table)
+    sample = values.cast(pl.String).drop_nulls().str.strip_chars()
+    sample = sample.filter(sample != "").unique(maintain_order=True).head(SAMPLE)
+    if configured:
+        return DateSpec("formats", (configured,))
+    if sample.len() == 0:
+        return DateSpec("empty")
+    numeric = sample.str.contains(r"^\d+(\.\d+)?$")
+    if numeric.all() and not sample.str.contains(r"^\d{8}$").all():
+        return _numeric_kind(sample.cast(pl.Float64), column=column, table=table)
+    prepared = _prepare(sample)
+    hits = {fmt: _parses(prepared, fmt) for fmt in (*ISO, *DMY, *MDY, *NAMED)}
+    n = sample.len()
+    dmy = max(DMY, key=lambda f: hits[f].sum())
+    mdy = max(MDY, key=lambda f: hits[f].sum())
+    dmy_all, mdy_all = _union(hits, DMY), _union(hits, MDY)
+    drop: tuple[str, ...] = ()
+    if dmy_all.any() and mdy_all.any():
+        if dmy_all.sum() == mdy_all.sum() and (dmy_all == mdy_all).all():
+            example = sample.filter(dmy_all).head(1).item()
+            raise DateFormatError(
+                f"{table}: column {column!r} has dates like {example!r} that read as both DD/MM/YYYY and MM/DD/YYYY",
+                hint=f'set the format in churnwhy.toml:  [dates.columns]  "{column}" = "{dmy}"   (or "{mdy}")',
+            )
+        drop = MDY if dmy_all.sum() >= mdy_all.sum() else DMY
+    chosen: list[str] = []
+    covered = pl.Series([False] * n)
+    for fmt in sorted((f for f in hits if f not in drop), key=lambda f: -int(hits[f].sum())):
+        new = hits[fmt] & ~covered
+        if new.any():
+            chosen.append(fmt)
+            covered = covered | hits[fmt]
+    if not chosen:
+        raise DateFormatError(
+            f"{table}: column {column!r} does not hold dates churnwhy can read (e.g. {sample.head(1).item()!r})",
+            hint=f'set its format in churnwhy.toml:  [dates.columns]  "{column}" = "%d/%m/%Y"   (strftime codes)',
+        )
+    return DateSpec("formats", tuple(chosen))
+
+
+def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
+    if values.len() == 0:
+        return DateSpec("empty")
+    lo, hi = values.min(), values.max()
+    if 1_000 <= lo and hi < 100_000:
+        return DateSpec("excel_serial")
+    if 1e8 <= lo and hi < 1e10:
+        return DateSpec("epoch_s")
+    if 1e11 <= lo and hi < 1e13:
+        return DateSpec("epoch_ms")
+    raise DateFormatError(
+        f"{table}: column {column!r} holds numbers ({lo:g} to {hi:g}) that are not Excel serial dates or epoch times",
+        hint=f'map another column, or set its format in churnwhy.toml:  [dates.columns]  "{column}" = "%Y%m%d"',
+    )
+
+
+def _prepare(expr_or_series):  # type: ignore[no-untyped-def]
+    # A trailing Z means UTC; chrono's %z wants an offset.
+    return expr_or_series.str.strip_chars().str.replace(r"Z$", "+00:00")
+
+
+def _parses(sample: pl.Series, fmt: str) -> pl.Series:
+    return sample.str.to_datetime(fmt, strict=False, time_zone="UTC" if "%z" in fmt else None).is_not_null()
+
+
+def _union(hits: Mapping[str, pl.Series], formats: tuple[str, ...]) -> pl.Series:
+    out = hits[formats[0]]
+    for f in formats[1:]:
+        out = out | hits[f]
+    return out
+
+
+def parse_expr(column: str, spec: DateSpec, dtype: pl.DataType) -> pl.Expr:
+    """An expression turning the column into naive UTC Datetime('us'); unparseable values become null."""
+    col = pl.col(column)
+    target = pl.Datetime("us")
+    if spec.kind == "empty":
+        return pl.lit(None, dtype=target)
+    if spec.kind == "native":
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            return col.dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(target)
+        return col.cast(target)
+    if spec.kind in ("excel_serial", "epoch_s", "epoch_ms"):
+        num = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False) if dtype == pl.String else col.cast(pl.Float64)
+        if spec.kind == "excel_serial":
+            return (EXCEL_EPOCH + pl.duration(milliseconds=(num * 86_400_000).round(0).cast(pl.Int64))).cast(target)
+        ms = num * 1000 if spec.kind == "epoch_s" else num
+        return pl.from_epoch(ms.round(0).cast(pl.Int64), time_unit="ms").cast(target)
+    text = _prepare(col.cast(pl.String))
+    parsed = []
+    for fmt in spec.formats:
+        if "%z" in fmt:
+            p = text.str.to_datetime(fmt, strict=False, time_zone="UTC").dt.replace_time_zone(None)
+        else:
+            p = text.str.to_datetime(fmt, strict=False)
+        parsed.append(p.cast(target))
+    return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]

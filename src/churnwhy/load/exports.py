@@ -1,0 +1,479 @@
+"""load_exports: discover -> read -> map columns -> parse and validate -> tables of customers, events, surveys.
+
+Every input row ends either loaded or in `rejects` with a reason; FileReport.rows_read always equals
+rows_loaded + sum(rejected).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+import re
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from churnwhy.config import Config
+from churnwhy.errors import InputError
+from churnwhy.load import values as V
+from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
+from churnwhy.load.dates import DateSpec, detect, parse_expr
+from churnwhy.load.discover import discover
+from churnwhy.load.read import ROW, RawTable, read_source
+
+REJECT_REASONS = {
+    "missing_id": "no customer id (or linked identifier)",
+    "bad_date": "a date that cannot be read",
+    "missing_date": "an event without a time",
+    "bad_number": "a number that cannot be read",
+    "duplicate_customer": "customer id repeated in one customers file (first row kept)",
+    "duplicate_row": "exact duplicate of an earlier event row",
+    "unknown_customer": "links to no customer in the customers files",
+    "end_before_start": "churn date before signup date",
+    "empty_response": "survey row with no score, reason or text",
+}
+REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "reason": pl.String, "column": pl.String, "value": pl.String}
+REASON = "__reject"
+REJECT_COL = "__reject_col"
+REJECT_VAL = "__reject_val"
+
+
+@dataclasses.dataclass(frozen=True)
+class FileReport:
+    """What happened to one export."""
+
+    name: str
+    format: str
+    role: str
+    role_reason: str
+    rows_read: int
+    rows_loaded: int
+    rejected: dict[str, int]
+    mapping: dict[str, str]
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "notes": list(self.notes),
+                "delimiter": {"\t": "tab"}.get(self.delimiter or "", self.delimiter)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Exports:
+    """The exports, loaded: typed, canonical, validated. Frames are eager except events (large)."""
+
+    customers: pl.DataFrame | None  # one row per customer; None when there is no customers file
+    events: pl.DataFrame | None  # customer_id, event_time, event_type, amount, __source
+    surveys: pl.DataFrame | None  # customer_id, survey_date, score, reason_code, reason_text, competitor
+    files: tuple[FileReport, ...]
+    skipped: tuple[tuple[str, str], ...]
+    rejects: pl.DataFrame  # source, row, reason, column, value
+    segments: tuple[str, ...]
+    warnings: tuple[str, ...]
+    data_end: dt.date | None  # the latest date anywhere in the data
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    def reject_counts(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.rejected)
+        return dict(sorted(total.items()))
+
+
+@dataclasses.dataclass
+class _Parsed:
+    raw: RawTable
+    mapping: TableMapping
+    frame: pl.DataFrame  # canonical columns + __row + reject columns
+    date_formats: dict[str, str]
+    notes: list[str]
+    segment_sources: dict[str, str]  # source column -> segment name (customers tables)
+
+
+def load_exports(path: Path | str, config: Config | None = None) -> Exports:
+    """Read every export under `path` into validated customers, events and surveys tables."""
+    config = config or Config()
+    found = discover(Path(path))
+    skipped = list(found.skipped)
+    tables: list[tuple[RawTable, TableMapping]] = []
+    warnings: list[str] = []
+    for src in found.files:
+        raws, notes = read_source(src)
+        skipped += notes
+        for raw in raws:
+            mapping = _mapping_for(raw, config)
+            if mapping is None:
+                continue
+            if mapping.role == "skip":
+                skipped.append((raw.name, "skipped by [files] in churnwhy.toml"))
+                continue
+            has_key = "customer_id" in mapping.columns or any(k in mapping.columns for k in LINK_KEYS)
+            if not has_key:
+                skipped.append((raw.name, "no customer id column (a lookup table?)"))
+                continue
+            tables.append((raw, mapping))
+    if not tables:
+        raise InputError(
+            f"{path}: no file has a customer id column",
+            hint='name the id column (e.g. "customer_id"), or map it in churnwhy.toml:  [columns]  customer_id = "Your Column"',
+        )
+    parsed = {role: [_parse(raw, m, config) for raw, m in tables if m.role == role]
+              for role in ("customers", "events", "surveys")}
+    customers, segments, cust_notes = _join_customers(parsed["customers"], config)
+    warnings += cust_notes
+    late: list[pl.DataFrame] = []
+    links = None
+    if customers is not None:
+        customers, bad = _end_before_start(customers, parsed["customers"])
+        late.append(bad)
+        customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
+        links = _link_table(customers)
+    events = surveys = None
+    if parsed["events"]:
+        events, bad = _events(parsed["events"], customers, links)
+        late.append(bad)
+    if parsed["surveys"]:
+        surveys, bad = _surveys(parsed["surveys"], customers, links)
+        late.append(bad)
+    if customers is None and events is None:
+        raise InputError(
+            f"{path}: found surveys but no customers or events file",
+            hint="add the customer export (ids, signup dates) or the event export next to the surveys",
+        )
+    reports, rejects = _account(parsed, late)
+    warnings += [n for p in sum(parsed.values(), []) for n in p.notes]
+    data_end = _data_end(customers, events, surveys)
+    return Exports(
+        customers=customers, events=events, surveys=surveys, files=tuple(reports), skipped=tuple(skipped),
+        rejects=rejects, segments=segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
+    )
+
+
+# --- mapping -------------------------------------------------------------------------------------------------
+
+
+def _mapping_for(raw: RawTable, config: Config) -> TableMapping | None:
+    role, reason = guess_role(raw.name, raw.columns)
+    for pattern, forced in config.files.items():
+        if fnmatch.fnmatch(raw.name, pattern) or fnmatch.fnmatch(raw.name.rsplit("/", 1)[-1], pattern):
+            role, reason = forced, "set in churnwhy.toml"
+    if role == "skip":
+        return TableMapping("skip", {}, reason)
+    overrides = dict(config.columns)
+    for pattern, cols in config.file_columns.items():
+        if fnmatch.fnmatch(raw.name, pattern) or fnmatch.fnmatch(raw.name.rsplit("/", 1)[-1], pattern):
+            overrides.update(cols)
+    return map_columns(raw.name, role, raw.columns, overrides, reason)
+
+
+# --- parsing one table ---------------------------------------------------------------------------------------
+
+
+def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
+    schema = raw.frame.collect_schema()
+    m = mapping.columns
+    notes: list[str] = []
+    date_cols = [c for c in ("signup_date", "churn_date", "event_time", "survey_date") if c in m]
+    # Formats come from a sample of each column; the whole column is then parsed with them.
+    sample = raw.frame.select([m[c] for c in date_cols]).head(20_000).collect() if date_cols else None
+    specs: dict[str, DateSpec] = {}
+    for canon in date_cols:
+        src = m[canon]
+        configured = config.date_formats.get(src) or config.date_formats.get(canon) or config.date_format
+        specs[canon] = detect(sample[src], column=src, table=raw.name, configured=configured)  # type: ignore[index]
+
+    exprs: list[pl.Expr] = [pl.col(ROW)]
+    key_exprs: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, str, str | None, pl.Expr | None]] = []  # (is_bad, reason, column, raw value)
+    if "customer_id" in m:
+        key_exprs.append(V.identifier(m["customer_id"], schema[m["customer_id"]]).alias("customer_id"))
+    key_exprs += [V.link_key(k, m[k]).alias(k) for k in LINK_KEYS if k in m]
+    exprs += key_exprs
+    if mapping.role == "events" and "event_time" in m:
+        src = m["event_time"]
+        checks.append((_raw(src, schema).is_null(), "missing_date", src, None))
+    for canon, spec in specs.items():
+        src = m[canon]
+        parsed = parse_expr(src, spec, schema[src])
+        exprs.append(parsed.alias(canon))
+        checks.append((_raw(src, schema).is_not_null() & parsed.is_null(), "bad_date", src, _raw(src, schema)))
+    for canon in ("amount", "score", "tenure"):
+        if canon in m:
+            src = m[canon]
+            value = V.number(src, schema[src])
+            exprs.append(value.alias(canon))
+            checks.append((_raw(src, schema).is_not_null() & value.is_null(), "bad_number", src, _raw(src, schema)))
+    for canon in ("reason_code", "reason_text", "competitor", "status"):
+        if canon in m:
+            exprs.append(V.text(m[canon]).alias(canon))
+    if "churned" in m:
+        exprs.append(V.flag(m["churned"]).alias("churned"))
+    if mapping.role == "events":
+        if "event_type" not in m:  # an orders export: the file is the event type
+            stem = V.snake(re.sub(r"(\.[a-z0-9]+)+$", "", raw.name.rsplit("/", 1)[-1].split("#")[0].lower()))
+            exprs.append(pl.lit(stem).alias("event_type"))
+            notes.append(f"{raw.name}: no event type column; every row is a '{stem}' event")
+        else:
+            exprs.append(V.event_type(pl.coalesce(V.text(m["event_type"]), pl.lit("unknown"))).alias("event_type"))
+        if "event_time" not in m:
+            raise InputError(
+                f"{raw.name}: looks like an events file but has no date or time column",
+                hint=f'map it in churnwhy.toml:  [columns."{raw.name}"]  event_time = "Your Date Column"',
+            )
+    if mapping.role == "surveys":
+        content = [m[c] for c in ("score", "reason_code", "reason_text", "competitor") if c in m]
+        empty = pl.all_horizontal([V.text(c).is_null() for c in content]) if content else pl.lit(True)
+        checks.append((empty, "empty_response", None, None))
+    segment_sources: dict[str, str] = {}
+    if mapping.role == "customers":
+        for col in mapping.extra:
+            segment_sources[col] = V.snake(col)
+            exprs.append(V.text(col).alias(f"__seg__{col}"))
+
+    # A customers table with an id column needs the id itself; others may be keyed by a link (email...).
+    id_exprs = key_exprs[:1] if (mapping.role == "customers" and "customer_id" in m) else key_exprs
+    id_missing = pl.all_horizontal([e.is_null() for e in id_exprs])
+    df = raw.frame.select(exprs + _first_reason(checks, id_missing)).collect()
+    if mapping.role == "customers":
+        df = _dedupe_customers(df)
+    return _Parsed(raw, mapping, df, {m[c]: s.describe() for c, s in specs.items()}, notes, segment_sources)
+
+
+def _raw(src: str, schema: pl.Schema) -> pl.Expr:
+    return (V.text(src) if schema[src] == pl.String else pl.col(src)).cast(pl.String)
+
+
+def _first_reason(checks: list, id_missing: pl.Expr) -> list[pl.Expr]:
+    """The first failing check names the row's reject reason, column and offending value."""
+    reason = pl.when(id_missing).then(pl.lit("missing_id"))
+    column = pl.when(id_missing).then(pl.lit(None, pl.String))
+    value = pl.when(id_missing).then(pl.lit(None, pl.String))
+    for bad, why, col, val in checks:
+        reason = reason.when(bad).then(pl.lit(why))
+        column = column.when(bad).then(pl.lit(col, pl.String))
+        value = value.when(bad).then(val if val is not None else pl.lit(None, pl.String))
+    return [reason.otherwise(None).alias(REASON), column.otherwise(None).alias(REJECT_COL),
+            value.otherwise(None).alias(REJECT_VAL)]
+
+
+def _dedupe_customers(df: pl.DataFrame) -> pl.DataFrame:
+    ok = pl.col(REASON).is_null()
+    first = pl.col("customer_id").is_first_distinct().over(ok)
+    return df.with_columns(
+        pl.when(ok & ~first & pl.col("customer_id").is_not_null()).then(pl.lit("duplicate_customer"))
+        .otherwise(pl.col(REASON)).alias(REASON),
+        pl.when(ok & ~first & pl.col("customer_id").is_not_null()).then(pl.lit("customer_id"))
+        .otherwise(pl.col(REJECT_COL)).alias(REJECT_COL),
+        pl.when(ok & ~first & pl.col("customer_id").is_not_null()).then(pl.col("customer_id"))
+        .otherwise(pl.col(REJECT_VAL)).alias(REJECT_VAL),
+    )
+
+
+# --- customers: join several files on the id ----------------------------------------------------------------
+
+CUSTOMER_FIELDS = ("signup_date", "churn_date", "churned", "status", "tenure", "score", "reason_code",
+                   "reason_text", "competitor", *LINK_KEYS)
+
+
+def _rejects_of(p: _Parsed) -> pl.DataFrame:
+    return p.frame.filter(pl.col(REASON).is_not_null()).select(
+        pl.lit(p.raw.name).alias("source"), pl.col(ROW).cast(pl.Int64).alias("row"), pl.col(REASON).alias("reason"),
+        pl.col(REJECT_COL).alias("column"), pl.col(REJECT_VAL).alias("value"),
+    )
+
+
+def _valid(p: _Parsed) -> pl.DataFrame:
+    return p.frame.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
+
+
+def _join_customers(tables: list[_Parsed], config: Config) -> tuple[pl.DataFrame | None, tuple[str, ...], list[str]]:
+    if not tables:
+        return None, (), []
+    notes: list[str] = []
+    frames: list[pl.DataFrame] = []
+    seg_names: dict[str, str] = {}  # frame column -> segment name
+    for i, p in enumerate(tables):
+        df = _valid(p)
+        if "customer_id" not in df.columns:
+            link = next(k for k in LINK_KEYS if k in df.columns)
+            df = df.with_columns(pl.col(link).alias("customer_id"))
+            notes.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
+        renames = {ROW: f"__row_{i}"}
+        for src, name in p.segment_sources.items():
+            final = name if name not in seg_names.values() and name not in CUSTOMER_FIELDS else f"{name}_{i}"
+            renames[f"__seg__{src}"] = final
+            seg_names[final] = src
+        frames.append(df.rename(renames))
+    joined = frames[0]
+    for df in frames[1:]:
+        joined = joined.join(df, on="customer_id", how="full", coalesce=True, suffix="__dup", nulls_equal=False)
+        dups = [c for c in joined.columns if c.endswith("__dup")]
+        joined = joined.with_columns(
+            [pl.coalesce(pl.col(c.removesuffix("__dup")), pl.col(c)).alias(c.removesuffix("__dup")) for c in dups]
+        ).drop(dups)
+    segments = _pick_segments(joined, seg_names, config, notes)
+    keep = ["customer_id", *[c for c in CUSTOMER_FIELDS if c in joined.columns], *segments,
+            *[c for c in joined.columns if c.startswith("__row_")]]
+    return joined.select(keep).sort("customer_id"), segments, notes
+
+
+def _pick_segments(df: pl.DataFrame, seg_names: dict[str, str], config: Config, notes: list[str]) -> tuple[str, ...]:
+    if config.segments is not None:
+        wanted = {key(s) for s in config.segments}
+        chosen = [c for c, src in seg_names.items() if key(c) in wanted or key(src) in wanted]
+        missing = wanted - {key(c) for c in chosen} - {key(seg_names[c]) for c in chosen}
+        if missing:
+            raise InputError(
+                f"segments {sorted(missing)} set in churnwhy.toml are not columns of the customers files",
+                hint=f"use some of: {', '.join(sorted(seg_names.values()))}",
+            )
+        return tuple(chosen)
+    chosen, ignored = [], []
+    n = max(df.height, 1)
+    for col, src in seg_names.items():
+        s = df[col].drop_nulls()
+        levels = s.n_unique()
+        numeric = s.str.contains(r"^-?[\d.,]+$").all() if s.len() else False
+        small = levels <= 20 or levels <= 0.05 * n
+        if 2 <= levels <= 50 and small and (not numeric or levels <= 10) and s.len() >= 0.5 * n:
+            chosen.append(col)
+        else:
+            ignored.append(src)
+    if ignored:
+        notes.append(f"customer columns not used as segments (too many or too few distinct values, or numbers): {', '.join(ignored)}")
+    return tuple(chosen)
+
+
+def _link_table(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    links = {}
+    for k in LINK_KEYS:
+        if k in customers.columns:
+            links[k] = (customers.select(pl.col(k).alias("__link"), pl.col("customer_id").alias("__linked"))
+                        .drop_nulls().unique("__link", keep="first", maintain_order=True))
+    return links
+
+
+def _resolve(df: pl.DataFrame, customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None) -> pl.DataFrame:
+    """customer_id from the id column, else through a link key; rows linking to no customer are marked."""
+    if "customer_id" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("customer_id"))
+    present = [k for k in LINK_KEYS if k in df.columns]
+    df = df.with_columns(pl.col("customer_id").alias("__id_raw"))
+    if customers is None:
+        ids = pl.coalesce("customer_id", *present) if present else pl.col("customer_id")
+        return df.with_columns(ids.alias("customer_id")).drop(present)
+    for k in present:
+        if links and k in links:
+            df = df.join(links[k], left_on=k, right_on="__link", how="left").with_columns(
+                pl.coalesce("customer_id", "__linked").alias("customer_id")).drop("__linked")
+    unknown = ~pl.col("customer_id").is_in(customers["customer_id"].implode()).fill_null(False)
+    key_used = pl.coalesce(pl.col("__id_raw"), *[pl.col(k) for k in present]) if present else pl.col("__id_raw")
+    return df.with_columns(
+        pl.when(unknown).then(pl.lit("unknown_customer")).alias(REASON),
+        pl.when(unknown).then(pl.lit(None, pl.String)).alias(REJECT_COL),
+        pl.when(unknown).then(key_used).alias(REJECT_VAL),
+    ).drop(present)
+
+
+def _stack(tables: list[_Parsed]) -> pl.DataFrame:
+    parts = [_valid(p).with_columns(pl.lit(p.raw.name).alias("__source")) for p in tables]
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _split(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    bad = df.filter(pl.col(REASON).is_not_null()).select(
+        pl.col("__source").alias("source"), pl.col(ROW).cast(pl.Int64).alias("row"), pl.col(REASON).alias("reason"),
+        pl.col(REJECT_COL).alias("column"), pl.col(REJECT_VAL).alias("value"),
+    )
+    return df.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL, "__id_raw", strict=False), bad
+
+
+
+def _end_before_start(customers: pl.DataFrame, tables: list[_Parsed]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Customers whose churn date is before their signup: every row of theirs in the customers files is rejected."""
+    if not {"churn_date", "signup_date"} <= set(customers.columns):
+        return customers, pl.DataFrame(schema=REJECT_SCHEMA)
+    bad = customers.filter(pl.col("churn_date") < pl.col("signup_date"))
+    records = [
+        bad.filter(pl.col(f"__row_{i}").is_not_null()).select(
+            pl.lit(p.raw.name).alias("source"), pl.col(f"__row_{i}").cast(pl.Int64).alias("row"),
+            pl.lit("end_before_start").alias("reason"), pl.lit(p.mapping.columns.get("churn_date")).alias("column"),
+            pl.col("churn_date").dt.date().cast(pl.String).alias("value"),
+        )
+        for i, p in enumerate(tables)
+    ]
+    return customers.filter(~pl.col("customer_id").is_in(bad["customer_id"].implode())), pl.concat(records)
+
+
+def _events(tables, customers, links) -> tuple[pl.DataFrame, pl.DataFrame]:
+    df = _resolve(_stack(tables), customers, links)
+    if REASON not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REJECT_COL),
+                             pl.lit(None, pl.String).alias(REJECT_VAL))
+    cols = ["customer_id", "event_time", "event_type"] + (["amount"] if "amount" in df.columns else [])
+    ok = pl.col(REASON).is_null()
+    # Overlapping monthly exports repeat rows: the first copy (by file, then row) is kept.
+    dup = ok & ~pl.struct(cols).is_first_distinct().over(ok)
+    df = df.with_columns(
+        pl.when(dup).then(pl.lit("duplicate_row")).otherwise(pl.col(REASON)).alias(REASON),
+        pl.when(dup).then(pl.lit(None, pl.String)).otherwise(pl.col(REJECT_COL)).alias(REJECT_COL),
+    )
+    kept, bad = _split(df)
+    if "amount" not in kept.columns:
+        kept = kept.with_columns(pl.lit(None, pl.Float64).alias("amount"))
+    return kept.select("customer_id", "event_time", "event_type", "amount", "__source"), bad
+
+
+def _surveys(tables, customers, links) -> tuple[pl.DataFrame, pl.DataFrame]:
+    df = _resolve(_stack(tables), customers, links)
+    if REASON not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REJECT_COL),
+                             pl.lit(None, pl.String).alias(REJECT_VAL))
+    kept, bad = _split(df)
+    for c, t in (("survey_date", pl.Datetime("us")), ("score", pl.Float64), ("reason_code", pl.String),
+                 ("reason_text", pl.String), ("competitor", pl.String)):
+        if c not in kept.columns:
+            kept = kept.with_columns(pl.lit(None, t).alias(c))
+    return kept.select("customer_id", "survey_date", "score", "reason_code", "reason_text", "competitor", "__source"), bad
+
+
+def _account(parsed: dict[str, list[_Parsed]], late: list[pl.DataFrame]) -> tuple[list[FileReport], pl.DataFrame]:
+    rejects = pl.concat([_rejects_of(p) for ps in parsed.values() for p in ps] + late, how="vertical_relaxed")
+    rejects = rejects.sort("source", "row")
+    counts = rejects.group_by("source", "reason").len()
+    by_source: dict[str, dict[str, int]] = {}
+    for source, reason, n in counts.iter_rows():
+        by_source.setdefault(source, {})[reason] = n
+    reports = []
+    for p in sum(parsed.values(), []):
+        rejected = dict(sorted(by_source.get(p.raw.name, {}).items()))
+        loaded = p.raw.n_rows - sum(rejected.values())
+        assert loaded >= 0, (p.raw.name, rejected)  # a row rejected twice would be an accounting bug
+        reports.append(FileReport(
+            name=p.raw.name, format=p.raw.source.format, role=p.mapping.role, role_reason=p.mapping.role_reason,
+            rows_read=p.raw.n_rows, rows_loaded=loaded, rejected=rejected, mapping=dict(sorted(p.mapping.columns.items())),
+            encoding=p.raw.encoding, delimiter=p.raw.delimiter, date_formats=p.date_formats, notes=tuple(p.notes),
+        ))
+    return sorted(reports, key=lambda r: r.name), rejects
+
+
+def _data_end(customers, events, surveys) -> dt.date | None:
+    ends = []
+    for df, cols in ((customers, ("signup_date", "churn_date")), (events, ("event_time",)), (surveys, ("survey_date",))):
+        if df is None:
+            continue
+        for c in cols:
+            if c in df.columns and df[c].drop_nulls().len():
+                ends.append(df[c].max())
+    return max(ends).date() if ends else None

@@ -1,0 +1,72 @@
+"""Expressions that turn exported text into typed values: ids, link keys, numbers, yes/no flags, names."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+TRUE_WORDS = ("yes", "y", "true", "t", "1", "1.0", "churned", "churn", "cancelled", "canceled", "left", "closed",
+              "inactive", "lost", "exited", "terminated", "ended", "lapsed", "former", "attrited", "gone")
+FALSE_WORDS = ("no", "n", "false", "f", "0", "0.0", "active", "stayed", "retained", "current", "open", "joined",
+               "new", "existing", "live", "ongoing", "subscribed", "member")
+
+
+def text(col: str) -> pl.Expr:
+    """Trimmed text; empty becomes null."""
+    s = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+def identifier(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Customer ids stay exactly as exported (leading zeros, long digit runs); a float column's '.0' goes."""
+    s = text(col)
+    if dtype.is_float():
+        s = s.str.replace(r"\.0$", "")
+    return s
+
+
+def link_key(kind: str, col: str) -> pl.Expr:
+    """Normalise an identifier another system keys people by, so the same person matches across exports."""
+    s = text(col)
+    if kind == "email":
+        return s.str.to_lowercase().str.replace_all(r"\s+", "")
+    if kind == "phone":
+        digits = s.str.replace_all(r"\D", "")
+        return pl.when(digits.str.len_chars() >= 6).then(digits.str.slice(-10))  # country codes vary; last 10 digits match
+    if kind == "handle":
+        return s.str.to_lowercase().str.replace_all(r"\s+", "").str.strip_prefix("@")
+    return s.str.replace_all(r"[\s-]", "").str.to_uppercase()  # card numbers
+
+
+def number(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Numbers as people export them: currency signs, thousands separators, decimal commas."""
+    if dtype.is_numeric():
+        return pl.col(col).cast(pl.Float64)
+    s = text(col).str.replace_all(r"[\s$€£¥%']|^[A-Z]{3}|[A-Z]{3}$", "")
+    decimal_comma = s.str.contains(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
+    s = pl.when(decimal_comma).then(s.str.replace_all(r"\.", "").str.replace(",", ".")).otherwise(s.str.replace_all(",", ""))
+    return s.cast(pl.Float64, strict=False)
+
+
+def flag(col: str) -> pl.Expr:
+    """Yes/No, Y/N, True/False, 1/0 and status words -> bool; anything else null (reported, not guessed)."""
+    s = text(col).str.to_lowercase()
+    return pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False).otherwise(None)
+
+
+def snake(name: str) -> str:
+    """'Internet Service' -> 'internet_service'; 'Région' -> 'region'."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    out = re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+    return out or "column"
+
+
+def event_type(expr: pl.Expr) -> pl.Expr:
+    """'Delivery Failed' / 'delivery-failed' -> 'delivery_failed'."""
+    return (
+        expr.cast(pl.String).str.strip_chars().str.to_lowercase()
+        .str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
+    )
