@@ -168,5 +168,5 @@ def table_incidence(frame: pl.DataFrame, axis: str, *, alpha: float = 0.05) -> p
     causes = frame.select(
         pl.when(pl.col("churned")).then(pl.col(axis).cast(pl.String).fill_null(UNKNOWN_CAUSE)).otherwise(None)
     ).to_series()
-    out = cumulative_incidence(frame["tenure_days"].to_numpy(), causes.to_numpy(), alpha=alpha)
+    out = cumulative_incidence(frame["tenure_days"].to_numpy(), causes, alpha=alpha)
     return out.select(pl.lit(axis).alias("axis"), pl.all())
