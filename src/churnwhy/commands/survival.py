@@ -1,0 +1,93 @@
+"""`churnwhy survival`: retention curves overall and by segment, cohort matrix, churn incidence per reason."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from churnwhy.commands._common import (
+    AsOfOpt,
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    PathArg,
+    QuietOpt,
+    build_config,
+    err_console,
+    handle_errors,
+    out_console,
+)
+from churnwhy.errors import ChurnwhyError
+
+
+class Unit(str, Enum):
+    days = "days"
+    weeks = "weeks"
+    months = "months"
+
+
+class Period(str, Enum):
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+
+
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option("--by", help="A segment column to split the curves by; repeat for several (each analysed on its own)."),
+]
+PlotsOpt = Annotated[Path | None, typer.Option("--plots", help="Write PNG and SVG charts into this folder.")]
+UnitOpt = Annotated[Unit, typer.Option("--unit", help="Time unit for medians and charts.", case_sensitive=False)]
+PeriodOpt = Annotated[Period, typer.Option("--period", help="Cohort size: signup week, month or quarter.",
+                                           case_sensitive=False)]
+
+
+@handle_errors
+def survival(
+    path: PathArg,
+    by: ByOpt = None,
+    plots: PlotsOpt = None,
+    format: FormatOpt = Format.table,
+    unit: UnitOpt = Unit.days,
+    period: PeriodOpt = Period.month,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Retention over time: Kaplan-Meier curves by segment, log-rank tests, cohort matrix, churn reasons over time."""
+    # Imported here so that `churnwhy --help` stays fast and works while the pipeline is still being built.
+    from churnwhy.models.survival import fit_survival
+    from churnwhy.pipeline import load_table
+
+    if format == Format.markdown:
+        raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
+    cfg = build_config(path, config, as_of)
+    table = load_table(path, cfg).table
+    result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
+    err = err_console()
+    written: list[Path] = []
+    if plots is not None:
+        from churnwhy.render.plots import write_plots
+
+        written = write_plots(result, plots, unit=unit.value)
+    if format == Format.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        from churnwhy.render.survival import survival_view
+
+        console = out_console()
+        console.print(survival_view(result, unit=unit.value, width=console.width))
+    if not quiet:
+        from churnwhy.render.survival import print_notes
+
+        print_notes(result.notes, err)
+        for p in written:
+            err.print(f"wrote {p}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("survival")(survival)
