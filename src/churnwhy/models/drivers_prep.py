@@ -1,0 +1,128 @@
+"""Turn the customer table's behaviour features into a clean numeric matrix a Cox model can fit.
+
+The rules, each of which leaves a note (no row is ever dropped silently):
+- counts and rates (n_*, rate_*): missing means no events, so NaN -> 0;
+- other features: NaN -> the median of the observed values, plus a `<name>_missing` 0/1 column so the
+  model can tell "imputed" from "typical"; ±inf is treated as missing;
+- a column with one value (in the rows fitted) carries no information: dropped;
+- an exact duplicate of an earlier column: dropped;
+- |r| > max_abs_r with an earlier column: dropped, because two near-copies split one effect between
+  them at random; the kept column's hazard ratio speaks for both;
+- VIF > max_vif: kept, flagged as unstable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from churnwhy.models.drivers_families import MISSING_SUFFIX
+from churnwhy.table import COUNT_PREFIX, RATE_PREFIX
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A filled feature matrix (all rows) and what was done to get it."""
+
+    x: np.ndarray  # n x p, float64, finite
+    names: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def fill_features(frame: pl.DataFrame, features: Sequence[str]) -> Prepared:
+    """Apply the missing-value rule to every row (see the module docstring)."""
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    notes: list[str] = []
+    n = frame.height
+    for f in features:
+        v = frame[f].cast(pl.Float64).to_numpy().astype(float, copy=True)
+        bad = ~np.isfinite(v)
+        n_inf = int(np.isinf(v).sum())
+        if n_inf:
+            notes.append(f"{f}: {n_inf} infinite value(s) treated as missing")
+        n_bad = int(bad.sum())
+        if f.startswith((RATE_PREFIX, COUNT_PREFIX)):
+            if n_bad:
+                v[bad] = 0.0
+                notes.append(f"{f}: {n_bad} missing value(s) read as 0 events")
+        elif n_bad == n:
+            notes.append(f"{f}: no values at all; left out")
+            continue
+        elif n_bad:
+            med = float(np.median(v[~bad]))
+            v[bad] = med
+            cols.append(v)
+            names.append(f)
+            cols.append(bad.astype(float))
+            names.append(f + MISSING_SUFFIX)
+            notes.append(
+                f"{f}: {n_bad} missing value(s) ({n_bad / n:.1%}) set to the median {med:.4g}; "
+                f"{f}{MISSING_SUFFIX} marks them"
+            )
+            continue
+        cols.append(v)
+        names.append(f)
+    x = np.column_stack(cols) if cols else np.empty((n, 0))
+    return Prepared(x=x, names=tuple(names), notes=tuple(notes))
+
+
+def screen_columns(x: np.ndarray, names: Sequence[str], *, max_abs_r: float, max_vif: float) -> tuple[list[int], list[str]]:
+    """Indices of columns to keep (constant, duplicate and near-collinear ones out) and notes explaining each."""
+    notes: list[str] = []
+    p = x.shape[1]
+    sd = x.std(axis=0) if x.shape[0] else np.zeros(p)
+    keep: list[int] = []
+    for j in range(p):
+        if not sd[j] > 0:
+            notes.append(f"{names[j]}: the same value for every customer fitted; dropped (it cannot explain anything)")
+            continue
+        dup = next((k for k in keep if np.array_equal(x[:, j], x[:, k])), None)
+        if dup is not None:
+            notes.append(f"{names[j]}: an exact copy of {names[dup]}; dropped")
+            continue
+        keep.append(j)
+    if len(keep) >= 2:
+        r = np.corrcoef(x[:, keep], rowvar=False)
+        dropped: set[int] = set()
+        for a in range(len(keep)):
+            if a in dropped:
+                continue
+            for b in range(a + 1, len(keep)):
+                if b not in dropped and abs(r[a, b]) > max_abs_r:
+                    dropped.add(b)
+                    notes.append(
+                        f"{names[keep[b]]}: moves with {names[keep[a]]} (r = {r[a, b]:.2f}); dropped, because with both "
+                        f"in the model neither hazard ratio can be trusted. Read {names[keep[a]]}'s effect as theirs together"
+                    )
+        keep = [k for i, k in enumerate(keep) if i not in dropped]
+    if len(keep) >= 2:
+        r = np.corrcoef(x[:, keep], rowvar=False)
+        try:
+            vif = np.diag(np.linalg.inv(r))
+        except np.linalg.LinAlgError:
+            vif = np.full(len(keep), np.inf)
+        for i, k in enumerate(keep):
+            if vif[i] > max_vif:
+                notes.append(
+                    f"{names[k]}: variance inflation {vif[i]:.0f} (> {max_vif:g}); it overlaps with the other features, "
+                    "so its hazard ratio is unstable"
+                )
+    return keep, notes
+
+
+def stratified_sample(churned: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted row indices: at most `size` rows keeping the churned / active proportions exactly (all rows if fewer)."""
+    n = churned.shape[0]
+    if n <= size:
+        return np.arange(n)
+    out = []
+    for flag in (True, False):
+        idx = np.flatnonzero(churned == flag)
+        k = int(round(size * idx.size / n))
+        if k:
+            out.append(rng.choice(idx, size=min(k, idx.size), replace=False))
+    return np.sort(np.concatenate(out)) if out else np.arange(0)
