@@ -64,3 +64,245 @@ class CustomerTable:
     @property
     def n_churned(self) -> int:
         return int(self.frame["churned"].sum())
+
+
+# --- building the table --------------------------------------------------------------------------------------
+
+DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+MAX_EVENT_TYPES = 30  # rarer types are summed into `other_events` so the table stays narrow
+
+
+def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore[no-untyped-def]
+    """One row per customer from loaded exports: tenure, churn (and how it was decided), surveys, behaviour.
+
+    Churn is decided in this order: an explicit churn date; a churn flag or status (with a tenure when there
+    are no dates); a cancellation-like event; inactivity (last event at least `inactivity_days` before as_of,
+    churn date = last event). Behaviour features use only events strictly before each customer's end date.
+    """
+    from churnwhy.config import Config
+    from churnwhy.errors import InputError
+
+    config = config or Config()
+    as_of = config.as_of or exports.data_end
+    if as_of is None:
+        raise InputError("no dates anywhere in the exports, so there is no analysis date",
+                         hint="pass --as-of YYYY-MM-DD, or add signup / event dates")
+    events = exports.events
+    cancel_re = f"(?i){config.cancel_event_pattern}"
+    base = _base_customers(exports, events)
+    summary = _event_summary(events, as_of, cancel_re) if events is not None else None
+    if summary is not None:
+        base = base.join(summary, on="customer_id", how="left")
+    else:
+        base = base.with_columns(pl.lit(None, pl.Date).alias(c) for c in ("first_event", "last_event", "first_cancel"))
+    tenure_days_col = _tenure_days(base, exports, config)
+    decided = _decide_churn(base.with_columns(tenure_days_col.alias("__tenure_in")), as_of, config)
+    frame = decided.lazy()
+    frame = _with_surveys(frame, exports, as_of)
+    types: tuple[str, ...] = ()
+    if events is not None:
+        frame, types = _with_behaviour(frame, events, config.lookback_days, cancel_re)
+    else:
+        frame = frame.with_columns(
+            pl.lit(config.lookback_days, pl.Int64).alias("exposure_days"),
+            pl.lit(0.0).alias("amount_window"), pl.lit(0.0).alias("amount_total"),
+            pl.lit(None, pl.Float64).alias("days_since_last_event"), pl.lit(None, pl.Float64).alias("activity_change"),
+        )
+    segments = tuple(exports.segments)
+    ordered = ["customer_id", "start_date", "end_date", "tenure_days", "churned", "churn_source", *segments,
+               "last_score", "score_scale", "reason_code", "reason_text", "competitor", "surveyed", "exposure_days",
+               *[f"{COUNT_PREFIX}{t}" for t in types], *[f"{RATE_PREFIX}{t}" for t in types],
+               "amount_window", "amount_total", "days_since_last_event", "activity_change"]
+    df = frame.select(ordered).sort("customer_id").collect()
+    return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of))
+
+
+def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    if exports.customers is not None:
+        c = exports.customers
+        cols = [pl.col("customer_id")]
+        cols.append(pl.col("signup_date").dt.date().alias("start_date") if "signup_date" in c.columns
+                    else pl.lit(None, pl.Date).alias("start_date"))
+        cols.append(pl.col("churn_date").dt.date().alias("churn_date") if "churn_date" in c.columns
+                    else pl.lit(None, pl.Date).alias("churn_date"))
+        flag = pl.lit(None, pl.Boolean)
+        if "churned" in c.columns:
+            flag = pl.col("churned")
+        if "status" in c.columns:
+            from churnwhy.load.values import flag as parse_flag
+
+            flag = pl.coalesce(flag, parse_flag("status"))
+        cols.append(flag.alias("churn_flag"))
+        cols.append(pl.col("tenure") if "tenure" in c.columns else pl.lit(None, pl.Float64).alias("tenure"))
+        extra = [s for s in exports.segments] + [k for k in ("score", "reason_code", "reason_text", "competitor") if k in c.columns]
+        return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
+    first = events.group_by("customer_id").agg(pl.col("event_time").min().dt.date().alias("start_date"))
+    return first.with_columns(
+        pl.lit(None, pl.Date).alias("churn_date"), pl.lit(None, pl.Boolean).alias("churn_flag"),
+        pl.lit(None, pl.Float64).alias("tenure"),
+    )
+
+
+def _event_summary(events: pl.DataFrame, as_of: dt.date, cancel_re: str) -> pl.DataFrame:
+    day = pl.col("event_time").dt.date()
+    return (
+        events.lazy().filter(day <= as_of).group_by("customer_id").agg(
+            day.min().alias("first_event"),
+            day.filter(~pl.col("event_type").str.contains(cancel_re)).max().alias("last_event"),
+            day.filter(pl.col("event_type").str.contains(cancel_re)).min().alias("first_cancel"),
+        ).collect()
+    )
+
+
+def _tenure_days(base: pl.DataFrame, exports, config) -> pl.Expr:  # type: ignore[no-untyped-def]
+    """The exported tenure in days: the unit comes from the column name, config, or its range."""
+    if base["tenure"].drop_nulls().len() == 0:
+        return pl.lit(None, pl.Float64)
+    unit = config.tenure_unit
+    if unit == "auto":
+        source = next((f.mapping["tenure"] for f in exports.files if "tenure" in f.mapping), "tenure").lower()
+        unit = next((u for u in ("day", "week", "month", "year") if u in source), None)
+        unit = f"{unit}s" if unit else ("months" if base["tenure"].max() <= 120 else "days")
+    return (pl.col("tenure") * DAYS_PER[unit]).round(0)
+
+
+def _decide_churn(base: pl.DataFrame, as_of: dt.date, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    start, churn_date, flag = pl.col("start_date"), pl.col("churn_date"), pl.col("churn_flag")
+    as_of_lit = pl.lit(as_of)
+    has_date = churn_date.is_not_null() & (churn_date <= as_of_lit)
+    has_cancel = pl.col("first_cancel").is_not_null() & (start.is_null() | (pl.col("first_cancel") >= start))
+    inactive = (
+        pl.lit(config.inactivity_days > 0) & pl.col("last_event").is_not_null()
+        & ((as_of_lit - pl.col("last_event")).dt.total_days() >= config.inactivity_days)
+    )
+    source = (
+        pl.when(has_date).then(pl.lit("explicit_date"))
+        .when(flag == True).then(  # noqa: E712 (polars expression)
+            pl.when(pl.col("__tenure_in").is_not_null()).then(pl.lit("flag_tenure"))
+            .when(has_cancel).then(pl.lit("cancel_event"))
+            .when(pl.col("last_event").is_not_null()).then(pl.lit("inactivity"))
+            .otherwise(pl.lit("flag_tenure")))
+        .when(flag == False).then(pl.lit("active"))  # noqa: E712
+        .when(has_cancel).then(pl.lit("cancel_event"))
+        .when(inactive).then(pl.lit("inactivity"))
+        .otherwise(pl.lit("active"))
+    )
+    df = base.with_columns(source.alias("churn_source"))
+    src = pl.col("churn_source")
+    end = (
+        pl.when(src == "explicit_date").then(churn_date)
+        .when(src == "cancel_event").then(pl.col("first_cancel"))
+        .when(src == "inactivity").then(pl.col("last_event"))
+        .when((src == "flag_tenure") & start.is_not_null() & pl.col("__tenure_in").is_not_null())
+        .then(start + pl.duration(days=pl.col("__tenure_in").cast(pl.Int64)))
+        .when(src == "active").then(pl.when(start.is_not_null() | pl.col("__tenure_in").is_null()).then(as_of_lit))
+    )
+    df = df.with_columns(end.alias("end_date"), (src != "active").alias("churned"))
+    tenure = pl.coalesce((pl.col("end_date") - start).dt.total_days(), pl.col("__tenure_in").cast(pl.Int64))
+    df = df.with_columns(tenure.cast(pl.Int64).alias("tenure_days"))
+    # Not yet a customer on as_of (a back-dated --as-of): left out, like the future.
+    return df.filter(start.is_null() | (start <= as_of_lit))
+
+
+def _with_surveys(frame: pl.LazyFrame, exports, as_of: dt.date) -> pl.LazyFrame:  # type: ignore[no-untyped-def]
+    names = frame.collect_schema().names()
+    cust = {k: pl.col(f"__cust_{k}") if f"__cust_{k}" in names else pl.lit(None, t)
+            for k, t in (("score", pl.Float64), ("reason_code", pl.String), ("reason_text", pl.String), ("competitor", pl.String))}
+    s = exports.surveys
+    if s is None:
+        out = frame.with_columns(
+            cust["score"].alias("last_score"), cust["reason_code"].alias("reason_code"),
+            cust["reason_text"].alias("reason_text"), cust["competitor"].alias("competitor"),
+            pl.lit(False).alias("surveyed"),
+        )
+        scale = _score_scale(exports.customers["score"] if exports.customers is not None and "score" in exports.customers.columns else None)
+        return out.with_columns(pl.lit(scale).alias("score_scale"))
+    ends = frame.select("customer_id", "end_date")
+    ordered = s.lazy().join(ends, on="customer_id", how="inner").sort("survey_date", nulls_last=False)
+    before_end = pl.col("survey_date").is_null() | (pl.col("survey_date").dt.date() <= pl.col("end_date"))
+    agg = ordered.group_by("customer_id").agg(
+        pl.col("score").filter(before_end & pl.col("score").is_not_null()).last().alias("__s_score"),
+        pl.col("reason_code").drop_nulls().last().alias("__s_code"),
+        pl.col("reason_text").drop_nulls().last().alias("__s_text"),
+        pl.col("competitor").drop_nulls().last().alias("__s_comp"),
+        pl.len().alias("__s_n"),
+    )
+    out = frame.join(agg, on="customer_id", how="left").with_columns(
+        pl.coalesce("__s_score", cust["score"]).alias("last_score"),
+        pl.coalesce("__s_code", cust["reason_code"]).alias("reason_code"),
+        pl.coalesce("__s_text", cust["reason_text"]).alias("reason_text"),
+        pl.coalesce("__s_comp", cust["competitor"]).alias("competitor"),
+        pl.col("__s_n").is_not_null().alias("surveyed"),
+    )
+    return out.with_columns(pl.lit(_score_scale(s["score"])).alias("score_scale"))
+
+
+def _score_scale(scores: pl.Series | None) -> str:
+    if scores is None or scores.drop_nulls().len() == 0:
+        return "unknown"
+    lo, hi = scores.min(), scores.max()
+    if lo >= 1 and hi <= 5:
+        return "csat5"
+    if lo >= 0 and hi <= 10:
+        return "nps"
+    return "unknown"
+
+
+def _with_behaviour(frame: pl.LazyFrame, events: pl.DataFrame, lookback: int, cancel_re: str):  # type: ignore[no-untyped-def]
+    """Counts, rates, amounts, recency and trend from events strictly before each customer's end date."""
+    counts = events["event_type"].value_counts(sort=True)
+    kept = [t for t in counts.filter(~pl.col("event_type").str.contains(cancel_re))["event_type"].to_list()]
+    types = sorted(kept[:MAX_EVENT_TYPES]) + (["other_events"] if len(kept) > MAX_EVENT_TYPES else [])
+    spans = frame.select(
+        "customer_id", "start_date", "end_date",
+        (pl.col("end_date") - pl.duration(days=lookback)).alias("__win_start"),
+    )
+    day = pl.col("event_time").dt.date()
+    before = events.lazy().join(spans, on="customer_id", how="inner").filter(
+        (day < pl.col("end_date")) & (pl.col("start_date").is_null() | (day >= pl.col("start_date")))
+    )
+    in_window = before.filter(day >= pl.col("__win_start"))
+    half = pl.col("__win_start") + pl.duration(days=lookback // 2)
+    etype = pl.col("event_type")
+    if len(kept) > MAX_EVENT_TYPES:
+        etype = pl.when(etype.is_in(kept[:MAX_EVENT_TYPES])).then(etype).otherwise(pl.lit("other_events"))
+    per_type = (
+        in_window.filter(~pl.col("event_type").str.contains(cancel_re))
+        .group_by("customer_id", etype.alias("event_type")).len().collect()
+        .pivot(on="event_type", index="customer_id", values="len", on_columns=types)
+    )
+    per_type = per_type.rename({t: f"{COUNT_PREFIX}{t}" for t in types if t in per_type.columns})
+    window = in_window.group_by("customer_id").agg(
+        pl.col("amount").sum().alias("amount_window"),
+        (day < half).sum().alias("__first_half"), (day >= half).sum().alias("__second_half"),
+    )
+    lifetime = before.group_by("customer_id").agg(
+        pl.col("amount").sum().alias("amount_total"), day.max().alias("__last_before_end"),
+    )
+    exposure = (pl.col("end_date") - pl.max_horizontal(pl.col("start_date"), pl.col("end_date") - pl.duration(days=lookback)))
+    out = (
+        frame.join(per_type.lazy(), on="customer_id", how="left")
+        .join(window, on="customer_id", how="left").join(lifetime, on="customer_id", how="left")
+        .with_columns(
+            pl.max_horizontal(pl.coalesce(exposure.dt.total_days(), pl.lit(lookback)), pl.lit(1)).cast(pl.Int64).alias("exposure_days"),
+            *[pl.col(f"{COUNT_PREFIX}{t}").fill_null(0).cast(pl.Int64) for t in types],
+            pl.col("amount_window").fill_null(0.0), pl.col("amount_total").fill_null(0.0),
+            (pl.col("end_date") - pl.col("__last_before_end")).dt.total_days().cast(pl.Float64).alias("days_since_last_event"),
+            ((pl.col("__second_half").fill_null(0) - pl.col("__first_half").fill_null(0))
+             / (pl.col("__first_half").fill_null(0) + 1)).cast(pl.Float64).alias("activity_change"),
+        )
+        .with_columns(
+            [(pl.col(f"{COUNT_PREFIX}{t}") / pl.col("exposure_days") * RATE_DAYS).alias(f"{RATE_PREFIX}{t}") for t in types]
+        )
+    )
+    return out, tuple(types)
+
+
+def _churn_rule(df: pl.DataFrame, config, as_of: dt.date) -> str:  # type: ignore[no-untyped-def]
+    counts = dict(df.filter(pl.col("churned"))["churn_source"].value_counts().iter_rows())
+    words = {
+        "explicit_date": "explicit churn dates", "flag_tenure": "churn flags with tenure",
+        "cancel_event": "cancellation events", "inactivity": f"inactivity (no event for {config.inactivity_days}+ days before {as_of})",
+    }
+    parts = [f"{words[k]}: {counts[k]}" for k in CHURN_SOURCES if k in counts]
+    return "churn from " + "; ".join(parts) if parts else "no churn found"

@@ -1,0 +1,45 @@
+"""`churnwhy inspect PATH`: how the exports were read, and the customer table they give."""
+
+from __future__ import annotations
+
+import typer
+
+from churnwhy.commands._common import (
+    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, err_console,
+    handle_errors, out_console,
+)
+
+
+@handle_errors
+def inspect(
+    path: PathArg,
+    format: FormatOpt = Format.table,
+    rejects: RejectsOpt = None,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Show the files found, their roles and column mapping, row accounting, and customers and churners found."""
+    from churnwhy.pipeline import load_table
+    from churnwhy.render.files import dumps, write_frame
+    from churnwhy.render.inspect import markdown_inspect, rich_inspect
+    from churnwhy.results.inspect import InspectResult
+
+    cfg = build_config(path, config, as_of, strict=strict or None)
+    loaded = load_table(path, cfg)
+    if rejects is not None:
+        write_frame(rejects, loaded.exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
+        if not quiet:
+            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {rejects}")
+    result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)
+    if format is Format.json:
+        typer.echo(dumps(result.to_dict()), nl=False)
+    elif format is Format.markdown:
+        typer.echo(markdown_inspect(result), nl=False)
+    else:
+        out_console().print(rich_inspect(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect)

@@ -1,0 +1,77 @@
+"""Rich and Markdown views of InspectResult."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from churnwhy.load import REJECT_REASONS
+from churnwhy.results.inspect import InspectResult
+
+
+def rich_inspect(result: InspectResult) -> Group:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    rate = f"{result.churned / result.customers:.1%}" if result.customers else "n/a"
+    head.add_row("Customers", f"{result.customers:,}")
+    head.add_row("Churned", f"{result.churned:,} ({rate})")
+    head.add_row("As of", result.as_of.isoformat())
+    head.add_row("Churn rule", result.churn_rule)
+    head.add_row("Segments", ", ".join(result.segments) or "none found")
+    head.add_row("Event types", ", ".join(result.event_types) or "no events")
+    for label, (lo, hi) in result.date_ranges.items():
+        head.add_row(f"Dates: {label}", f"{lo} to {hi}")
+    head.add_row("Rows", f"{result.rows_read:,} read, {result.rows_loaded:,} loaded, "
+                         f"{result.rows_read - result.rows_loaded:,} rejected")
+
+    files = Table(title="Files", title_justify="left", show_lines=False)
+    for col in ("file", "role", "format", "rows", "loaded", "rejected"):
+        files.add_column(col, justify="right" if col in ("rows", "loaded") else "left", overflow="fold")
+    mapping_table = Table(title="Column mapping (canonical ← export column)", title_justify="left")
+    mapping_table.add_column("file", overflow="fold")
+    mapping_table.add_column("mapping", overflow="fold")
+    for f in result.files:
+        fmt = f["format"] + (f" {f['encoding']}" if f.get("encoding") not in (None, "utf-8") else "")
+        fmt += f" '{f['delimiter']}'" if f.get("delimiter") not in (None, ",") else ""
+        rejected = "\n".join(f"{n:,} {r}" for r, n in f["rejected"].items()) or "0"
+        files.add_row(f["name"], f["role"], fmt, f"{f['rows_read']:,}", f"{f['rows_loaded']:,}", rejected)
+        mapping = "; ".join(f"{canon} ← {src}" for canon, src in f["mapping"].items())
+        dates = "; ".join(f"{col}: {fmt}" for col, fmt in f.get("date_formats", {}).items())
+        mapping_table.add_row(f["name"], mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
+
+    parts: list = [Panel(head, title="churnwhy inspect", title_align="left"), files, mapping_table]
+    if result.rejected:
+        rej = Table(title="Rejected rows by reason", title_justify="left")
+        rej.add_column("reason")
+        rej.add_column("rows", justify="right")
+        rej.add_column("meaning")
+        for reason, n in result.rejected.items():
+            rej.add_row(reason, f"{n:,}", REJECT_REASONS.get(reason, ""))
+        parts.append(rej)
+    if result.skipped:
+        sk = Table(title="Skipped files", title_justify="left")
+        sk.add_column("file")
+        sk.add_column("why")
+        for name, why in result.skipped:
+            sk.add_row(name, why)
+        parts.append(sk)
+    for w in result.warnings:
+        parts.append(f"[yellow]note:[/] {w}")
+    return Group(*parts)
+
+
+def markdown_inspect(result: InspectResult) -> str:
+    lines = [
+        "# churnwhy inspect", "",
+        f"- **Customers:** {result.customers:,}; **churned:** {result.churned:,}",
+        f"- **As of:** {result.as_of.isoformat()}",
+        f"- **Churn rule:** {result.churn_rule}",
+        f"- **Rows:** {result.rows_read:,} read, {result.rows_loaded:,} loaded", "",
+        "| file | role | rows | loaded | rejected |", "|---|---|---:|---:|---|",
+    ]
+    for f in result.files:
+        rejected = ", ".join(f"{n} {r}" for r, n in f["rejected"].items()) or "0"
+        lines.append(f"| {f['name']} | {f['role']} | {f['rows_read']:,} | {f['rows_loaded']:,} | {rejected} |")
+    return "\n".join(lines) + "\n"

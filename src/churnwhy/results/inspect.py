@@ -1,0 +1,80 @@
+"""What `inspect` reports: how the exports were read and what the customer table holds. Aggregates only."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from churnwhy.load import Exports
+from churnwhy.table import CustomerTable
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclasses.dataclass(frozen=True)
+class InspectResult:
+    path: str
+    files: tuple[dict[str, Any], ...]
+    skipped: tuple[tuple[str, str], ...]
+    as_of: dt.date
+    customers: int
+    churned: int
+    churn_sources: dict[str, int]
+    churn_rule: str
+    segments: tuple[str, ...]
+    event_types: tuple[str, ...]
+    date_ranges: dict[str, tuple[str | None, str | None]]
+    rows_read: int
+    rows_loaded: int
+    rejected: dict[str, int]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def from_loaded(cls, path: str, exports: Exports, table: CustomerTable) -> InspectResult:
+        df = table.frame
+        ranges: dict[str, tuple[str | None, str | None]] = {}
+        for label, frame, col in (("signup", df, "start_date"), ("end", df, "end_date"),
+                                  ("events", exports.events, "event_time"), ("surveys", exports.surveys, "survey_date")):
+            if frame is not None and col in frame.columns and frame[col].drop_nulls().len():
+                lo, hi = frame[col].min(), frame[col].max()
+                ranges[label] = (_day(lo), _day(hi))
+        sources = dict(sorted(df.group_by("churn_source").len().iter_rows()))
+        return cls(
+            path=path, files=tuple(f.to_dict() for f in exports.files), skipped=exports.skipped, as_of=table.as_of,
+            customers=table.n_customers, churned=table.n_churned, churn_sources=sources, churn_rule=table.churn_rule,
+            segments=table.segments, event_types=table.event_types, date_ranges=ranges,
+            rows_read=exports.rows_read, rows_loaded=exports.rows_loaded, rejected=exports.reject_counts(),
+            warnings=exports.warnings,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "path": self.path,
+            "as_of": self.as_of.isoformat(),
+            "customers": self.customers,
+            "churned": self.churned,
+            "churn_rate": round(self.churned / self.customers, 6) if self.customers else None,
+            "churn_rule": self.churn_rule,
+            "churn_sources": self.churn_sources,
+            "segments": list(self.segments),
+            "event_types": list(self.event_types),
+            "date_ranges": {k: list(v) for k, v in self.date_ranges.items()},
+            "rows": {"read": self.rows_read, "loaded": self.rows_loaded, "rejected": self.rejected},
+            "files": list(self.files),
+            "skipped": [{"name": n, "why": w} for n, w in self.skipped],
+            "warnings": list(self.warnings),
+        }
+
+
+def _day(value: Any) -> str | None:
+    if value is None:
+        return None
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def rejects_frame(exports: Exports) -> pl.DataFrame:
+    return exports.rejects
