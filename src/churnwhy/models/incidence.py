@@ -35,6 +35,13 @@ def _whole_days(durations: Any) -> np.ndarray:
     return t.astype(np.int64)
 
 
+def _as_series(causes: Any) -> pl.Series:
+    """A typed Series: object arrays and lists with None (e.g. [1, 2, None]) get a real dtype, None staying null."""
+    arr = np.asarray(causes)
+    values = arr.tolist() if arr.dtype == object else arr
+    return pl.Series("cause", values, strict=False)
+
+
 def aalen_johansen(
     durations: Any, causes: Sequence[Any] | np.ndarray, *, censored: Any = None, alpha: float = 0.05
 ) -> dict[Any, dict[str, np.ndarray]]:
@@ -46,7 +53,7 @@ def aalen_johansen(
     log(-log) transform, F^exp(+-z se / (F log F)), which keeps them inside [0, 1].
     """
     t = _whole_days(durations)
-    c = causes if isinstance(causes, pl.Series) else pl.Series("cause", np.asarray(causes), strict=False)
+    c = causes if isinstance(causes, pl.Series) else _as_series(causes)
     if c.len() != t.size:
         raise InputError(f"durations ({t.size}) and causes ({c.len()}) differ in length")
     # Null (and float NaN) always means "no event"; `censored` names an extra censoring code such as 0.
