@@ -1,0 +1,276 @@
+"""Reasons for the silent: infer why / what for churners who stated no reason, from what they did.
+
+A regularised multinomial logistic regression (standardised behaviour features, L2, C from
+[drivers] silent_c) learns, on churners whose reason was stated, how behaviour maps to why and to what;
+it then predicts both for churners who said nothing, with probabilities.
+
+It refuses to infer (and says why) when:
+- fewer than `silent_min_labels` (30) churners have a stated label on that axis, after leaving out
+  labels held by fewer than `silent_min_per_class` (5) churners (too rare to learn or to predict);
+- fewer than two labels remain;
+- cross-validated accuracy is not clearly better than always guessing the commonest label: the
+  one-sided 95% lower bound acc - 1.645 sqrt(acc (1 - acc) / n) must exceed the majority share.
+
+Bounded work: training (and its `silent_cv_folds`-fold CV) uses at most `silent_max_rows` labelled
+churners, a label-stratified sample. The combined mix (stated one-hot + inferred probabilities) has
+normal-approximation 95% CIs: share ± 1.96 sd / sqrt(n) over churners. They cover sampling noise, not
+the classifier's own errors; its CV accuracy is reported beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from churnwhy.config import Config
+from churnwhy.models.drivers_families import DriverSettings
+from churnwhy.models.drivers_prep import fill_features, stratified_sample
+from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
+from churnwhy.table import CustomerTable
+
+__all__ = ["SilentReasonClassifier", "infer_silent_reasons"]
+
+DIMENSIONS = ("why", "what")
+UNKNOWN = "unknown"
+STATED, INFERRED = "stated", "inferred"
+Z_ONE_SIDED_95 = 1.6448536269514722
+Z95 = 1.959963984540054
+
+
+class SilentReasonClassifier:
+    """Regularised logistic regression from behaviour to one reason axis, with the refusal rules above."""
+
+    def __init__(
+        self,
+        *,
+        min_labels: int = 30,
+        min_per_class: int = 5,
+        cv_folds: int = 5,
+        max_rows: int = 50_000,
+        C: float = 1.0,
+        random_state: int = 0,
+    ):
+        self.min_labels = min_labels
+        self.min_per_class = min_per_class
+        self.cv_folds = cv_folds
+        self.max_rows = max_rows
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> SilentReasonClassifier:
+        """Learn from labelled rows; sets refused_ (None when it may infer), cv_accuracy_, baseline_accuracy_."""
+        y = np.asarray(y, dtype=object)
+        self.model_ = None
+        self.notes_: list[str] = []
+        self.refused_: str | None = None
+        self.cv_accuracy_ = self.baseline_accuracy_ = math.nan
+        self.cv_folds_ = 0
+        labels, counts = np.unique(y, return_counts=True) if y.size else (np.array([], object), np.array([], int))
+        rare = labels[counts < self.min_per_class]
+        if rare.size:
+            self.notes_.append(
+                f"left out label(s) held by fewer than {self.min_per_class} churners: {', '.join(map(str, rare))}"
+            )
+        kept = np.isin(y, labels[counts >= self.min_per_class])
+        x, y = x[kept], y[kept]
+        self.classes_ = tuple(str(c) for c in labels[counts >= self.min_per_class])
+        self.n_labels_ = int(y.size)
+        if self.n_labels_ < self.min_labels:
+            return self._refuse(f"only {self.n_labels_} churners with a stated reason to learn from (need {self.min_labels})")
+        if len(self.classes_) < 2:
+            return self._refuse(f"every labelled churner has the same reason ({self.classes_[0]}): nothing to tell apart")
+        if x.shape[1] == 0:
+            return self._refuse("no behaviour features to learn from")
+        rng = np.random.default_rng(self.random_state)
+        idx = _label_stratified(y, self.max_rows, rng)
+        x, y = x[idx], y[idx]
+        _, counts = np.unique(y, return_counts=True)
+        self.baseline_accuracy_ = float(counts.max() / y.size)
+        folds = int(min(self.cv_folds, counts.min()))
+        self.cv_folds_ = folds
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=500))
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            predicted = cross_val_predict(model, x, y, cv=cv)
+            acc = float(np.mean(predicted == y))
+            self.cv_accuracy_ = acc
+            lower = acc - Z_ONE_SIDED_95 * math.sqrt(acc * (1 - acc) / y.size)
+            if not lower > self.baseline_accuracy_:
+                majority = str(np.unique(y)[counts.argmax()])
+                return self._refuse(
+                    f"cross-validated accuracy {acc:.0%} is not clearly better than always guessing "
+                    f"{majority!r} ({self.baseline_accuracy_:.0%})"
+                )
+            self.model_ = model.fit(x, y)
+        return self
+
+    def _refuse(self, reason: str) -> SilentReasonClassifier:
+        self.refused_ = reason
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities, columns in `classes_` order."""
+        if self.model_ is None:
+            raise ValueError(f"the classifier refused to infer: {self.refused_}")
+        proba = self.model_.predict_proba(x)
+        order = [list(self.model_.classes_).index(c) for c in self.classes_]
+        return proba[:, order]
+
+
+def _label_stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    if y.size <= size:
+        return np.arange(y.size)
+    out = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        out.append(rng.choice(idx, size=max(1, int(round(size * idx.size / y.size))), replace=False))
+    return np.sort(np.concatenate(out))
+
+
+def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[CustomerTable, SilentResult]:
+    """Fill why / what for silent churners (reason_source = "inferred", reason_confidence) and report the mix."""
+    s = DriverSettings.from_config(config)
+    frame = table.frame
+    needed = ("why", "what", "reason_source")
+    missing = [c for c in needed if c not in frame.columns]
+    n_churned = table.n_churned
+    if missing:
+        return table, SilentResult(
+            n_churned=n_churned,
+            skipped=f"the table has no {', '.join(missing)} column(s): run the reasons model first",
+        )
+    churned = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
+    source = frame["reason_source"].cast(pl.String).fill_null("none").to_numpy()
+    stated = churned & (source == STATED)
+    silent = churned & (source != STATED)
+    rules = [
+        f"classifier: L2 logistic regression (C = {s.silent_c:g}) on standardised behaviour features, trained on at most "
+        f"{s.silent_max_rows:,} labelled churners with {s.silent_cv_folds}-fold cross-validation",
+        f"refuses below {s.silent_min_labels} labels, drops labels with fewer than {s.silent_min_per_class}, and needs CV "
+        "accuracy clearly (one-sided 95%) above the majority share",
+        "mix CIs: normal approximation over churners (sampling noise only)",
+    ]
+    notes: list[str] = []
+    features = list(table.features)
+    prepared = fill_features(frame, features) if features else None
+    if prepared is not None:
+        notes.extend(prepared.notes)
+    new_cols: dict[str, np.ndarray] = {}
+    conf = np.full(frame.height, np.nan)
+    inferred_any = np.zeros(frame.height, bool)
+    models: list[SilentModel] = []
+    probs: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    for dim in DIMENSIONS:
+        labels = frame[dim].cast(pl.String).to_numpy().astype(object)
+        known = stated & np.array([v is not None and v != UNKNOWN for v in labels])
+        clf = SilentReasonClassifier(
+            min_labels=s.silent_min_labels, min_per_class=s.silent_min_per_class, cv_folds=s.silent_cv_folds,
+            max_rows=s.silent_max_rows, C=s.silent_c, random_state=s.seed,
+        )  # fmt: skip
+        x = prepared.x if prepared is not None else np.empty((frame.height, 0))
+        clf.fit(x[known], labels[known])
+        notes.extend(f"{dim}: {n}" for n in clf.notes_)
+        can = clf.refused_ is None and silent.any()
+        if can:
+            p = clf.predict_proba(x[silent])
+            probs[dim] = (clf.classes_, p)
+            pick = np.asarray(clf.classes_, dtype=object)[p.argmax(axis=1)]
+            labels = labels.copy()
+            labels[silent] = pick
+            new_cols[dim] = labels
+            conf[silent] = np.fmin(conf[silent], p.max(axis=1))
+            inferred_any |= silent
+        models.append(
+            SilentModel(
+                dimension=dim, n_labels=clf.n_labels_, classes=clf.classes_, cv_accuracy=clf.cv_accuracy_,
+                baseline_accuracy=clf.baseline_accuracy_, cv_folds=clf.cv_folds_, inferred=bool(can),
+                refused=clf.refused_ if clf.refused_ else (None if silent.any() else "no silent churners"),
+            )  # fmt: skip
+        )
+    out = frame
+    if inferred_any.any():
+        updates = [_like(frame, dim, values) for dim, values in new_cols.items()]
+        src = np.where(inferred_any, INFERRED, frame["reason_source"].cast(pl.String).to_numpy().astype(object))
+        updates.append(_like(frame, "reason_source", src))
+        old_conf = (
+            frame["reason_confidence"].cast(pl.Float64).to_numpy()
+            if "reason_confidence" in frame.columns
+            else np.full(frame.height, np.nan)
+        )
+        new_conf = np.where(inferred_any, conf, old_conf)
+        updates.append(pl.Series("reason_confidence", new_conf, dtype=pl.Float64).fill_nan(None))
+        out = frame.with_columns(updates)
+    mix = _mix(frame, churned, stated, silent, probs)
+    result = SilentResult(
+        models=tuple(models),
+        mix=mix,
+        n_churned=n_churned,
+        n_stated=int(stated.sum()),
+        n_silent=int(silent.sum()),
+        n_inferred=int(inferred_any.sum()),
+        notes=tuple(notes),
+        rules=tuple(rules),
+        skipped=None if features else "the table has no behaviour features to infer reasons from",
+    )
+    return dataclasses.replace(table, frame=out), result
+
+
+def _like(frame: pl.DataFrame, name: str, values: np.ndarray) -> pl.Series:
+    """A replacement column, cast back to the original dtype (e.g. an Enum) when it allows."""
+    series = pl.Series(name, list(values), dtype=pl.String)
+    try:
+        return series.cast(frame.schema[name])
+    except pl.exceptions.PolarsError:
+        return series
+
+
+def _mix(
+    frame: pl.DataFrame,
+    churned: np.ndarray,
+    stated: np.ndarray,
+    silent: np.ndarray,
+    probs: dict[str, tuple[tuple[str, ...], np.ndarray]],
+) -> tuple[ReasonShare, ...]:
+    """Per axis: stated labels count as one, inferred ones as their probabilities, the rest as unknown."""
+    out: list[ReasonShare] = []
+    n = int(churned.sum())
+    if n == 0:
+        return ()
+    for dim in DIMENSIONS:
+        raw = frame[dim].cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(object)
+        classes, p = probs.get(dim, ((), np.empty((0, 0))))
+        label_set = sorted(set(raw[stated]) | set(classes) | ({UNKNOWN} if (silent.any() and not classes) else set()))
+        col = {lab: i for i, lab in enumerate(label_set)}
+        v = np.zeros((frame.height, len(label_set)))
+        rows = np.flatnonzero(stated)
+        v[rows, [col[lab] for lab in raw[stated]]] = 1.0
+        silent_rows = np.flatnonzero(silent)
+        if classes:
+            v[np.ix_(silent_rows, [col[c] for c in classes])] = p
+        elif silent_rows.size:
+            v[silent_rows, col[UNKNOWN]] = 1.0
+        v = v[churned]
+        share = v.mean(axis=0)
+        se = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(label_set), np.nan)
+        n_stated = v[stated[churned]].sum(axis=0)
+        n_inferred = v[silent[churned]].sum(axis=0) if classes else np.zeros(len(label_set))
+        for lab, i in col.items():
+            out.append(
+                ReasonShare(
+                    dimension=dim, label=lab, share=float(share[i]),
+                    ci_low=float(max(0.0, share[i] - Z95 * se[i])), ci_high=float(min(1.0, share[i] + Z95 * se[i])),
+                    n_stated=int(round(n_stated[i])), n_inferred=float(n_inferred[i]),
+                )  # fmt: skip
+            )
+    return tuple(sorted(out, key=lambda r: (r.dimension != "why", -r.share, r.label)))
