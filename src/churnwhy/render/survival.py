@@ -102,24 +102,37 @@ def km_chart(result: SurvivalResult, *, by: str | None = None, width: int = 80, 
     curves = result.curves.filter(result.curves["by"] == by).sort("group", "time_days")
     fig = plotext.figure
     fig.clear()  # plotext keeps one global figure; start from scratch every time
+    plotext.terminal.limit(False, False)  # the caller decides the width, not the (maybe absent) terminal
     fig.plot_size(max(width, 30), max(height, 8))
     fig.theme("clear")
+    legend = []
     for i, group in enumerate(sorted(set(curves["group"].to_list()))):
         c = curves.filter(curves["group"] == group)
-        t = np.array([to_unit(float(x), unit) for x in c["time_days"].to_list()])
+        t = c["time_days"].to_numpy() * to_unit(1.0, unit)
         s = c["survival"].to_numpy()
         # Steps: hold each value until the next time, then drop.
         x, y = np.repeat(t, 2)[1:], np.repeat(s, 2)[:-1]
-        sig = fig.signal(x.tolist(), y.tolist(), marker=_MARKERS[i % len(_MARKERS)])
-        sig.label(_label(by, group))
+        marker = _MARKERS[i % len(_MARKERS)]
+        sig = fig.signal(x.tolist(), y.tolist(), marker=marker)
         sig.lines()
         fig.draw(sig)
+        legend.append(f"{marker} {_label(by, group)}")
     fig.ruler(1).lim(0, 1)
     fig.title(f"Retention by {by}" if by != OVERALL else "Retention, all customers")
     fig.label(unit, 0)
-    out = fig.build().string(colorless=True)
-    fig.clear()
-    return out
+    try:
+        out = fig.build().string(colorless=True)
+    finally:
+        fig.clear()
+        plotext.terminal.clear()
+    # Our own legend under the chart: plotext drops its legend when the chart is short, and it can hide a curve.
+    return out.rstrip("\n") + "\n" + _wrap("   ".join(legend), max(width, 30)) + "\n"
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=False)) or ""
 
 
 def survival_view(result: SurvivalResult, *, unit: str = "days", width: int = 100,
