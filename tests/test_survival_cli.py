@@ -106,3 +106,22 @@ def test_plots_without_reasons_or_segments(tmp_path):
     t = _table()
     r = fit_survival(CustomerTable(frame=t.frame.drop("why", "what"), as_of=AS_OF))
     assert [p.name for p in write_plots(r, tmp_path, formats=("svg",))] == ["survival_all.svg"]
+
+
+def test_end_to_end_with_the_real_pipeline(tmp_path):
+    """A plain customers.csv through churnwhy.pipeline.load_table: JSON on stdout, notes on stderr."""
+    rng = np.random.default_rng(5)
+    n = 120
+    start = np.datetime64("2023-01-01") + rng.integers(0, 400, n).astype("timedelta64[D]")
+    end = start + rng.exponential(200, n).astype(int).astype("timedelta64[D]")
+    as_of = np.datetime64("2024-06-30")
+    pl.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)], "signup_date": start.tolist(),
+        "churn_date": [e.item() if e <= as_of else None for e in end], "plan": rng.choice(["a", "b"], n).tolist(),
+    }).write_csv(tmp_path / "customers.csv")
+    result = CliRunner().invoke(app, ["survival", str(tmp_path), "--by", "plan", "--as-of", "2024-06-30",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["as_of"] == "2024-06-30" and data["groups"][0]["n"] == n
+    assert "incidence per reason" in result.stderr  # load_table alone assigns no reasons

@@ -37,9 +37,9 @@ def summary_table(result: SurvivalResult, unit: str = "days") -> Table:
     """n, churners, median tenure (95% CI) and retention at each horizon, one row per curve."""
     table = Table(title=f"Retention (Kaplan-Meier; median tenure in {unit})", title_justify="left")
     for name in ("segment", "customers", "churned", "median", "95% CI"):
-        table.add_column(name, justify="left" if name == "segment" else "right")
+        table.add_column(name, justify="left" if name == "segment" else "right", no_wrap=True)
     for h in result.horizons:
-        table.add_column(f"{h}d", justify="right")
+        table.add_column(f"{h}d", justify="right", no_wrap=True)
     for g in result.groups:
         if g.median_days is None:
             median, ci = "not reached", f"{_num(to_unit(g.median_ci_low, unit))} – NA"
