@@ -311,7 +311,8 @@ def _join_customers(tables: list[_Parsed], config: Config) -> tuple[pl.DataFrame
             notes.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
         renames = {ROW: f"__row_{i}"}
         for src, name in p.segment_sources.items():
-            final = name if name not in seg_names.values() and name not in CUSTOMER_FIELDS else f"{name}_{i}"
+            # Same-named columns in several files coalesce in the join; a canonical name is never reused.
+            final = name if name not in ("customer_id", *CUSTOMER_FIELDS) else f"{name}_{i}"
             renames[f"__seg__{src}"] = final
             seg_names[final] = src
         frames.append(df.rename(renames))
@@ -408,7 +409,8 @@ def _end_before_start(customers: pl.DataFrame, tables: list[_Parsed]) -> tuple[p
     records = [
         bad.filter(pl.col(f"__row_{i}").is_not_null()).select(
             pl.lit(p.raw.name).alias("source"), pl.col(f"__row_{i}").cast(pl.Int64).alias("row"),
-            pl.lit("end_before_start").alias("reason"), pl.lit(p.mapping.columns.get("churn_date")).alias("column"),
+            pl.lit("end_before_start").alias("reason"),
+            pl.lit(p.mapping.columns.get("churn_date"), pl.String).alias("column"),
             pl.col("churn_date").dt.date().cast(pl.String).alias("value"),
         )
         for i, p in enumerate(tables)
