@@ -39,3 +39,73 @@ def _fail_on_warnings(exports: Exports) -> None:
         )
     if exports.warnings:
         raise StrictModeError(f"--strict: {exports.warnings[0]}", hint="fix the input, or drop --strict")
+
+
+def analyze(
+    path: Path | str,
+    config: Config | None = None,
+    *,
+    by: tuple[str, ...] | None = None,
+    horizon_days: int | None = None,
+    include_examples: bool = False,
+    progress=None,  # type: ignore[no-untyped-def]  # callable(stage: str) for the CLI's progress display
+):
+    """Run the whole analysis: load, customer table, stated reasons, drivers, inferred reasons, survival.
+
+    A section that cannot be computed records why; the others still run.
+    """
+    from churnwhy.report import Report, Section
+
+    step = progress or (lambda stage: None)
+    config = config or Config.load(path)
+    step("loading exports")
+    loaded = load_table(path, config)
+    table = loaded.table
+    step("classifying stated reasons")
+    reasons, table = _section("reasons", _reasons, table, config)
+    step("fitting behavioural drivers")
+    drivers, _ = _section("drivers", _drivers, table, config, horizon_days)
+    step("inferring reasons of silent churners")
+    inferred, table = _section("inferred", _inferred, table, config)
+    step("fitting survival curves")
+    segments = table.segments if by is None else by
+    survival, _ = _section("survival", _survival, table, config, tuple(segments))
+    return Report(str(path), loaded, table, reasons, inferred, drivers, survival, include_examples)
+
+
+def _section(name, fn, table, *args):  # type: ignore[no-untyped-def]
+    from churnwhy.errors import ChurnwhyError
+    from churnwhy.report import Section
+
+    try:
+        result, new_table = fn(table, *args)
+    except ChurnwhyError as exc:
+        return Section(name, skipped=exc.message), table
+    skipped = getattr(result, "skipped", None)
+    return Section(name, result, skipped if isinstance(skipped, str) else None), new_table or table
+
+
+def _reasons(table, config):  # type: ignore[no-untyped-def]
+    from churnwhy.models.reasons import attach_stated_reasons
+
+    new_table, fit = attach_stated_reasons(table, config)
+    return fit, new_table
+
+
+def _drivers(table, config, horizon_days):  # type: ignore[no-untyped-def]
+    from churnwhy.models.drivers import fit_drivers
+
+    return fit_drivers(table, config, horizon_days=horizon_days), None
+
+
+def _inferred(table, config):  # type: ignore[no-untyped-def]
+    from churnwhy.models.silent import infer_silent_reasons
+
+    new_table, result = infer_silent_reasons(table, config)
+    return result, new_table
+
+
+def _survival(table, config, by):  # type: ignore[no-untyped-def]
+    from churnwhy.models.survival import fit_survival
+
+    return fit_survival(table, by=by, config=config), None

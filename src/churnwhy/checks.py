@@ -1,0 +1,180 @@
+"""`check` thresholds and `diff` between two runs, computed on Report.to_dict() documents (what CI keeps)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any
+
+from churnwhy.errors import ChurnwhyError
+
+_UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    threshold: float
+    value: float | None
+    ok: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_horizon(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([dwmy]?)\s*", text.lower())
+    if not m:
+        raise ChurnwhyError(f"{text!r} is not a horizon", hint="write it like 90d, 12w, 6m or 1y")
+    return int(m.group(1)) * _UNITS[m.group(2) or "d"]
+
+
+def parse_retention(spec: str) -> tuple[int, float]:
+    """'90d=0.85' -> (90, 0.85)."""
+    if "=" not in spec:
+        raise ChurnwhyError(f"--min-retention {spec!r}: expected HORIZON=SHARE", hint="e.g. --min-retention 90d=0.85")
+    h, v = spec.split("=", 1)
+    return parse_horizon(h), _share(v, f"--min-retention {spec}")
+
+
+def parse_share(spec: str) -> tuple[str, str, float]:
+    """'why=brand_failed:0.4' -> ('why', 'brand_failed', 0.4)."""
+    m = re.fullmatch(r"\s*(why|what)\s*=\s*([a-z_]+)\s*:\s*([0-9.]+%?)\s*", spec)
+    if not m:
+        raise ChurnwhyError(f"--max-share {spec!r}: expected AXIS=LABEL:SHARE", hint="e.g. --max-share why=brand_failed:0.4")
+    return m.group(1), m.group(2), _share(m.group(3), f"--max-share {spec}")
+
+
+def _share(text: str, where: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ChurnwhyError(f"{where}: {text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise ChurnwhyError(f"{where}: a share must be between 0 and 1 (or 0% and 100%)")
+    return value
+
+
+def retention_at(doc: dict[str, Any], horizon: int) -> float | None:
+    cell = doc.get("summary", {}).get("retention", {}).get(str(horizon))
+    return None if cell is None else cell.get("survival")
+
+
+def reason_share(doc: dict[str, Any], axis: str, label: str) -> float | None:
+    """The headline share of a reason among churners: stated + inferred when inferred ran, else stated."""
+    for share in headline_shares(doc, axis):
+        if share["label"] == label:
+            return share["share"]
+    return None
+
+
+def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
+    """[{label, share, ci_low, ci_high}] among churners on one axis, best estimate first available:
+    stated + inferred (every churner), else respondents reweighted for non-response, else respondents as is."""
+    reasons = doc.get("reasons", {})
+    inferred = reasons.get("inferred", {})
+    if inferred.get("status") == "ok" and inferred.get("mix"):
+        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+                for s in inferred["mix"] if s["dimension"] == axis]
+    if reasons.get("status") != "ok":
+        return []
+    rows = [r for r in reasons.get("nonresponse", {}).get("rows", []) if r.get("axis") == axis]
+    if rows:
+        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"]} for r in rows]
+    return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"]}
+            for s in reasons.get("shares", [])
+            if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
+
+
+def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retention: list[tuple[int, float]],
+               max_share: list[tuple[str, str, float]]) -> list[Check]:
+    checks = []
+    if max_churn_rate is not None:
+        v = doc["summary"]["churn_rate"]
+        checks.append(Check("churn_rate", max_churn_rate, v, v is not None and v <= max_churn_rate,
+                            f"churn rate {_pct(v)} (max {_pct(max_churn_rate)})"))
+    for horizon, floor in min_retention:
+        v = retention_at(doc, horizon)
+        checks.append(Check(f"retention_{horizon}d", floor, v, v is not None and v >= floor,
+                            f"retention at {horizon} days {_pct(v)} (min {_pct(floor)})"
+                            + ("" if v is not None else ": not computable (too few customers observed that long?)")))
+    for axis, label, ceiling in max_share:
+        v = reason_share(doc, axis, label)
+        checks.append(Check(f"share_{axis}_{label}", ceiling, v, v is not None and v <= ceiling,
+                            f"share of churn with {axis}={label} {_pct(v)} (max {_pct(ceiling)})"
+                            + ("" if v is not None else ": no such reason in the report")))
+    return checks
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+# --- diff ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    metric: str
+    old: float | None
+    new: float | None
+    change: float | None
+    p_value: float | None  # two-sided, where a test applies
+    significant: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.05) -> list[Change]:
+    for doc, which in ((old, "OLD"), (new, "NEW")):
+        if "summary" not in doc or "schema_version" not in doc:
+            raise ChurnwhyError(f"{which} is not a churnwhy report", hint="pass two files written by `churnwhy analyze --format json`")
+    changes = []
+    so, sn = old["summary"], new["summary"]
+    p = _two_proportions(so["churned"], so["customers"], sn["churned"], sn["customers"])
+    changes.append(_change("churn_rate", so["churn_rate"], sn["churn_rate"], p, alpha))
+    horizons = sorted(set(so.get("retention", {})) | set(sn.get("retention", {})), key=int)
+    for h in horizons:
+        a, b = so["retention"].get(h, {}), sn["retention"].get(h, {})
+        p = _two_estimates(a, b)
+        changes.append(_change(f"retention_{h}d", a.get("survival"), b.get("survival"), p, alpha))
+    for axis in ("why", "what"):
+        olds = {s["label"]: s for s in headline_shares(old, axis)}
+        news = {s["label"]: s for s in headline_shares(new, axis)}
+        for label in sorted(set(olds) | set(news)):
+            a, b = olds.get(label, {}), news.get(label, {})
+            changes.append(_change(f"share_{axis}_{label}", a.get("share"), b.get("share"), _two_estimates(a, b), alpha))
+    return changes
+
+
+def _change(metric: str, old: float | None, new: float | None, p: float | None, alpha: float) -> Change:
+    delta = None if old is None or new is None else round(new - old, 6)
+    return Change(metric, old, new, delta, None if p is None else round(p, 6), None if p is None else p < alpha)
+
+
+def _two_proportions(x1: int, n1: int, x2: int, n2: int) -> float | None:
+    if min(n1, n2) == 0:
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return None
+    z = (x2 / n2 - x1 / n1) / se
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def _two_estimates(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Wald test from each estimate's 95% CI (SE ~ width / 3.92): independent samples assumed."""
+    try:
+        se_a = (a["ci_high"] - a["ci_low"]) / 3.92
+        se_b = (b["ci_high"] - b["ci_low"]) / 3.92
+        est_a, est_b = a.get("survival", a.get("share")), b.get("survival", b.get("share"))
+        se = math.sqrt(se_a**2 + se_b**2)
+        if se == 0 or est_a is None or est_b is None:
+            return None
+        return math.erfc(abs(est_b - est_a) / se / math.sqrt(2))
+    except (KeyError, TypeError):
+        return None

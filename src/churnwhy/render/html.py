@@ -1,0 +1,160 @@
+"""One self-contained HTML page (no network: charts are inline SVG). Every text from the data is escaped."""
+
+from __future__ import annotations
+
+import io
+import re
+from html import escape
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from churnwhy.checks import headline_shares  # noqa: E402
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+td:first-child,th:first-child{text-align:left}.kpi{display:flex;gap:1rem;flex-wrap:wrap}
+.kpi div{background:#f5f7fa;border-radius:6px;padding:.6rem 1rem}.kpi b{display:block;font-size:1.3rem}
+.chart svg{max-width:100%;height:auto}.note{color:#666;font-size:.85rem}
+"""
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "churnwhy", "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG needs neither
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _driver_bars(effects: list[dict[str, Any]]) -> str:
+    rows = [e for e in effects if e.get("hr_per_sd") is not None][:12]
+    if not rows:
+        return ""
+    fig = Figure(figsize=(7, 0.4 * len(rows) + 1))
+    ax = fig.add_subplot()
+    names = [e["feature"] for e in rows][::-1]
+    values = [e["hr_per_sd"] for e in rows][::-1]
+    ax.barh(range(len(rows)), [v - 1 for v in values], left=1, color=["#c0392b" if v > 1 else "#2e86c1" for v in values])
+    ax.set_yticks(range(len(rows)), names, fontsize=8)
+    ax.axvline(1, color="#444", linewidth=0.8)
+    ax.set_xlabel("hazard ratio per standard deviation (>1: raises churn)")
+    return f'<div class="chart" id="driver-bars">{_svg(fig)}</div>'
+
+
+def _heatmap(cohorts: dict[str, Any] | None) -> str:
+    if not cohorts or cohorts.get("status") == "skipped":
+        return '<p class="note">No cohort matrix.</p>'
+    rows = cohorts.get("rows") or cohorts.get("cells") or []
+    if not rows:
+        return '<p class="note">No cohort matrix.</p>'
+    cohorts_seen = sorted({r["cohort"] for r in rows})
+    periods = sorted({r["period"] for r in rows})[:24]
+    cell = {(r["cohort"], r["period"]): r for r in rows}
+    head = "<th>cohort</th><th>customers</th>" + "".join(f"<th>{int(p)}</th>" for p in periods)
+    body = []
+    for c in cohorts_seen[-36:]:
+        size = next((cell[(c, p)].get("customers") for p in periods if (c, p) in cell), "")
+        tds = []
+        for p in periods:
+            v = cell.get((c, p), {}).get("retention")
+            if v is None:
+                tds.append("<td></td>")
+            else:
+                shade = int(255 - 155 * v)
+                tds.append(f'<td style="background:rgb({shade},{shade + (255 - shade) // 2},255)">{v:.0%}</td>')
+        body.append(f"<tr><td>{escape(str(c))}</td><td>{escape(str(size))}</td>{''.join(tds)}</tr>")
+    return f'<table id="cohort-heatmap"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def html_report(report) -> str:  # type: ignore[no-untyped-def]
+    from churnwhy.render.plots import incidence_figure, km_figure
+    from churnwhy.results.survival import OVERALL
+
+    doc = report.to_dict()
+    s = doc["summary"]
+    med = s["median_tenure_days"]
+    kpis = [("Customers", f"{s['customers']:,}"), ("Churned", f"{s['churned']:,} ({_pct(s['churn_rate'])})"),
+            ("Median tenure", f"{med:,.0f} days" if med is not None else "not reached"),
+            ("Survey response", _pct(s["survey_response_rate"]))]
+    parts = [f"<h1>Why customers left <span class='note'>as of {escape(doc['as_of'])}</span></h1>",
+             '<div class="kpi">' + "".join(f"<div>{escape(k)}<b>{escape(v)}</b></div>" for k, v in kpis) + "</div>"]
+    parts.append("<h2>Why they left</h2>")
+    rows = [[axis, r["label"], _pct(r["share"]), f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}"]
+            for axis in ("why", "what") for r in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0))]
+    parts.append(_table(["axis", "reason", "share", "95% CI"], rows) if rows else
+                 f"<p class='note'>Not computed: {escape(str(doc['reasons'].get('reason', 'no stated reasons')))}</p>")
+    if report.include_examples:
+        parts.append(_examples(report))
+    parts.append("<h2>What drove it</h2>")
+    drivers = doc["drivers"]
+    if drivers.get("status") == "ok":
+        parts += [f"<p>{escape(a['sentence'])}</p>" for a in drivers.get("attribution", []) if a.get("sentence")]
+        parts.append(_driver_bars(drivers.get("effects", [])))
+    else:
+        parts.append(f"<p class='note'>Not computed: {escape(str(drivers.get('reason') or drivers.get('skipped')))}</p>")
+    parts.append("<h2>Retention</h2>")
+    if report.survival.ok:
+        result = report.survival.result
+        for by in (OVERALL, *result.by):
+            parts.append(f'<div class="chart km">{_svg(km_figure(result, by))}</div>')
+        parts.append("<h2>When each reason strikes (cumulative incidence)</h2>")
+        for axis in sorted(set(result.incidence["axis"].drop_nulls().to_list())):
+            parts.append(f'<div class="chart incidence">{_svg(incidence_figure(result, axis))}</div>')
+        parts.append("<h2>Cohort retention</h2>")
+        parts.append(_heatmap(doc.get("cohorts")))
+    else:
+        parts.append(f"<p class='note'>Not computed: {escape(str(report.survival.skipped))}</p>")
+    q = doc["data_quality"]["rows"]
+    parts.append("<h2>Data quality</h2>")
+    parts.append(f"<p>{q['read']:,} rows read, {q['loaded']:,} loaded, {sum(q['rejected'].values()):,} rejected.</p>")
+    parts.append(_table(["reason", "rows"], [[k, f"{v:,}"] for k, v in q["rejected"].items()]))
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>churnwhy report {escape(doc['as_of'])}</title><style>{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+_MASKS = (
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"\+?\d[\d ()./-]{6,}\d"), "[number]"),
+)
+
+
+def redact(text: str) -> str:
+    """Emails, phone numbers and long digit runs masked."""
+    for pattern, mask in _MASKS:
+        text = pattern.sub(mask, text)
+    return text
+
+
+def _examples(report) -> str:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    df = report.table.frame
+    if "why" not in df.columns or "reason_text" not in df.columns:
+        return ""
+    quotes = (df.filter(pl.col("churned") & pl.col("reason_text").is_not_null() & (pl.col("reason_source") == "stated"))
+              .sort("customer_id").group_by("why", maintain_order=True).head(3))
+    items = "".join(f"<li><b>{escape(str(w))}</b>: “{escape(redact(str(t))[:300])}”</li>"
+                    for w, t in quotes.select("why", "reason_text").iter_rows())
+    return f"<h3>Example answers (redacted)</h3><ul>{items}</ul>"

@@ -1,0 +1,65 @@
+"""A concise Markdown summary for CI job pages, built from Report.to_dict() only (so goldens stay stable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from churnwhy.checks import headline_shares
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_report(doc: dict[str, Any]) -> str:
+    s = doc["summary"]
+    med = s["median_tenure_days"]
+    out = [
+        f"# Churn report (as of {doc['as_of']})",
+        "",
+        f"- **Customers:** {s['customers']:,}",
+        f"- **Churned:** {s['churned']:,} ({_pct(s['churn_rate'])})",
+        f"- **Median tenure:** {f'{med:,.0f} days' if med is not None else 'not reached'}",
+        f"- **Churners who answered a survey:** {_pct(s['survey_response_rate'])}",
+        "",
+    ]
+    if s["retention"]:
+        out += ["## Retention", "", "| horizon | retained | 95% CI |", "|---:|---:|---|"]
+        out += [f"| {h} days | {_pct(c['survival'])} | {_pct(c['ci_low'])}–{_pct(c['ci_high'])} |"
+                for h, c in s["retention"].items()]
+        out.append("")
+    out += ["## Why they left", ""]
+    shares = {axis: headline_shares(doc, axis) for axis in ("why", "what")}
+    if any(shares.values()):
+        out += ["| axis | reason | share | 95% CI |", "|---|---|---:|---|"]
+        for axis, rows in shares.items():
+            for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["label"])):
+                out.append(f"| {axis} | {_cell(r['label'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
+    else:
+        out.append(f"Not computed: {_cell(doc['reasons'].get('reason', 'no stated reasons'))}")
+    out += ["", "## What drove it", ""]
+    drivers = doc["drivers"]
+    if drivers.get("status") == "ok" and drivers.get("attribution"):
+        for fam in drivers["attribution"]:
+            if fam.get("sentence"):
+                out.append(f"- {_cell(fam['sentence'])}")
+        top = sorted((e for e in drivers.get("effects", []) if e.get("hazard_ratio") is not None),
+                     key=lambda e: -abs((e.get("hr_per_sd") or 1) - 1))[:5]
+        if top:
+            out += ["", "| driver | family | hazard ratio | 95% CI | p |", "|---|---|---:|---|---:|"]
+            for e in top:
+                out.append(f"| {_cell(e['feature'])} | {e['family']} | {e['hazard_ratio']:.2f} | "
+                           f"{e['ci_low']:.2f}–{e['ci_high']:.2f} | {e['p_value']:.2g} |")
+    else:
+        out.append(f"Not computed: {_cell(drivers.get('reason') or drivers.get('skipped') or 'no model')}")
+    q = doc["data_quality"]["rows"]
+    rejected = sum(q["rejected"].values())
+    out += ["", "## Data quality", "", f"{q['read']:,} rows read, {q['loaded']:,} loaded, {rejected:,} rejected."]
+    if q["rejected"]:
+        out.append("")
+        out += [f"- {reason}: {n:,}" for reason, n in q["rejected"].items()]
+    return "\n".join(out) + "\n"

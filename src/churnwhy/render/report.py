@@ -1,0 +1,131 @@
+"""Rich views of a Report, of `check` results and of `diff` changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+
+from churnwhy.checks import Change, Check, headline_shares
+
+WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
+WHAT = ("product", "experience", "price", "other")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def headline(doc: dict[str, Any]) -> Panel:
+    s = doc["summary"]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("Customers", f"{s['customers']:,}")
+    grid.add_row("Churned", f"{s['churned']:,} ({_pct(s['churn_rate'])})")
+    med = s["median_tenure_days"]
+    grid.add_row("Median tenure", f"{med:,.0f} days" if med is not None else "not reached (over half still active)")
+    grid.add_row("Survey response", f"{_pct(s['survey_response_rate'])} of churners answered")
+    for h, cell in s["retention"].items():
+        grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
+    grid.add_row("As of", doc["as_of"])
+    return Panel(grid, title="churnwhy: why customers left", title_align="left")
+
+
+def why_table(doc: dict[str, Any]) -> RenderableType:
+    reasons = doc["reasons"]
+    if reasons.get("status") != "ok":
+        return f"[yellow]Why they left: not computed[/] ({reasons.get('reason')})"
+    inferred = reasons.get("inferred", {})
+    source = ("stated + inferred for silent churners" if inferred.get("status") == "ok" and inferred.get("mix")
+              else "stated reasons, reweighted for who answered" if reasons.get("nonresponse", {}).get("rows")
+              else "stated reasons of respondents")
+    table = Table(title=f"Why they left ({source}; 95% CI)", title_justify="left")
+    table.add_column("axis")
+    table.add_column("reason")
+    table.add_column("share", justify="right")
+    table.add_column("95% CI", justify="right")
+    for axis in ("why", "what"):
+        for row in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
+            table.add_row(axis, row["label"], _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+    cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
+    parts: list[RenderableType] = [table]
+    if cells:
+        grid = Table(title="Why × what among respondents (share of classified stated reasons)", title_justify="left")
+        grid.add_column("why \\ what")
+        whats = [w for w in WHAT if any(c["category"].endswith("/" + w) for c in cells)]
+        for w in whats:
+            grid.add_column(w, justify="right")
+        lookup = {c["category"]: c for c in cells}
+        for why in WHY:
+            row = [lookup.get(f"{why}/{w}") for w in whats]
+            if any(row):
+                grid.add_row(why, *[_pct(c["share"]) if c else "–" for c in row])
+        parts.append(grid)
+    return Group(*parts)
+
+
+def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
+    from churnwhy.render.drivers import drivers_view
+    from churnwhy.render.survival import km_chart, summary_table
+
+    doc = report.to_dict()
+    parts: list[RenderableType] = [headline(doc), why_table(doc)]
+    if report.drivers.ok:
+        parts.append(drivers_view(report.drivers.result, report.inferred.result if report.inferred.ok else None))
+    else:
+        parts.append(f"[yellow]What drove it: not computed[/] ({report.drivers.skipped})")
+    if report.survival.ok:
+        parts += [summary_table(report.survival.result), km_chart(report.survival.result)]
+    else:
+        parts.append(f"[yellow]Retention: not computed[/] ({report.survival.skipped})")
+    parts.append(quality_table(doc))
+    return Group(*parts)
+
+
+def quality_table(doc: dict[str, Any]) -> RenderableType:
+    q = doc["data_quality"]
+    rows = q["rows"]
+    rejected = sum(rows["rejected"].values())
+    text = f"Data quality: {rows['read']:,} rows read, {rows['loaded']:,} loaded, {rejected:,} rejected"
+    if rows["rejected"]:
+        text += " (" + ", ".join(f"{n:,} {r}" for r, n in rows["rejected"].items()) + ")"
+    text += "; run `churnwhy inspect PATH --rejects rejects.csv` for each row." if rejected else "."
+    lines = [text] + [f"[yellow]note:[/] {w}" for w in q["warnings"]]
+    return Group(*lines)
+
+
+def rich_checks(checks: list[Check]) -> Table:
+    table = Table(title="churnwhy check", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for c in checks:
+        table.add_row(c.name, "[green]pass[/]" if c.ok else "[bold red]FAIL[/]", c.message)
+    return table
+
+
+def rich_changes(changes: list[Change]) -> Table:
+    table = Table(title="churnwhy diff (old → new)", title_justify="left")
+    for col in ("metric", "old", "new", "change", "p", "significant"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for c in changes:
+        table.add_row(c.metric, _pct(c.old), _pct(c.new), _signed(c.change),
+                      "n/a" if c.p_value is None else f"{c.p_value:.3g}",
+                      "n/a" if c.significant is None else ("[bold]yes[/]" if c.significant else "no"))
+    return table
+
+
+def markdown_changes(changes: list[Change]) -> str:
+    lines = ["| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
+    for c in changes:
+        lines.append(f"| {c.metric} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | "
+                     f"{'n/a' if c.p_value is None else f'{c.p_value:.3g}'} | "
+                     f"{'n/a' if c.significant is None else ('yes' if c.significant else 'no')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} pt"

@@ -1,0 +1,111 @@
+"""The Report: every section of an analysis as data. `Report.to_dict()` is exactly the CLI's JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from churnwhy.pipeline import LoadedTable
+from churnwhy.table import CustomerTable
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Section:
+    """One part of the analysis: its result, or why it could not be computed (the others still run)."""
+
+    name: str
+    result: Any = None  # an object with to_dict()
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.skipped is None
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.ok:
+            return {"status": "skipped", "reason": self.skipped or "not computed"}
+        return {"status": "ok", **self.result.to_dict()}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Report:
+    """What `churnwhy analyze` found. Data only; renderers in churnwhy.render turn it into text or files."""
+
+    path: str
+    loaded: LoadedTable
+    table: CustomerTable  # the customer table with why / what / reason_source / reason_confidence
+    reasons: Section
+    inferred: Section
+    drivers: Section
+    survival: Section
+    include_examples: bool = False
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.table.as_of
+
+    def summary(self) -> dict[str, Any]:
+        t = self.table
+        out: dict[str, Any] = {
+            "customers": t.n_customers,
+            "churned": t.n_churned,
+            "churn_rate": _r(t.n_churned / t.n_customers) if t.n_customers else None,
+            "median_tenure_days": None,
+            "median_reached": False,
+            "retention": {},
+            "survey_response_rate": None,
+            "churn_rule": t.churn_rule,
+        }
+        if self.survival.ok:
+            overall = self.survival.result.overall()
+            out["median_tenure_days"] = overall.median_days
+            out["median_reached"] = overall.median_days is not None
+            out["retention"] = {
+                str(h.horizon_days): {"survival": _r(h.survival), "ci_low": _r(h.ci_low), "ci_high": _r(h.ci_high)}
+                for h in overall.horizons
+            }
+        churners = t.frame.filter(t.frame["churned"])
+        if churners.height:
+            out["survey_response_rate"] = _r(float(churners["surveyed"].mean()))
+        return out
+
+    def data_quality(self) -> dict[str, Any]:
+        e = self.loaded.exports
+        return {
+            "rows": {"read": e.rows_read, "loaded": e.rows_loaded, "rejected": e.reject_counts()},
+            "files": [
+                {"name": f.name, "role": f.role, "format": f.format, "rows_read": f.rows_read,
+                 "rows_loaded": f.rows_loaded, "rejected": f.rejected}
+                for f in e.files
+            ],
+            "skipped_files": [{"name": n, "why": w} for n, w in e.skipped],
+            "warnings": list(e.warnings),
+            "churn_sources": dict(sorted(t for t in self.table.frame.group_by("churn_source").len().iter_rows())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        survival = self.survival.to_dict()
+        cohorts = survival.pop("cohorts", None) if self.survival.ok else None
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "as_of": self.as_of.isoformat(),
+            "input": {
+                "path": self.path,
+                "segments": list(self.table.segments),
+                "event_types": list(self.table.event_types),
+                "lookback_days": self.table.lookback_days,
+            },
+            "summary": self.summary(),
+            "reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()},
+            "drivers": self.drivers.to_dict(),
+            "survival": survival,
+            "cohorts": cohorts if cohorts is not None else {"status": "skipped", "reason": "no cohort matrix"},
+            "data_quality": self.data_quality(),
+        }
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(float(x), digits)
