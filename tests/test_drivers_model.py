@@ -72,24 +72,22 @@ def test_exposure_bias_gone_with_rates() -> None:
     assert raw.ci_high < 0.97  # spuriously "protective": a bias, not an effect
 
 
+def _true_p(rates, base=1 / 400, h=365):
+    """Mean true P(churn by h) under the planted model: what re-simulating (infinitely often) would give."""
+    lp = sum(PLANTED[k] * rates[k] for k in PLANTED)
+    return float(np.mean(-np.expm1(-base * h * np.exp(lp))))
+
+
 def test_attributable_share_matches_truth() -> None:
-    """Truth from the planted model on the same customers: the mean of the true P(churn by 365 days),
-    with failed deliveries moved to their 5% quantile, exactly as re-simulating with that effect removed
-    would give on average (infinitely many re-draws)."""
-    n, h, base = 20000, 365, 1 / 400
-    table = simulate(n, seed=11)
+    """Truth from the planted model on the same customers, with failed deliveries at 0 (their best level)
+    and logins raised to their 95% quantile: the mean true P(churn by 365 days) before and after."""
+    table = simulate(20000, seed=11)
     result = fit_drivers(table, Config(seed=1))
     rates = {k: table.frame[f"rate_{k}"].to_numpy() for k in PLANTED}
-
-    def p(r):
-        lp = sum(PLANTED[k] * r[k] for k in PLANTED)
-        return float(np.mean(-np.expm1(-base * h * np.exp(lp))))
-
-    p_obs = p(rates)
-    best_fail = np.quantile(rates["delivery_failed"], 0.05)
+    p_obs = _true_p(rates)
+    truth_exp = (p_obs - _true_p(rates | {"delivery_failed": np.zeros_like(rates["delivery_failed"])})) / p_obs
     best_login = np.quantile(rates["login"], 0.95)
-    truth_exp = (p_obs - p(rates | {"delivery_failed": np.minimum(rates["delivery_failed"], best_fail)})) / p_obs
-    truth_prod = (p_obs - p(rates | {"login": np.maximum(rates["login"], best_login)})) / p_obs
+    truth_prod = (p_obs - _true_p(rates | {"login": np.maximum(rates["login"], best_login)})) / p_obs
     att = {a.family: a for a in result.attribution}
     assert att["experience"].share == pytest.approx(truth_exp, abs=0.03)
     assert att["experience"].ci_low - 0.01 < truth_exp < att["experience"].ci_high + 0.01
@@ -100,6 +98,28 @@ def test_attributable_share_matches_truth() -> None:
     assert sum(a.shapley_share for a in result.attribution) == pytest.approx(result.explained_share, abs=1e-9)
     assert att["experience"].sentence.startswith(f"{att['experience'].share * 100:.0f}% of 12-month churn is attributable")
     assert "95% CI" in att["experience"].sentence
+
+
+def test_attributable_share_zero_counterfactual_matches_truth() -> None:
+    """counterfactual = "zero" removes a family's effects (features at 0), as the demo generator's truth does;
+    a protective family then gets a negative share (churn it prevents)."""
+    table = simulate(20000, seed=12)
+    result = fit_drivers(table, Config(seed=1, drivers={"counterfactual": "zero"}))
+    rates = {k: table.frame[f"rate_{k}"].to_numpy() for k in PLANTED}
+    p_obs = _true_p(rates)
+    zero = {k: np.zeros_like(v) for k, v in rates.items()}
+    truth_exp = (p_obs - _true_p(rates | {"delivery_failed": zero["delivery_failed"]})) / p_obs
+    truth_prod = (p_obs - _true_p(rates | {"login": zero["login"], "newsletter_open": zero["newsletter_open"]})) / p_obs
+    att = {a.family: a for a in result.attribution}
+    assert att["experience"].share == pytest.approx(truth_exp, abs=0.03)
+    assert truth_prod < 0 and att["product"].share == pytest.approx(truth_prod, abs=0.04)
+    assert any("set to 0 (effect removed)" in r for r in result.rules)
+
+
+def test_exclude_leaves_features_out() -> None:
+    result = fit_drivers(simulate(2000, seed=3), Config(drivers={"exclude": ["newsletter_open"]}))
+    assert "rate_newsletter_open" not in _effects(result)
+    assert any("left out by [drivers] exclude" in n for n in result.notes)
 
 
 def test_nan_rules_and_missing_flag() -> None:

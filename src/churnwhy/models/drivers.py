@@ -88,6 +88,10 @@ class CoxDrivers:
         frame = table.frame
         self.n_customers_ = frame.height
         features = list(table.features if features is None else features)
+        if s.exclude:
+            excluded = set(s.exclude) | {RATE_PREFIX + e for e in s.exclude}
+            features = [f for f in features if f not in excluded]
+            self.notes_.append(f"left out by [drivers] exclude: {', '.join(sorted(s.exclude))}")
 
         tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()
         churned = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
@@ -348,16 +352,27 @@ class CoxDrivers:
                 self.notes_.append(f"{int((~seen).sum())} evaluated customer(s) in a segment level absent from the fit left out")
                 eval_idx, h0 = eval_idx[seen], h0[seen]
         z_eval = (x_all[eval_idx] - self.mean_) / self.sd_
-        best_x = best_levels(x_all[fit_idx], beta, s.best_quantile)
+        if s.counterfactual == "zero":
+            best_x = np.zeros(len(names))
+        else:
+            is_rate = np.array([f.startswith((RATE_PREFIX, COUNT_PREFIX)) for f in names])
+            best_x = best_levels(x_all[fit_idx], beta, s.best_quantile, is_rate)
         best_z = (best_x - self.mean_) / self.sd_
         groups = {w: [j for j, f in enumerate(names) if self.families_[f][0] == w] for w in WHATS}
         att = attribute(
-            z_eval, np.zeros(len(names)), beta, cov, h0, groups, best_z, n_bootstrap=s.n_bootstrap, rng=rng
+            z_eval, np.zeros(len(names)), beta, cov, h0, groups, best_z, n_bootstrap=s.n_bootstrap, rng=rng,
+            clip=s.counterfactual != "zero",
         )
         self.rules_.append(
             f"attributable churn by day {h}: averaged over {eval_idx.size:,} customers (churn-stratified sample, at most "
-            f"{s.eval_rows:,}); best level = the {s.best_quantile:.0%} quantile of a harmful feature, the "
-            f"{1 - s.best_quantile:.0%} quantile of a protective one; 95% CIs from {s.n_bootstrap} draws of the "
+            f"{s.eval_rows:,}); "
+            + (
+                "counterfactual: each family's features set to 0 (effect removed)"
+                if s.counterfactual == "zero"
+                else f"best level = 0 for a harmful rate, else the {s.best_quantile:.0%} quantile of a harmful feature, "
+                f"the {1 - s.best_quantile:.0%} quantile of a protective one"
+            )
+            + f"; 95% CIs from {s.n_bootstrap} draws of the "
             "coefficients (normal, from the Cox fit) with the customers resampled, baseline hazard held fixed"
         )
         self.predicted_churn_ = att.predicted_churn

@@ -4,7 +4,8 @@ For customer i with (standardised) features z_i, the model's probability of chur
 P_i = 1 - exp(-H0(h) exp(β·(z_i - z̄))). A family's counterfactual moves each of its features to its
 best level: a harmful feature (β > 0) down to its `best_quantile` quantile (0 for a rate with many
 zeros), a protective one (β < 0) up to its 1 - best_quantile quantile; customers already better than
-that keep their value. Then
+that keep their value. (With [drivers] counterfactual = "zero" every feature of the family is set to 0
+instead: its effect removed, the definition the demo generator's truth uses.) Then
 
     attributable share(F) = (mean P_obs - mean P_cf(F)) / mean P_obs
 
@@ -40,9 +41,10 @@ class Attribution:
     shapley_share: Mapping[str, tuple[float, float, float]]
 
 
-def best_levels(x: np.ndarray, beta: np.ndarray, q: float) -> np.ndarray:
-    """Per column: the q-quantile where the column raises hazard, the (1-q)-quantile where it lowers it."""
-    lo = np.quantile(x, q, axis=0)
+def best_levels(x: np.ndarray, beta: np.ndarray, q: float, is_rate: np.ndarray) -> np.ndarray:
+    """Per column: 0 for a harmful rate (no such events), the q-quantile for another harmful column, the
+    (1-q)-quantile for a protective one (there is no natural ceiling, so the best observed level)."""
+    lo = np.where(is_rate, 0.0, np.quantile(x, q, axis=0))
     hi = np.quantile(x, 1 - q, axis=0)
     return np.where(beta > 0, lo, hi)
 
@@ -58,8 +60,12 @@ def attribute(
     *,
     n_bootstrap: int,
     rng: np.random.Generator,
+    clip: bool = True,
 ) -> Attribution:
-    """Attributable and Shapley shares per family (see the module docstring). `h0` is H0(h) per row (strata)."""
+    """Attributable and Shapley shares per family (see the module docstring). `h0` is H0(h) per row (strata).
+
+    clip=False sets the family's columns to best_z outright (used for "zero": remove the effect entirely,
+    so a protective family gets a negative share: churn it prevents)."""
     n, p = z.shape
     draws = rng.multivariate_normal(beta, cov, size=n_bootstrap, method="eigh") if n_bootstrap else np.empty((0, p))
     betas = np.column_stack([beta, draws.T]) if p else np.zeros((0, n_bootstrap + 1))  # p x (B+1); column 0 = point
@@ -83,7 +89,12 @@ def attribute(
                 if fam in observed:
                     continue
                 for j in groups[fam]:
-                    m[:, j] = np.where(harmful[j], np.minimum(m[:, j], best_c[j]), np.maximum(m[:, j], best_c[j]))
+                    if not clip:
+                        m[:, j] = best_c[j]
+                    elif harmful[j]:
+                        m[:, j] = np.minimum(m[:, j], best_c[j])
+                    else:
+                        m[:, j] = np.maximum(m[:, j], best_c[j])
             lp = np.minimum(m @ betas, _MAX_LP)
             prob = -np.expm1(-h0[:, None] * np.exp(lp))
             cache[observed] = (counts * prob).sum(axis=0) / counts.sum(axis=0)

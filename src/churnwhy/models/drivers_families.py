@@ -19,6 +19,7 @@ from churnwhy.table import COUNT_PREFIX, RATE_PREFIX
 WHATS = ("product", "experience", "price", "other")
 WHYS = ("brand_failed", "better_offer")
 MISSING_SUFFIX = "_missing"
+COUNTERFACTUALS = ("best", "zero")
 
 # First match wins, so the specific signals (competitors, failures) come before the broad ones (price, usage).
 _FAIL = r"fail|late|delay|lost|miss|cancel+ed"
@@ -47,7 +48,9 @@ DEFAULTS: Mapping[str, Any] = {
     "concordance_rows": 20_000,  # concordance index on a sample of the fitted rows
     "eval_rows": 10_000,  # customers averaged over for attributable churn
     "n_bootstrap": 200,  # draws for attributable-churn CIs
-    "best_quantile": 0.05,  # "best level": 5th percentile of a harmful feature, 95th of a protective one
+    "best_quantile": 0.05,  # "best level": 0 for a harmful rate, else 5th percentile if harmful, 95th if protective
+    "counterfactual": "best",  # best: move each feature to its best level | zero: remove its effect (feature = 0)
+    "exclude": [],  # features (or event types) left out of the driver model, e.g. a leaky recency feature
     "max_abs_r": 0.95,  # above this correlation two features are one signal: the later one is dropped
     "max_vif": 10.0,  # above this the feature is kept but its hazard ratio is flagged as unstable
     "ph_alpha": 0.05,  # Bonferroni-corrected across the tested features
@@ -73,6 +76,8 @@ class DriverSettings:
     eval_rows: int = 10_000
     n_bootstrap: int = 200
     best_quantile: float = 0.05
+    counterfactual: str = "best"
+    exclude: tuple[str, ...] = ()
     max_abs_r: float = 0.95
     max_vif: float = 10.0
     ph_alpha: float = 0.05
@@ -95,8 +100,16 @@ class DriverSettings:
             )
         values = {**DEFAULTS, **raw, **{k: v for k, v in overrides.items() if v is not None}}
         families = parse_families(values.pop("families"))
+        if values["counterfactual"] not in COUNTERFACTUALS:
+            raise ConfigError(
+                f"[drivers] counterfactual must be one of {', '.join(COUNTERFACTUALS)}, got {values['counterfactual']!r}"
+            )
+        exclude = values["exclude"]
+        if not isinstance(exclude, (list, tuple)) or not all(isinstance(e, str) for e in exclude):
+            raise ConfigError(f"[drivers] exclude must be a list of feature names, got {exclude!r}")
+        values["exclude"] = tuple(exclude)
         for key, default in DEFAULTS.items():
-            if key == "families":
+            if key in ("families", "counterfactual", "exclude"):
                 continue
             v = values[key]
             if isinstance(default, int) and not isinstance(default, bool):

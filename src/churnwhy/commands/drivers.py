@@ -1,0 +1,77 @@
+"""`churnwhy drivers`: which behaviours came before churn (Cox hazard ratios) and how much churn each family explains."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from churnwhy.commands._common import (
+    AsOfOpt,
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    PathArg,
+    QuietOpt,
+    build_config,
+    err_console,
+    handle_errors,
+    out_console,
+)
+
+HorizonOpt = Annotated[
+    int | None,
+    typer.Option("--horizon", min=1, help="Days within which churn is attributed (default: [drivers] horizon_days, 365)."),
+]
+
+
+def drivers_payload(table: Any, cfg: Any, horizon: int | None) -> tuple[Any, Any]:
+    """The library calls behind the command: the driver model and, when the table has stated reasons, the silent model."""
+    from churnwhy.models.drivers import fit_drivers
+    from churnwhy.models.silent import infer_silent_reasons
+
+    result = fit_drivers(table, cfg, horizon_days=horizon)
+    silent = None
+    if {"why", "what", "reason_source"} <= set(table.frame.columns):
+        _, silent = infer_silent_reasons(table, cfg)
+    return result, silent
+
+
+@handle_errors
+def drivers(
+    path: PathArg,
+    format: FormatOpt = Format.table,
+    horizon: HorizonOpt = None,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
+    # Imported here so that `churnwhy --help` stays fast.
+    from churnwhy.pipeline import load_table
+
+    cfg = build_config(path, config, as_of)
+    table = load_table(path, cfg).table
+    result, silent = drivers_payload(table, cfg, horizon)
+    if format == Format.json:
+        payload = {"drivers": result.to_dict(), "silent": silent.to_dict() if silent is not None else None}
+        typer.echo(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False))
+    elif format == Format.markdown:
+        from churnwhy.render.drivers import drivers_markdown
+
+        typer.echo(drivers_markdown(result, silent))
+    else:
+        from churnwhy.render.drivers import drivers_view
+
+        console = out_console()
+        console.print(drivers_view(result, silent))
+    if not quiet and format != Format.markdown:
+        from churnwhy.render.drivers import print_notes
+
+        err = err_console()
+        print_notes(list(result.notes) + (list(silent.notes) if silent is not None else []), err)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("drivers")(drivers)

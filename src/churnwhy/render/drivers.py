@@ -1,0 +1,165 @@
+"""Views of DriversResult and SilentResult: Rich tables for the terminal and a Markdown section."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from churnwhy.results.drivers import DriversResult, SilentResult
+
+
+def _ok(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _hr(x: float | None) -> str:
+    if not _ok(x):
+        return "–"
+    return f"{x:.3g}" if 0.01 <= abs(x) < 1000 else f"{x:.2e}"
+
+
+def _pct(x: float | None) -> str:
+    return f"{100 * x:.0f}%" if _ok(x) else "–"
+
+
+def _p(x: float | None) -> str:
+    if not _ok(x):
+        return "–"
+    return "<0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+def _ci(lo: float | None, hi: float | None, fmt=_hr) -> str:
+    return f"{fmt(lo)} – {fmt(hi)}" if _ok(lo) and _ok(hi) else "–"
+
+
+def hazard_table(result: DriversResult) -> Table:
+    """One row per feature: hazard ratio on its unit and per SD, 95% CIs, p-value, family."""
+    table = Table(
+        title="What they did before leaving (Cox hazard ratios; > 1 = churn sooner)", title_justify="left"
+    )
+    for name, justify in (("feature", "left"), ("family", "left"), ("why", "left"), ("HR", "right"),
+                          ("95% CI", "right"), ("unit", "left"), ("HR per SD", "right"), ("p", "right")):  # fmt: skip
+        table.add_column(name, justify=justify)
+    for e in result.effects:
+        flag = " (PH)" if e.ph_violated else ""
+        table.add_row(
+            e.feature + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high), e.unit,
+            _hr(e.hr_per_sd), _p(e.p_value),
+        )  # fmt: skip
+    return table
+
+
+def attribution_table(result: DriversResult) -> Table:
+    """One row per family: attributable share with its CI, Shapley share, and the plain-words sentence."""
+    table = Table(
+        title=f"Churn within {result.horizon_days} days attributable to each family", title_justify="left"
+    )
+    for name, justify in (("family", "left"), ("attributable", "right"), ("95% CI", "right"),
+                          ("Shapley share", "right"), ("in words", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)
+    for a in result.attribution:
+        table.add_row(
+            a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), a.sentence
+        )
+    return table
+
+
+def silent_table(silent: SilentResult) -> Table:
+    """The combined reason mix (stated + inferred) with CIs."""
+    table = Table(title="Reason mix, stated + inferred for the silent", title_justify="left")
+    for name, justify in (("axis", "left"), ("reason", "left"), ("share", "right"), ("95% CI", "right"),
+                          ("stated", "right"), ("inferred", "right")):  # fmt: skip
+        table.add_column(name, justify=justify)
+    for r in silent.mix:
+        table.add_row(r.dimension, r.label, _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",
+                      f"{r.n_inferred:,.0f}")  # fmt: skip
+    return table
+
+
+def _fit_line(result: DriversResult) -> str:
+    bits = [
+        f"{result.n_customers:,} customers, {result.n_events:,} churned; fitted on {result.n_fit:,}",
+        f"concordance {result.concordance:.3f}" if _ok(result.concordance) else "",
+        f"stratified by {', '.join(result.strata)}" if result.strata else "",
+        f"penalizer {result.penalizer:g}" if result.penalizer else "",
+    ]
+    line = "; ".join(b for b in bits if b)
+    if _ok(result.explained_share):
+        line += (
+            f". The model predicts {_pct(result.predicted_churn)} churn within {result.horizon_days} days; "
+            f"{_pct(result.explained_share)} of it is explained by behaviour."
+        )
+    return line
+
+
+def _silent_line(silent: SilentResult) -> str:
+    parts = [f"{silent.n_silent:,} of {silent.n_churned:,} churners gave no reason; {silent.n_inferred:,} inferred."]
+    for m in silent.models:
+        acc = f"CV accuracy {_pct(m.cv_accuracy)} vs {_pct(m.baseline_accuracy)} majority"
+        parts.append(f"{m.dimension}: {'inferred' if m.inferred else 'not inferred: ' + (m.refused or '')} ({acc})")
+    return " ".join(parts)
+
+
+def drivers_view(result: DriversResult, silent: SilentResult | None = None) -> RenderableType:
+    """Everything the `drivers` command shows on stdout."""
+    if result.skipped:
+        parts: list[RenderableType] = [Text(f"No driver model: {result.skipped}.")]
+    else:
+        parts = [Text(_fit_line(result)), hazard_table(result), attribution_table(result)]
+        parts += [Text(a.sentence + ".") for a in result.attribution]
+    if silent is not None:
+        if silent.skipped:
+            parts.append(Text(f"Reasons for the silent: {silent.skipped}."))
+        else:
+            parts += [Text(_silent_line(silent)), silent_table(silent)]
+    return Group(*parts)
+
+
+def print_notes(notes: Iterable[str], console: Console) -> None:
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) -> str:
+    """A Markdown section: sentences first, then the hazard ratio and mix tables, then notes and rules."""
+    lines = ["## What they did before leaving", ""]
+    if result.skipped:
+        lines += [f"No driver model: {result.skipped}.", ""]
+    else:
+        lines += [_fit_line(result), ""]
+        lines += [f"- {a.sentence}." for a in result.attribution] + [""]
+        lines += ["| feature | family | why | HR | 95% CI | unit | HR per SD | p |", "|---|---|---|---:|---:|---|---:|---:|"]
+        for e in result.effects:
+            lines.append(
+                f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
+                f"{_ci(e.ci_low, e.ci_high)} | {e.unit} | {_hr(e.hr_per_sd)} | {_p(e.p_value)} |"
+            )
+        lines.append("")
+        lines += ["| family | attributable | 95% CI | Shapley share |", "|---|---:|---:|---:|"]
+        for a in result.attribution:
+            lines.append(f"| {a.family} | {_pct(a.share)} | {_ci(a.ci_low, a.ci_high, _pct)} | {_pct(a.shapley_share)} |")
+        lines.append("")
+    if silent is not None:
+        lines += ["### Reasons for the silent", ""]
+        if silent.skipped:
+            lines += [f"{silent.skipped}.", ""]
+        else:
+            lines += [_silent_line(silent), "", "| axis | reason | share | 95% CI |", "|---|---|---:|---:|"]
+            lines += [f"| {r.dimension} | {_md_cell(r.label)} | {_pct(r.share)} | {_ci(r.ci_low, r.ci_high, _pct)} |"
+                      for r in silent.mix]  # fmt: skip
+            lines.append("")
+    notes = list(result.notes) + (list(silent.notes) if silent is not None else [])
+    rules = list(result.rules) + (list(silent.rules) if silent is not None else [])
+    if notes:
+        lines += ["**Notes**", ""] + [f"- {_md_cell(n)}" for n in notes] + [""]
+    if rules:
+        lines += ["**How it was computed**", ""] + [f"- {_md_cell(r)}" for r in rules] + [""]
+    return "\n".join(lines)
