@@ -155,7 +155,8 @@ def _read_json(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]:
 
 
 def _read_excel(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]:
-    sheets = pl.read_excel(src.path, sheet_id=0, infer_schema_length=0)  # all sheets, all text
+    # All sheets, all text; a blank sheet is noted below, not an unreadable workbook.
+    sheets = pl.read_excel(src.path, sheet_id=0, infer_schema_length=0, raise_if_empty=False)
     tables, notes = [], []
     for sheet, frame in sheets.items():
         name = src.name if len(sheets) == 1 else f"{src.name}#{sheet}"
