@@ -139,7 +139,7 @@ def horizon_label(days: int) -> str:
 FAMILY_PHRASES = {
     "experience": "experience failures",
     "price": "price",
-    "product": "product use",
+    "product": "product use and engagement",
     "other": "other behaviour",
 }
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -121,7 +122,7 @@ def drivers_view(result: DriversResult, silent: SilentResult | None = None) -> R
 
 def print_notes(notes: Iterable[str], console: Console) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)  # notes quote "[drivers] ..." keys
 
 
 def _md_cell(s: str) -> str:
