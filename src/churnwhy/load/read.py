@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+from fastexcel import FastExcelError  # what Polars' Excel reader raises for a file that is not a workbook
 
 from churnwhy.errors import InputError
 from churnwhy.load.discover import SourceFile
@@ -58,7 +59,7 @@ def read_source(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]
             return _read_excel(src)
     except InputError:
         raise
-    except (pl.exceptions.PolarsError, OSError, ValueError, json.JSONDecodeError, EOFError) as exc:
+    except (pl.exceptions.PolarsError, FastExcelError, OSError, ValueError, json.JSONDecodeError, EOFError) as exc:
         raise InputError(
             f"{src.name}: cannot be read as {src.format} ({_short(exc)})",
             hint="check the file opens in a spreadsheet; re-export it, or move it out of the folder",
