@@ -88,3 +88,18 @@ def test_unreadable_date_value_is_a_reject_not_a_guess(tmp_path):
     assert ex.customers["customer_id"].to_list() == ["1"]
     bad = ex.rejects.filter(pl.col("reason") == "bad_date")
     assert bad["row"].to_list() == [2, 3] and bad["value"].to_list() == ["not a date", "2024-13-45"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [(["25/01/24", "05/02/24"], [D(2024, 1, 25), D(2024, 2, 5)]),
+     (["01/25/24", "05/02/24"], [D(2024, 1, 25), D(2024, 5, 2)]),
+     (["25.01.2024", "05.02.2024"], [D(2024, 1, 25), D(2024, 2, 5)])],
+)
+def test_two_digit_years_are_not_read_as_year_24(tmp_path, values, expected):
+    assert signups(tmp_path, values) == expected
+
+
+def test_mixed_iso_and_day_first_in_one_column(tmp_path):
+    assert signups(tmp_path, ["2024-01-25", "26/01/2024", "2024-01-27T08:00:00"]) == [
+        D(2024, 1, 25), D(2024, 1, 26), D(2024, 1, 27, 8)]

@@ -8,6 +8,7 @@ Results are naive UTC datetimes: values with an offset are converted to UTC firs
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 
 import polars as pl
@@ -105,8 +106,33 @@ def _prepare(expr_or_series):  # type: ignore[no-untyped-def]
     return expr_or_series.str.strip_chars().str.replace(r"Z$", "+00:00")
 
 
+# chrono's %Y takes any number of digits, so "25/01/24" parses as %Y/%m/%d (year 25) and "05/02/24" as
+# %d/%m/%Y (year 24). A value must also have the format's shape: four-digit %Y, two-digit %y.
+_SHAPES = {"%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{1,2}", "%d": r"\d{1,2}", "%H": r"\d{1,2}", "%I": r"\d{1,2}",
+           "%M": r"\d{2}", "%S": r"\d{2}", "%.f": r"(?:\.\d+)?", "%z": r"[+-]\d{2}:?\d{2}", "%b": "[A-Za-z]+",
+           "%B": "[A-Za-z]+", "%a": "[A-Za-z]+", "%p": "[AaPp][Mm]"}
+_TOKEN = re.compile(r"%\.?[A-Za-z]")
+
+
+def _shape(fmt: str) -> str | None:
+    """An anchored regex for values written in `fmt`; None when the format uses codes not listed here."""
+    parts, end = ["^"], 0
+    for m in _TOKEN.finditer(fmt):
+        if m.group() not in _SHAPES:
+            return None
+        parts += [re.escape(fmt[end:m.start()]), _SHAPES[m.group()]]
+        end = m.end()
+    return "".join([*parts, re.escape(fmt[end:]), "$"])
+
+
+def _to_datetime(text, fmt: str):  # type: ignore[no-untyped-def]
+    parsed = text.str.to_datetime(fmt, strict=False, time_zone="UTC" if "%z" in fmt else None)
+    shape = _shape(fmt)
+    return parsed if shape is None else pl.when(text.str.contains(shape)).then(parsed)
+
+
 def _parses(sample: pl.Series, fmt: str) -> pl.Series:
-    return sample.str.to_datetime(fmt, strict=False, time_zone="UTC" if "%z" in fmt else None).is_not_null()
+    return pl.select(_to_datetime(pl.lit(sample), fmt).is_not_null()).to_series()
 
 
 def _union(hits: Mapping[str, pl.Series], formats: tuple[str, ...]) -> pl.Series:
@@ -135,9 +161,6 @@ def parse_expr(column: str, spec: DateSpec, dtype: pl.DataType) -> pl.Expr:
     text = _prepare(col.cast(pl.String))
     parsed = []
     for fmt in spec.formats:
-        if "%z" in fmt:
-            p = text.str.to_datetime(fmt, strict=False, time_zone="UTC").dt.replace_time_zone(None)
-        else:
-            p = text.str.to_datetime(fmt, strict=False)
-        parsed.append(p.cast(target))
+        p = _to_datetime(text, fmt)
+        parsed.append((p.dt.replace_time_zone(None) if "%z" in fmt else p).cast(target))
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
