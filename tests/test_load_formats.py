@@ -148,3 +148,19 @@ def test_empty_csv_names_the_file(tmp_path):
     write(tmp_path, {"c.csv": text(), "empty.csv": ""})
     with pytest.raises(InputError, match="empty.csv"):
         load(tmp_path)
+
+
+def test_row_with_more_fields_than_header_is_a_clean_error(tmp_path):
+    body = "Customer ID,Signup Date,Note\n1,2024-01-01,ok\n2,2024-01-02,too, many\n"
+    with pytest.raises(InputError, match=r"c\.csv: cannot be read \(a row has more fields"):
+        load(write(tmp_path, {"c.csv": body}))
+
+
+def test_row_with_fewer_fields_is_read_with_nulls(tmp_path):
+    ex = load(write(tmp_path, {"c.csv": "Customer ID,Signup Date,Churn Date\n1,2024-01-01,2024-02-01\n2,2024-01-02\n"}))
+    assert ex.customers["churn_date"].to_list() == [dt.datetime(2024, 2, 1), None]
+
+
+def test_crlf_line_endings(tmp_path):
+    ex = load(write(tmp_path, {"c.csv": text().replace("\n", "\r\n").encode()}))
+    assert_customers(ex, "c.csv")

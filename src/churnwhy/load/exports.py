@@ -21,7 +21,7 @@ from churnwhy.load import values as V
 from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
 from churnwhy.load.dates import DateSpec, detect, parse_expr
 from churnwhy.load.discover import discover
-from churnwhy.load.read import ROW, RawTable, read_source
+from churnwhy.load.read import ROW, RawTable, read_source, short_error
 
 REJECT_REASONS = {
     "missing_id": "no customer id (or linked identifier)",
@@ -128,7 +128,7 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
             f"{path}: no file has a customer id column",
             hint='name the id column (e.g. "customer_id"), or map it in churnwhy.toml:  [columns]  customer_id = "Your Column"',
         )
-    parsed = {role: [_parse(raw, m, config) for raw, m in tables if m.role == role]
+    parsed = {role: [_parse_or_explain(raw, m, config) for raw, m in tables if m.role == role]
               for role in ("customers", "events", "surveys")}
     customers, segments, cust_notes = _join_customers(parsed["customers"], config)
     warnings += cust_notes
@@ -178,6 +178,20 @@ def _mapping_for(raw: RawTable, config: Config) -> TableMapping | None:
 
 
 # --- parsing one table ---------------------------------------------------------------------------------------
+
+
+def _parse_or_explain(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
+    """_parse, with read errors that surface only when the lazy frame runs (a CSV row with more fields than
+    its header, a damaged Parquet page) turned into a message naming the file."""
+    try:
+        return _parse(raw, mapping, config)
+    except pl.exceptions.PolarsError as exc:
+        ragged = "more fields" in str(exc)
+        raise InputError(
+            f"{raw.name}: cannot be read ({'a row has more fields than the header' if ragged else short_error(exc)})",
+            hint=("quote text that contains the delimiter, or re-export the file" if ragged
+                  else "check the file opens in a spreadsheet; re-export it, or move it out of the folder"),
+        ) from None
 
 
 def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:

@@ -61,7 +61,7 @@ def read_source(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]
         raise
     except (pl.exceptions.PolarsError, FastExcelError, OSError, ValueError, json.JSONDecodeError, EOFError) as exc:
         raise InputError(
-            f"{src.name}: cannot be read as {src.format} ({_short(exc)})",
+            f"{src.name}: cannot be read as {src.format} ({short_error(exc)})",
             hint="check the file opens in a spreadsheet; re-export it, or move it out of the folder",
         ) from None
     raise AssertionError(src.format)
@@ -169,6 +169,6 @@ def _read_excel(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]
     return tables, notes
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
