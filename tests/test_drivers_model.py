@@ -174,7 +174,7 @@ def test_convergence_error_refits_with_penalizer() -> None:
     model.penalizer_ = 0.0
     cox = model._fit_cox(z, t, np.ones(500, bool), ["a", "b", "a_copy"], None, report=True)
     assert cox is not None and model.penalizer_ > 0
-    assert any("refitting with a penalizer" in n for n in model.notes_)
+    assert any("trying again more cautiously" in n for n in model.notes_)
     assert any("hazard ratios are shrunk" in n for n in model.notes_)
 
 

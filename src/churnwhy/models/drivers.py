@@ -32,7 +32,9 @@ from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
 
 __all__ = ["CoxDrivers", "fit_drivers", "DriverSettings"]
 
-PENALIZERS = (0.0, 0.01, 0.1)  # unpenalised first; the fallbacks are ridge strengths on per-SD coefficients
+# (penalizer, Newton-Raphson step size) tried in order: unpenalised first; smaller steps cure a diverging
+# Newton-Raphson (lifelines #398, #516); ridge strengths on per-SD coefficients cure collinearity (#364).
+ATTEMPTS: tuple[tuple[float, float | None], ...] = ((0.0, None), (0.0, 0.5), (0.01, 0.5), (0.1, 0.5))
 Z95 = 1.959963984540054
 _T, _E, _S = "__tenure", "__churned", "__stratum"
 
@@ -109,6 +111,10 @@ class CoxDrivers:
         rows = np.flatnonzero(valid)
         prepared = fill_features(frame[rows], features)
         self.notes_.extend(prepared.notes)
+        self.rules_.append(
+            "missing counts/rates read as 0; other missing values set to the median with a <name>_missing flag; "
+            "rates clipped at their 99.9th percentile, other features at their 0.5th-99.5th percentiles"
+        )
         x_all, t_all, e_all = prepared.x, tenure[rows], churned[rows]
         fit_idx = stratified_sample(e_all, s.max_fit_rows, rng)
         self.rules_.append(
@@ -156,33 +162,49 @@ class CoxDrivers:
     def _fit_cox(
         self, z: np.ndarray, t: np.ndarray, e: np.ndarray, names: list[str], strata: np.ndarray | None, *, report: bool
     ) -> CoxPHFitter | None:
-        """Fit, falling back to small penalizers on ConvergenceError; warnings become notes."""
+        """Fit, walking down ATTEMPTS on ConvergenceError or a Newton-Raphson that did not converge; warnings -> notes."""
         df = pd.DataFrame(z, columns=names)
         df[_T], df[_E] = t, e.astype(int)
         if strata is not None:
             df[_S] = strata
-        start = PENALIZERS.index(self.penalizer_) if self.penalizer_ in PENALIZERS else 0
-        for pen in PENALIZERS[start:]:
+        attempts = [a for a in ATTEMPTS if a[0] >= self.penalizer_]
+        fallback: tuple[CoxPHFitter, float, float | None, list] | None = None
+        for pen, step in attempts:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     cox = CoxPHFitter(penalizer=pen).fit(
-                        df, duration_col=_T, event_col=_E, strata=[_S] if strata is not None else None
-                    )
+                        df, duration_col=_T, event_col=_E, strata=[_S] if strata is not None else None,
+                        fit_options={"step_size": step} if step else None,
+                    )  # fmt: skip
                 except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
                     if report:
-                        first = str(exc).strip().splitlines()[0][:160]
-                        self.notes_.append(f"Cox fit with penalizer {pen:g} failed ({first}); refitting with a penalizer")
+                        first = str(exc).strip().splitlines()[0][:120]
+                        self.notes_.append(f"Cox fit (penalizer {pen:g}) failed: {first}; trying again more cautiously")
                     continue
-            if report:
-                self._warning_notes(caught)
-                if pen > 0:
-                    self.notes_.append(
-                        f"fitted with an L2 penalizer of {pen:g} on per-SD coefficients: hazard ratios are shrunk towards 1"
-                    )
-            self.penalizer_ = pen
+            diverged = any("failed to converge" in str(w.message) for w in caught)
+            if diverged:
+                fallback = fallback or (cox, pen, step, caught)
+                continue
+            self._accept(cox, pen, step, caught, report)
             return cox
-        return None
+        if fallback is None:
+            return None
+        cox, pen, step, caught = fallback
+        self._accept(cox, pen, step, caught, report)
+        return cox
+
+    def _accept(self, cox: CoxPHFitter, pen: float, step: float | None, caught: list, report: bool) -> None:
+        self.penalizer_ = pen
+        if not report:
+            return
+        self._warning_notes(caught)
+        if step:
+            self.notes_.append(f"Newton-Raphson needed smaller steps (step size {step:g}) to converge")
+        if pen > 0:
+            self.notes_.append(
+                f"fitted with an L2 penalizer of {pen:g} on per-SD coefficients: hazard ratios are shrunk towards 1"
+            )
 
     def _warning_notes(self, caught: list[warnings.WarningMessage]) -> None:
         seen: set[str] = set()
@@ -216,7 +238,9 @@ class CoxDrivers:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sub = cox if idx.size == z.shape[0] else CoxPHFitter(penalizer=self.penalizer_).fit(df, _T, _E)
+                sub = cox if idx.size == z.shape[0] else CoxPHFitter(penalizer=self.penalizer_).fit(
+                    df, _T, _E, fit_options={"step_size": 0.5}  # a cautious step: this refit is only for the test
+                )
                 test = proportional_hazard_test(sub, df, time_transform="rank")
         except (ConvergenceError, np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
             self.notes_.append(f"proportional-hazards test not run ({str(exc).splitlines()[0][:120]})")

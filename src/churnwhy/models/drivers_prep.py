@@ -8,7 +8,10 @@ The rules, each of which leaves a note (no row is ever dropped silently):
 - an exact duplicate of an earlier column: dropped;
 - |r| > max_abs_r with an earlier column: dropped, because two near-copies split one effect between
   them at random; the kept column's hazard ratio speaks for both;
-- VIF > max_vif: kept, flagged as unstable.
+- VIF > max_vif: kept, flagged as unstable;
+- extreme values are clipped (winsorised): rates above their 99.9th percentile (a churner observed for
+  one day with one login has a rate of 30), other features outside their 0.5th-99.5th percentiles, so
+  that one outlier cannot set a feature's SD and with it every per-SD hazard ratio.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def fill_features(frame: pl.DataFrame, features: Sequence[str]) -> Prepared:
             notes.append(f"{f}: no values at all; left out")
             continue
         elif n_bad:
-            med = float(np.median(v[~bad]))
+            med = float(np.median(v[~bad]))  # before clipping: the median does not move
             v[bad] = med
             cols.append(v)
             names.append(f)
@@ -66,6 +69,10 @@ def fill_features(frame: pl.DataFrame, features: Sequence[str]) -> Prepared:
             continue
         cols.append(v)
         names.append(f)
+    for j, name in enumerate(names):
+        note = _winsorise(cols[j], name)
+        if note:
+            notes.append(note)
     x = np.column_stack(cols) if cols else np.empty((n, 0))
     return Prepared(x=x, names=tuple(names), notes=tuple(notes))
 
@@ -126,3 +133,24 @@ def stratified_sample(churned: np.ndarray, size: int, rng: np.random.Generator) 
         if k:
             out.append(rng.choice(idx, size=min(k, idx.size), replace=False))
     return np.sort(np.concatenate(out)) if out else np.arange(0)
+
+
+RATE_CAP_Q = 0.999
+OTHER_Q = (0.005, 0.995)
+
+
+def _winsorise(v: np.ndarray, name: str) -> str | None:
+    """Clip v in place (see the module docstring); a note when the clipped values were far out."""
+    if v.size == 0 or name.endswith(MISSING_SUFFIX):
+        return None
+    if name.startswith((RATE_PREFIX, COUNT_PREFIX)):
+        lo, hi = float(v.min()), float(np.quantile(v, RATE_CAP_Q))
+    else:
+        lo, hi = (float(q) for q in np.quantile(v, OTHER_Q))
+    span = hi - lo
+    far = (float(v.max()) - hi > 10 * span) or (lo - float(v.min()) > 10 * span)
+    n_out = int(((v < lo) | (v > hi)).sum())
+    np.clip(v, lo, hi, out=v)
+    if far and n_out:
+        return f"{name}: {n_out} extreme value(s) clipped to [{lo:.4g}, {hi:.4g}]"
+    return None

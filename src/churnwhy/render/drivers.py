@@ -44,7 +44,7 @@ def hazard_table(result: DriversResult) -> Table:
     )
     for name, justify in (("feature", "left"), ("family", "left"), ("why", "left"), ("HR", "right"),
                           ("95% CI", "right"), ("unit", "left"), ("HR per SD", "right"), ("p", "right")):  # fmt: skip
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=name in ("feature", "HR", "p"))
     for e in result.effects:
         flag = " (PH)" if e.ph_violated else ""
         table.add_row(
