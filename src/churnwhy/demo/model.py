@@ -35,17 +35,17 @@ class EventSpec:
 
 # Ordered: the column order of every per-customer rate matrix.
 DEFAULT_EVENTS: Mapping[str, EventSpec] = {
-    "order": EventSpec(1.0, 3.0, 1.0, "none", volume=True),
-    "delivery_ok": EventSpec(0.9, 3.0, 1.0, "none", volume=True),
-    "delivery_late": EventSpec(0.25, 1.5, 1.1, "experience"),
-    "delivery_failed": EventSpec(0.15, 1.0, 1.4, "experience"),
-    "support_ticket": EventSpec(0.3, 1.5, 1.1, "experience"),
-    "complaint": EventSpec(0.08, 1.0, 1.3, "experience"),
-    "price_increase": EventSpec(0.12, 1.0, 1.2, "price"),
-    "discount_used": EventSpec(0.3, 1.0, 1.15, "price"),
-    "login": EventSpec(1.0, 2.0, 0.85, "product"),
-    "competitor_mention": EventSpec(0.06, 0.7, 1.5, "product"),
-    "newsletter_open": EventSpec(0.5, 2.0, 1.0, "none", volume=True),
+    "order": EventSpec(0.45, 3.0, 1.0, "none", volume=True),
+    "delivery_ok": EventSpec(0.4, 3.0, 1.0, "none", volume=True),
+    "delivery_late": EventSpec(0.15, 1.5, 1.1, "experience"),
+    "delivery_failed": EventSpec(0.12, 1.0, 1.4, "experience"),
+    "support_ticket": EventSpec(0.2, 1.5, 1.1, "experience"),
+    "complaint": EventSpec(0.06, 1.0, 1.3, "experience"),
+    "price_increase": EventSpec(0.1, 1.0, 1.2, "price"),
+    "discount_used": EventSpec(0.2, 1.0, 1.15, "price"),
+    "login": EventSpec(0.6, 1.5, 0.85, "product"),
+    "competitor_mention": EventSpec(0.05, 0.7, 1.5, "product"),
+    "newsletter_open": EventSpec(0.3, 2.0, 1.0, "none", volume=True),
 }
 EVENT_TYPES = tuple(DEFAULT_EVENTS)
 
