@@ -274,7 +274,7 @@ def _with_behaviour(frame: pl.LazyFrame, events: pl.DataFrame, lookback: int, ca
     per_type = per_type.rename({t: f"{COUNT_PREFIX}{t}" for t in types if t in per_type.columns})
     window = in_window.group_by("customer_id").agg(
         pl.col("amount").sum().alias("amount_window"),
-        (day < half).sum().alias("__first_half"), (day >= half).sum().alias("__second_half"),
+        (day < half).sum().cast(pl.Int64).alias("__first_half"), (day >= half).sum().cast(pl.Int64).alias("__second_half"),
     )
     lifetime = before.group_by("customer_id").agg(
         pl.col("amount").sum().alias("amount_total"), day.max().alias("__last_before_end"),

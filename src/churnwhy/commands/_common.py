@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from churnwhy.config import Config
 from churnwhy.errors import ChurnwhyError
@@ -73,9 +74,10 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ChurnwhyError as exc:
             console = err_console()
-            console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+            # Messages quote config keys like [drivers.families]: escape them so Rich prints them as written.
+            console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
             if exc.hint:
-                console.print(f"  [bold]fix:[/] {exc.hint}", soft_wrap=True)
+                console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
