@@ -111,8 +111,6 @@ def test_unusable_input_exits_2_with_a_short_message(tmp_path, files, needle):
         assert len(r.stderr.splitlines()) <= 6
 
 
-@pytest.mark.xfail(strict=True, reason="commands/_common.handle_errors prints message and hint as Rich markup, "
-                   "which swallows '[dates.columns]' and '[columns.\"c.csv\"]'; needs rich.markup.escape there")
 @pytest.mark.parametrize(
     ("files", "section"),
     [({"customers.csv": "customer_id,Signup Date\n1,05/01/2024\n2,03/02/2024\n"}, "[dates.columns]"),
@@ -167,3 +165,28 @@ def test_help_for_commands():
     for cmd in ("inspect", "init"):
         r = invoke(cmd, "--help")
         assert r.exit_code == 0 and "PATH" in r.stdout
+
+
+def test_strict_passes_a_clean_folder_with_an_orders_file(tmp_path):
+    folder = write(tmp_path / "x", {
+        "customers.csv": CUSTOMERS,
+        "orders.csv": "Order ID,Customer ID,Order Date,Total\nO1,001,2024-02-01,5\nO2,002,2024-02-02,7\n",
+    })
+    r = invoke("inspect", folder, "--strict", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["warnings"] == [] and any("'orders'" in n for n in doc["notes"])
+    assert doc["event_types"] == ["orders"]
+
+
+def test_names_with_brackets_are_shown_verbatim(tmp_path):
+    folder = write(tmp_path / "x", {"data[1].csv": "Customer ID,Signup Date,[Plan]\n1,2024-01-01,a\n2,2024-01-01,b\n3,2024-01-01,a\n"})
+    r = invoke("inspect", folder)
+    assert r.exit_code == 0, r.stderr
+    assert "data[1].csv" in r.stdout
+
+
+def test_ragged_csv_exits_2(tmp_path):
+    folder = write(tmp_path / "x", {"customers.csv": CUSTOMERS + "003,2024-01-03,,pro,extra\n"})
+    r = invoke("inspect", folder)
+    assert r.exit_code == 2 and "customers.csv" in r.stderr and "more fields" in r.stderr

@@ -130,7 +130,8 @@ def test_events_stack_with_provenance_and_file_named_type(tmp_path):
     assert ev["event_type"].to_list() == ["login", "support_ticket", "orders", "orders", "login"]
     assert ev["__source"].to_list() == ["events_jan.csv", "events_jan.csv", "orders.csv", "orders.csv", "events_feb.csv"]
     assert ev.filter(pl.col("event_type") == "orders")["amount"].to_list() == [9.5, 1200.0]
-    assert any("orders.csv" in w and "'orders'" in w for w in ex.warnings)
+    assert any("orders.csv" in n and "'orders'" in n for n in ex.notes)
+    assert report(ex, "orders.csv").notes == ("orders.csv: no event type column; every row is a 'orders' event",)
 
 
 def test_surveys_linked_by_email_ignoring_case_and_spaces(tmp_path):

@@ -75,6 +75,9 @@ class Exports:
     segments: tuple[str, ...]
     warnings: tuple[str, ...]
     data_end: dt.date | None  # the latest date anywhere in the data
+    # What churnwhy decided for itself (a file named as the event type, columns left out of segments):
+    # shown to the user, but unlike warnings not an error under --strict.
+    notes: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -130,8 +133,9 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         )
     parsed = {role: [_parse_or_explain(raw, m, config) for raw, m in tables if m.role == role]
               for role in ("customers", "events", "surveys")}
-    customers, segments, cust_notes = _join_customers(parsed["customers"], config)
-    warnings += cust_notes
+    notes: list[str] = []
+    customers, segments, cust_warnings = _join_customers(parsed["customers"], config, notes)
+    warnings += cust_warnings
     late: list[pl.DataFrame] = []
     links = None
     if customers is not None:
@@ -152,11 +156,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
             hint="add the customer export (ids, signup dates) or the event export next to the surveys",
         )
     reports, rejects = _account(parsed, late)
-    warnings += [n for p in sum(parsed.values(), []) for n in p.notes]
+    notes += [n for p in sum(parsed.values(), []) for n in p.notes]
     data_end = _data_end(customers, events, surveys)
     return Exports(
         customers=customers, events=events, surveys=surveys, files=tuple(reports), skipped=tuple(skipped),
         rejects=rejects, segments=segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
+        notes=tuple(dict.fromkeys(notes)),
     )
 
 
@@ -311,10 +316,13 @@ def _valid(p: _Parsed) -> pl.DataFrame:
     return p.frame.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
 
 
-def _join_customers(tables: list[_Parsed], config: Config) -> tuple[pl.DataFrame | None, tuple[str, ...], list[str]]:
+def _join_customers(
+    tables: list[_Parsed], config: Config, notes: list[str]
+) -> tuple[pl.DataFrame | None, tuple[str, ...], list[str]]:
+    """The customers files joined on the id, the segment columns, and warnings (notes are appended to `notes`)."""
     if not tables:
         return None, (), []
-    notes: list[str] = []
+    warnings: list[str] = []
     frames: list[pl.DataFrame] = []
     seg_names: dict[str, str] = {}  # frame column -> segment name
     for i, p in enumerate(tables):
@@ -322,7 +330,7 @@ def _join_customers(tables: list[_Parsed], config: Config) -> tuple[pl.DataFrame
         if "customer_id" not in df.columns:
             link = next(k for k in LINK_KEYS if k in df.columns)
             df = df.with_columns(pl.col(link).alias("customer_id"))
-            notes.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
+            warnings.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
         renames = {ROW: f"__row_{i}"}
         for src, name in p.segment_sources.items():
             # Same-named columns in several files coalesce in the join; a canonical name is never reused.
@@ -340,7 +348,7 @@ def _join_customers(tables: list[_Parsed], config: Config) -> tuple[pl.DataFrame
     segments = _pick_segments(joined, seg_names, config, notes)
     keep = ["customer_id", *[c for c in CUSTOMER_FIELDS if c in joined.columns], *segments,
             *[c for c in joined.columns if c.startswith("__row_")]]
-    return joined.select(keep).sort("customer_id"), segments, notes
+    return joined.select(keep).sort("customer_id"), segments, warnings
 
 
 def _pick_segments(df: pl.DataFrame, seg_names: dict[str, str], config: Config, notes: list[str]) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -19,7 +20,8 @@ def rich_inspect(result: InspectResult) -> Group:
     head.add_row("Churned", f"{result.churned:,} ({rate})")
     head.add_row("As of", result.as_of.isoformat())
     head.add_row("Churn rule", result.churn_rule)
-    head.add_row("Segments", ", ".join(result.segments) or "none found")
+    # Names come from the exports: escaped, so "[Plan]" or "data[1].csv" is shown, not read as markup.
+    head.add_row("Segments", escape(", ".join(result.segments)) or "none found")
     head.add_row("Event types", ", ".join(result.event_types) or "no events")
     for label, (lo, hi) in result.date_ranges.items():
         head.add_row(f"Dates: {label}", f"{lo} to {hi}")
@@ -36,10 +38,10 @@ def rich_inspect(result: InspectResult) -> Group:
         fmt = f["format"] + (f" {f['encoding']}" if f.get("encoding") not in (None, "utf-8") else "")
         fmt += f" '{f['delimiter']}'" if f.get("delimiter") not in (None, ",") else ""
         rejected = "\n".join(f"{n:,} {r}" for r, n in f["rejected"].items()) or "0"
-        files.add_row(f["name"], f["role"], fmt, f"{f['rows_read']:,}", f"{f['rows_loaded']:,}", rejected)
-        mapping = "; ".join(f"{canon} ← {src}" for canon, src in f["mapping"].items())
-        dates = "; ".join(f"{col}: {fmt}" for col, fmt in f.get("date_formats", {}).items())
-        mapping_table.add_row(f["name"], mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
+        files.add_row(escape(f["name"]), f["role"], fmt, f"{f['rows_read']:,}", f"{f['rows_loaded']:,}", rejected)
+        mapping = escape("; ".join(f"{canon} ← {src}" for canon, src in f["mapping"].items()))
+        dates = escape("; ".join(f"{col}: {fmt}" for col, fmt in f.get("date_formats", {}).items()))
+        mapping_table.add_row(escape(f["name"]), mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
 
     parts: list = [Panel(head, title="churnwhy inspect", title_align="left"), files, mapping_table]
     if result.rejected:
@@ -55,10 +57,12 @@ def rich_inspect(result: InspectResult) -> Group:
         sk.add_column("file")
         sk.add_column("why")
         for name, why in result.skipped:
-            sk.add_row(name, why)
+            sk.add_row(escape(name), escape(why))
         parts.append(sk)
     for w in result.warnings:
-        parts.append(f"[yellow]note:[/] {w}")
+        parts.append(f"[yellow]warning:[/] {escape(w)}")
+    for n in result.notes:
+        parts.append(f"[dim]note:[/] {escape(n)}")
     return Group(*parts)
 
 

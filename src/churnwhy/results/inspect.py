@@ -31,6 +31,7 @@ class InspectResult:
     rows_loaded: int
     rejected: dict[str, int]
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_loaded(cls, path: str, exports: Exports, table: CustomerTable) -> InspectResult:
@@ -47,7 +48,7 @@ class InspectResult:
             customers=table.n_customers, churned=table.n_churned, churn_sources=sources, churn_rule=table.churn_rule,
             segments=table.segments, event_types=table.event_types, date_ranges=ranges,
             rows_read=exports.rows_read, rows_loaded=exports.rows_loaded, rejected=exports.reject_counts(),
-            warnings=exports.warnings,
+            warnings=exports.warnings, notes=exports.notes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +68,7 @@ class InspectResult:
             "files": list(self.files),
             "skipped": [{"name": n, "why": w} for n, w in self.skipped],
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
 
