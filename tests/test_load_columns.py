@@ -202,3 +202,11 @@ def test_toml_skips_a_file(tmp_path):
     ex = load(tmp_path, files={"old.csv": "skip"})
     assert ex.customers["customer_id"].to_list() == ["1"]
     assert "old.csv" in dict(ex.skipped)
+
+
+def test_toml_names_a_file_with_brackets_exactly(tmp_path):
+    write(tmp_path, {"data[1].csv": "Ref,Joined\n1,2024-01-01\n"})
+    ex = load(tmp_path, files={"data[1].csv": "customers"},
+              file_columns={"data[1].csv": {"customer_id": "Ref", "signup_date": "Joined"}})
+    assert report(ex, "data[1].csv").mapping == {"customer_id": "Ref", "signup_date": "Joined"}
+    assert report(ex, "data[1].csv").role_reason == "set in churnwhy.toml"

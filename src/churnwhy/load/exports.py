@@ -168,16 +168,22 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
 # --- mapping -------------------------------------------------------------------------------------------------
 
 
+def _names(name: str, pattern: str) -> bool:
+    """A churnwhy.toml key names this file: exactly (as `init` writes it, brackets and all) or as a glob."""
+    base = name.rsplit("/", 1)[-1]
+    return pattern in (name, base) or fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(base, pattern)
+
+
 def _mapping_for(raw: RawTable, config: Config) -> TableMapping | None:
     role, reason = guess_role(raw.name, raw.columns)
     for pattern, forced in config.files.items():
-        if fnmatch.fnmatch(raw.name, pattern) or fnmatch.fnmatch(raw.name.rsplit("/", 1)[-1], pattern):
+        if _names(raw.name, pattern):
             role, reason = forced, "set in churnwhy.toml"
     if role == "skip":
         return TableMapping("skip", {}, reason)
     overrides = dict(config.columns)
     for pattern, cols in config.file_columns.items():
-        if fnmatch.fnmatch(raw.name, pattern) or fnmatch.fnmatch(raw.name.rsplit("/", 1)[-1], pattern):
+        if _names(raw.name, pattern):
             overrides.update(cols)
     return map_columns(raw.name, role, raw.columns, overrides, reason)
 
