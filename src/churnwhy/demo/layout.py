@@ -142,7 +142,7 @@ def write_messy_customers(ctx: Context) -> None:
     k = 0
     for _ in range(ctx.planted(2)):  # blank id
         r = list(rows[int(ctx.rng.integers(0, len(rows)))])
-        r[0] = ""
+        r[0] = None
         r[4] = f"noid{len(extra)}@example.com"
         extra.append(tuple(r))
         ctx.rejects.add(name, "missing_id")
