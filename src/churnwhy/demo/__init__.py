@@ -22,7 +22,7 @@ from churnwhy.demo.events import draw_events
 from churnwhy.demo.layout import Context, EventWriter, Rejects, customer_ids, emails
 from churnwhy.demo.layout import write_clean_customers, write_clean_surveys, write_messy_customers, write_messy_surveys
 from churnwhy.demo.model import (
-    CANCEL, CELLS, LOOKBACK, RATE_DAYS, WHATS, WHYS, DemoModel, EventSpec, Population,
+    CANCEL, CELLS, LOOKBACK, RATE_DAYS, WHATS, WHYS, DemoModel, EventSpec,
     attributable_shares, median_tenures, rng_for, simulate,
 )  # fmt: skip
 from churnwhy.demo.surveys import draw_surveys, respondent_mix, true_mix
@@ -134,7 +134,6 @@ def _summary(ctx: Context, writer: EventWriter, surveys: pl.DataFrame, seed: int
     kind_n = dict(zip(kinds["kind"].to_list(), kinds["count"].to_list(), strict=True))
     last_nps = (
         surveys.filter(pl.col("kind") == "nps")
-        .with_columns(end=pl.Series(pop.end)[pl.col("cust")] if False else pl.lit(0))
         .group_by("cust").agg(pl.col("score").sort_by("ts").last())
     )
     sat = last_nps.filter(pl.col("score") >= 9)["cust"].to_numpy()
@@ -208,6 +207,3 @@ def _truth_frame(ctx: Context, surveys: pl.DataFrame) -> pl.DataFrame:
     x = pl.DataFrame({f"x_{k}": pop.x[:, i] for i, k in enumerate(m.events)})
     return pl.concat([frame, x], how="horizontal")
 
-
-# Re-exported for tests and docs.
-Population = Population

@@ -84,7 +84,6 @@ class DemoModel:
             "engaged": (0.1, {"login": 2.5, "order": 1.5, "newsletter_open": 2.0}),
         }
     )
-    # Plan multipliers on the no-effect volume types only, so segments stay independent of the drivers.
     order_value: Mapping[str, float] = dataclasses.field(  # median order value by plan (lognormal, sigma 0.5)
         default_factory=lambda: {"basic": 25.0, "plus": 40.0, "premium": 70.0}
     )
