@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test
 # Regenerate the bundled example exports from the demo generator (planted truth in truth.json).
 examples: $(VENV)/.installed
 	rm -rf examples/exports
-	$(VENV)/bin/churnwhy demo examples/exports --customers 2000 --seed 7 --format mixed --messy
+	$(VENV)/bin/churnwhy demo examples/exports --customers 1000 --seed 7 --format mixed --messy
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
