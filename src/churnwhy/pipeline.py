@@ -20,10 +20,15 @@ class LoadedTable:
     config: Config
 
 
-def load_table(path: Path | str, config: Config | None = None) -> LoadedTable:
-    """Load the exports under `path` and build the per-customer table."""
+def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Path | str | None = None) -> LoadedTable:
+    """Load the exports under `path` and build the per-customer table; `rejects_to` gets the rejected rows as CSV
+    (written before --strict can stop the run, so the user sees what to fix)."""
     config = config or Config.load(path)
     exports = load_exports(path, config)
+    if rejects_to is not None:
+        from churnwhy.render.files import write_frame
+
+        write_frame(rejects_to, exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
     if config.strict:
         _fail_on_warnings(exports)
     return LoadedTable(exports, build_customer_table(exports, config), config)
@@ -49,6 +54,7 @@ def analyze(
     horizon_days: int | None = None,
     include_examples: bool = False,
     progress=None,  # type: ignore[no-untyped-def]  # callable(stage: str) for the CLI's progress display
+    rejects_to: Path | str | None = None,
 ):
     """Run the whole analysis: load, customer table, stated reasons, drivers, inferred reasons, survival.
 
@@ -59,7 +65,7 @@ def analyze(
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     step("loading exports")
-    loaded = load_table(path, config)
+    loaded = load_table(path, config, rejects_to=rejects_to)
     table = loaded.table
     step("classifying stated reasons")
     reasons, table = _section("reasons", _reasons, table, config)

@@ -44,7 +44,7 @@ class Report:
     include_examples: bool = False
 
     @property
-    def as_of(self) -> dt.date:
+    def as_of(self) -> dt.date | None:
         return self.table.as_of
 
     def summary(self) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class Report:
         cohorts = survival.pop("cohorts", None) if self.survival.ok else None
         return {
             "schema_version": SCHEMA_VERSION,
-            "as_of": self.as_of.isoformat(),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "input": {
                 "path": self.path,
                 "segments": list(self.table.segments),

@@ -44,7 +44,7 @@ class CustomerTable:
     """The customer table with what a model needs to read it."""
 
     frame: pl.DataFrame
-    as_of: dt.date
+    as_of: dt.date | None  # None only for tenure-and-flag exports without any date
     segments: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()  # normalised names: n_<t>, rate_<t> exist for each
     lookback_days: int = 180
@@ -84,7 +84,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
 
     config = config or Config()
     as_of = config.as_of or exports.data_end
-    if as_of is None:
+    if as_of is None and not _tenure_only(exports):
         raise InputError("no dates anywhere in the exports, so there is no analysis date",
                          hint="pass --as-of YYYY-MM-DD, or add signup / event dates")
     events = exports.events
@@ -115,6 +115,13 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
                "amount_window", "amount_total", "days_since_last_event", "activity_change"]
     df = frame.select(ordered).sort("customer_id").collect()
     return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of))
+
+
+def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
+    """A CRM export with a churn flag and a tenure per customer (no dates) needs no analysis date."""
+    c = exports.customers
+    return (c is not None and exports.events is None and "tenure" in c.columns and c["tenure"].null_count() == 0
+            and ("churned" in c.columns or "status" in c.columns))
 
 
 def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -168,7 +175,7 @@ def _tenure_days(base: pl.DataFrame, exports, config) -> pl.Expr:  # type: ignor
 
 def _decide_churn(base: pl.DataFrame, as_of: dt.date, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     start, churn_date, flag = pl.col("start_date"), pl.col("churn_date"), pl.col("churn_flag")
-    as_of_lit = pl.lit(as_of)
+    as_of_lit = pl.lit(as_of, pl.Date)
     has_date = churn_date.is_not_null() & (churn_date <= as_of_lit)
     has_cancel = pl.col("first_cancel").is_not_null() & (start.is_null() | (pl.col("first_cancel") >= start))
     inactive = (

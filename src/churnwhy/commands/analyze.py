@@ -23,7 +23,7 @@ ExamplesOpt = Annotated[bool, typer.Option("--include-examples", help="Add a few
 
 
 def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet: bool, by: list[str] | None,
-         horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = ()):  # type: ignore[no-untyped-def]
+         horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = (), rejects: Path | None = None):  # type: ignore[no-untyped-def]
     from churnwhy.pipeline import analyze
 
     cfg = build_config(path, config, as_of, strict=strict or None)
@@ -33,7 +33,7 @@ def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet
         cfg = dataclasses.replace(cfg, horizons=tuple(sorted(set(cfg.horizons) | set(extra_horizons))))
     with _progress(quiet) as step:
         return analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
-                       include_examples=include_examples, progress=step)
+                       include_examples=include_examples, progress=step, rejects_to=rejects)
 
 
 @contextlib.contextmanager
@@ -62,14 +62,12 @@ def analyze(
     quiet: QuietOpt = False,
 ) -> None:
     """Load, attribute churn to reasons and drivers, draw retention curves: the whole story in one report."""
-    from churnwhy.render.files import dumps, write_frame
+    from churnwhy.render.files import dumps
     from churnwhy.render.markdown import markdown_report
     from churnwhy.render.outputs import write_outputs
     from churnwhy.render.report import rich_report
 
-    report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples)
-    if rejects is not None:
-        write_frame(rejects, report.loaded.exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
+    report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
     if out is not None:
         written = write_outputs(report, out)
         if not quiet:

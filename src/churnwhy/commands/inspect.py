@@ -22,14 +22,13 @@ def inspect(
 ) -> None:
     """Show the files found, their roles and column mapping, row accounting, and customers and churners found."""
     from churnwhy.pipeline import load_table
-    from churnwhy.render.files import dumps, write_frame
+    from churnwhy.render.files import dumps
     from churnwhy.render.inspect import markdown_inspect, rich_inspect
     from churnwhy.results.inspect import InspectResult
 
     cfg = build_config(path, config, as_of, strict=strict or None)
-    loaded = load_table(path, cfg)
+    loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
-        write_frame(rejects, loaded.exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
         if not quiet:
             err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {rejects}")
     result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)

@@ -18,7 +18,7 @@ def rich_inspect(result: InspectResult) -> Group:
     rate = f"{result.churned / result.customers:.1%}" if result.customers else "n/a"
     head.add_row("Customers", f"{result.customers:,}")
     head.add_row("Churned", f"{result.churned:,} ({rate})")
-    head.add_row("As of", result.as_of.isoformat())
+    head.add_row("As of", str(result.as_of or "no dates in the data"))
     head.add_row("Churn rule", result.churn_rule)
     # Names come from the exports: escaped, so "[Plan]" or "data[1].csv" is shown, not read as markup.
     head.add_row("Segments", escape(", ".join(result.segments)) or "none found")
@@ -70,7 +70,7 @@ def markdown_inspect(result: InspectResult) -> str:
     lines = [
         "# churnwhy inspect", "",
         f"- **Customers:** {result.customers:,}; **churned:** {result.churned:,}",
-        f"- **As of:** {result.as_of.isoformat()}",
+        f"- **As of:** {result.as_of or 'no dates in the data'}",
         f"- **Churn rule:** {result.churn_rule}",
         f"- **Rows:** {result.rows_read:,} read, {result.rows_loaded:,} loaded", "",
         "| file | role | rows | loaded | rejected |", "|---|---|---:|---:|---|",

@@ -55,7 +55,7 @@ class InspectResult:
         return {
             "schema_version": SCHEMA_VERSION,
             "path": self.path,
-            "as_of": self.as_of.isoformat(),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "customers": self.customers,
             "churned": self.churned,
             "churn_rate": round(self.churned / self.customers, 6) if self.customers else None,
