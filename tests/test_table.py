@@ -68,10 +68,19 @@ def test_flag_with_tenure_in_months(tmp_path):
     assert t.n_churned == 2
 
 
-def test_flag_with_tenure_and_no_dates_needs_as_of(tmp_path):
+def test_flag_with_tenure_and_no_dates_needs_no_as_of(tmp_path):
+    """The usual CRM shape (flag + tenure, no dates) is analysable as is; as_of stays unknown, never today."""
+    write(tmp_path, {"telco.csv": "Customer ID,tenure,Churn\n1,3,Yes\n2,10,No\n"})
+    t = table(tmp_path)
+    assert t.as_of is None
+    assert (row(t, "1")["churned"], row(t, "1")["tenure_days"]) == (True, 91)
+    assert (row(t, "2")["churned"], row(t, "2")["tenure_days"]) == (False, 304)
+
+
+def test_no_dates_and_no_tenure_needs_as_of(tmp_path):
     from churnwhy.errors import InputError
 
-    write(tmp_path, {"telco.csv": "Customer ID,tenure,Churn\n1,3,Yes\n"})
+    write(tmp_path, {"customers.csv": "Customer ID,Churn\n1,Yes\n"})
     with pytest.raises(InputError, match="as-of"):
         table(tmp_path)
 
