@@ -87,6 +87,16 @@ def test_truth_counts_match_the_files(clean):
     assert truth["surveys"]["response_rate"] == pytest.approx(truth["surveys"]["respondents"] / truth["churners"], abs=1e-6)
 
 
+def test_latest_date_in_the_data_is_as_of(clean):
+    """churnwhy's default as-of date is the latest date in the data; it must be the planted as_of."""
+    out, truth = clean
+    cust = pl.read_csv(out / "customers.csv", try_parse_dates=True)
+    ev = pl.read_csv(out / "events.csv", try_parse_dates=True)
+    sv = pl.read_csv(out / "surveys.csv", try_parse_dates=True)
+    latest = max(cust["signup_date"].max(), cust["churn_date"].max(), ev["event_time"].max().date(), sv["survey_date"].max())
+    assert latest.isoformat() == truth["as_of"]
+
+
 def _windowed_rates(out: Path, truth) -> pl.DataFrame:
     """The customer table's rate_<type>: events in the 180 days strictly before end_date per 30 days of exposure."""
     cust = pl.read_csv(out / "customers.csv", schema_overrides={"customer_id": pl.String}, try_parse_dates=True)

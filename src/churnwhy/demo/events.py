@@ -80,8 +80,7 @@ def draw_events(pop: Population, model: DemoModel, lo: int, hi: int, rng: np.ran
 
     amount = np.full(cust.size, np.nan)
     is_order = etype == names.index("order")
-    medians = np.array(list(model.order_value.values()))[pop.plan[lo:hi][cust[is_order]]]
-    amount[is_order] = np.round(medians * np.exp(0.5 * rng.standard_normal(int(is_order.sum()))), 2)
+    amount[is_order] = np.round(model.order_value * np.exp(0.5 * rng.standard_normal(int(is_order.sum()))), 2)
     is_disc = etype == names.index("discount_used")
     amount[is_disc] = np.round(2.0 + 13.0 * rng.random(int(is_disc.sum())), 2)
     return EventChunk(cust=cust + lo, etype=etype, ts=ts, amount=amount)

@@ -84,9 +84,9 @@ class DemoModel:
             "engaged": (0.1, {"login": 2.5, "order": 1.5, "newsletter_open": 2.0}),
         }
     )
-    order_value: Mapping[str, float] = dataclasses.field(  # median order value by plan (lognormal, sigma 0.5)
-        default_factory=lambda: {"basic": 25.0, "plus": 40.0, "premium": 70.0}
-    )
+    # Median order value (lognormal, sigma 0.5), the same for every segment: amount_window is a model
+    # feature, and a segment-dependent amount would carry the segment's hazard into it.
+    order_value: float = 40.0
     # Reasons: planted share of each (why, what) cell among churners (calibrated exactly in expectation).
     reason_mix: Mapping[str, Mapping[str, float]] = dataclasses.field(
         default_factory=lambda: {
@@ -102,6 +102,7 @@ class DemoModel:
     )
     cancel_form_share: float = 0.4  # respondents using the coded cancel form (the rest: free-text exit survey)
     nps_per_year: float = 0.5  # NPS answers per customer-year (active and churned customers)
+    nps_pulse: float = 0.02  # share of active customers answering an NPS pulse dated as_of (at least one)
     text_noise: Mapping[str, float] = dataclasses.field(  # free-text perturbations
         default_factory=lambda: {"typo": 0.12, "case": 0.3, "mixed": 0.06, "blank": 0.04}
     )

@@ -26,6 +26,14 @@ def draw_surveys(pop: Population, model: DemoModel, rng: np.random.Generator) ->
     cust = np.repeat(np.arange(n), k)
     day = pop.start[cust] + np.floor(rng.random(cust.size) * days[cust]).astype(np.int64)
     score = np.clip(np.rint(mu[cust] + 1.6 * rng.standard_normal(cust.size)), 0, 10).astype(np.int64)
+    # The NPS pulse sent with the export: some active customers answer on as_of itself, so the latest date
+    # in the data is as_of and churnwhy's default as_of (the latest date in the data) is the true one.
+    active = np.flatnonzero(~pop.churned)
+    pulse = rng.choice(active, size=min(active.size, max(1, round(model.nps_pulse * active.size))), replace=False) if active.size else active
+    pulse.sort()
+    cust = np.concatenate([cust, pulse])
+    day = np.concatenate([day, np.full(pulse.size, model.as_of_day, dtype=np.int64)])
+    score = np.concatenate([score, np.clip(np.rint(mu[pulse] + 1.6 * rng.standard_normal(pulse.size)), 0, 10).astype(np.int64)])
     nps = pl.DataFrame(
         {"cust": cust, "kind": "nps", "day": day, "score": score, "reason_code": None, "reason_text": None,
          "competitor": None, "cell": -1},
@@ -38,7 +46,8 @@ def draw_surveys(pop: Population, model: DemoModel, rng: np.random.Generator) ->
     coded = rng.random(resp.size) < model.cancel_form_share
     exit_mu = np.array([2.5, 7.0, 7.5])[pop.why[resp]]
     exit_score = np.clip(np.rint(exit_mu + 2.0 * rng.standard_normal(resp.size)), 0, 10).astype(np.int64)
-    exit_day = pop.end[resp] + np.where(coded, 0, rng.integers(0, 15, resp.size))
+    # An export taken on as_of holds no answer dated later: late exit answers are clipped to as_of.
+    exit_day = np.minimum(pop.end[resp] + np.where(coded, 0, rng.integers(0, 15, resp.size)), model.as_of_day)
     codes: list[str | None] = []
     texts: list[str | None] = []
     comps: list[str | None] = []
