@@ -32,6 +32,7 @@ examples: $(VENV)/.installed
 	$(VENV)/bin/churnwhy demo examples/exports --customers 1000 --seed 7 --format mixed --messy
 
 bench: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) bench/run.py
 
 clean:
