@@ -60,7 +60,7 @@ class Report:
             "churn_rule": t.churn_rule,
         }
         if self.survival.ok:
-            overall = self.survival.result.overall()
+            overall = self.survival.result.overall
             out["median_tenure_days"] = overall.median_days
             out["median_reached"] = overall.median_days is not None
             out["retention"] = {
