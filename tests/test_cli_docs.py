@@ -1,0 +1,32 @@
+"""Every command has help text and a README section; `--help` works for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from churnwhy.cli import app
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+COMMANDS = sorted(c.name for c in typer.main.get_command(app).commands.values())  # type: ignore[attr-defined]
+
+
+def test_all_expected_commands_exist():
+    assert {"analyze", "inspect", "init", "reasons", "drivers", "survival", "demo", "check", "diff", "report"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_help_and_readme_mention(name):
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    assert command.help and len(command.help.strip()) > 20, f"{name} has no help text"
+    assert f"churnwhy {name}" in README, f"README does not document `churnwhy {name}`"
+    result = CliRunner().invoke(app, [name, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("churnwhy ")
