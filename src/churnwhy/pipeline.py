@@ -34,6 +34,23 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     return LoadedTable(exports, build_customer_table(exports, config), config)
 
 
+def add_reasons(table: CustomerTable, config: Config, *, infer: bool = True) -> CustomerTable:
+    """The table with why / what / reason_source / reason_confidence: stated reasons, and with `infer` the reasons
+    inferred for silent churners. A step that cannot run (no reasons at all, too few labels) leaves the table
+    as it was: the commands that only need the columns (survival, drivers) still work."""
+    from churnwhy.errors import ChurnwhyError
+    from churnwhy.models.reasons import attach_stated_reasons
+    from churnwhy.models.silent import infer_silent_reasons
+
+    try:
+        table, _ = attach_stated_reasons(table, config)
+        if infer:
+            table, _ = infer_silent_reasons(table, config)
+    except ChurnwhyError:
+        pass
+    return table
+
+
 def _fail_on_warnings(exports: Exports) -> None:
     counts = exports.reject_counts()
     if counts:

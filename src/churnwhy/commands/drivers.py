@@ -49,10 +49,10 @@ def drivers(
 ) -> None:
     """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
     # Imported here so that `churnwhy --help` stays fast.
-    from churnwhy.pipeline import load_table
+    from churnwhy.pipeline import add_reasons, load_table
 
     cfg = build_config(path, config, as_of)
-    table = load_table(path, cfg).table
+    table = add_reasons(load_table(path, cfg).table, cfg, infer=False)
     result, silent = drivers_payload(table, cfg, horizon)
     if format == Format.json:
         payload = {"drivers": result.to_dict(), "silent": silent.to_dict() if silent is not None else None}

@@ -61,12 +61,12 @@ def survival(
     """Retention over time: Kaplan-Meier curves by segment, log-rank tests, cohort matrix, churn reasons over time."""
     # Imported here so that `churnwhy --help` stays fast and works while the pipeline is still being built.
     from churnwhy.models.survival import fit_survival
-    from churnwhy.pipeline import load_table
+    from churnwhy.pipeline import add_reasons, load_table
 
     if format == Format.markdown:
         raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
     cfg = build_config(path, config, as_of)
-    table = load_table(path, cfg).table
+    table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
     result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
     err = err_console()
     written: list[Path] = []
