@@ -210,3 +210,11 @@ def test_toml_names_a_file_with_brackets_exactly(tmp_path):
               file_columns={"data[1].csv": {"customer_id": "Ref", "signup_date": "Joined"}})
     assert report(ex, "data[1].csv").mapping == {"customer_id": "Ref", "signup_date": "Joined"}
     assert report(ex, "data[1].csv").role_reason == "set in churnwhy.toml"
+
+
+def test_canonical_names_map_to_themselves():
+    """Every canonical name is its own alias (reason_text was once missing from its family)."""
+    from churnwhy.load.columns import ALIASES, key
+
+    for canon, aliases in ALIASES.items():
+        assert aliases[0] == key(canon), canon

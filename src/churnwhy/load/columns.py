@@ -82,6 +82,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "card_number": ("cardnumber", "loyaltycard", "loyaltycardnumber", "cardno", "loyaltyid", "membercard"),
     "handle": ("handle", "socialhandle", "twitter", "twitterhandle", "instagram", "instagramhandle"),
 }
+# A canonical name is always its own first alias ("reason_text" -> reasontext).
+ALIASES = {canon: (canon.replace("_", ""), *(a for a in aliases if a != canon.replace("_", ""))) for canon, aliases in ALIASES.items()}
 LINK_KEYS = ("email", "phone", "card_number", "handle")
 # What a role may hold. A bare "id" counts as the customer id only in a customers table.
 ROLE_COLUMNS: dict[str, tuple[str, ...]] = {
