@@ -109,10 +109,11 @@ def _section(name, fn, table, *args):  # type: ignore[no-untyped-def]
 
 
 def _reasons(table, config):  # type: ignore[no-untyped-def]
+    from churnwhy.models.reason_shares import fit_reasons
     from churnwhy.models.reasons import attach_stated_reasons
 
     new_table, fit = attach_stated_reasons(table, config)
-    return fit, new_table
+    return fit_reasons(new_table, fit.summary, config), new_table
 
 
 def _drivers(table, config, horizon_days):  # type: ignore[no-untyped-def]

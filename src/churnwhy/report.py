@@ -87,6 +87,11 @@ class Report:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON document. Floats carry 10 significant digits: multithreaded BLAS sums differ in the last
+        bits from run to run, and the same input must give byte-identical output."""
+        return _stable(self._document())
+
+    def _document(self) -> dict[str, Any]:
         survival = self.survival.to_dict()
         cohorts = survival.pop("cohorts", None) if self.survival.ok else None
         return {
@@ -105,6 +110,16 @@ class Report:
             "cohorts": cohorts if cohorts is not None else {"status": "skipped", "reason": "no cohort matrix"},
             "data_quality": self.data_quality(),
         }
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.10g}") if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stable(v) for v in value]
+    return value
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:

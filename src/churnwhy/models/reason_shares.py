@@ -1,0 +1,232 @@
+"""Reason shares among churners, with 95% intervals; the non-response correction; satisfied-but-left.
+
+- **Count shares** use the Wilson score interval (Wilson 1927): for k of n,
+  centre (k + z²/2)/(n + z²), half-width z·sqrt(k(n-k)/n + z²/4)/(n + z²).
+- **Value shares** (each churner weighted by lifetime spend, `amount_total`) use the same interval on the
+  Kish effective sample size n_eff = (Σw)²/Σw², the usual linearisation of a ratio estimator's variance.
+- **Non-response**: P(answered) is modelled by logistic regression on behaviour rates, amounts and segments
+  (standardised; fitted on at most MAX_FIT_ROWS churners, stratified); respondents get stabilised inverse
+  propensity weights mean(p)/p, trimmed at the [trim, 1-trim] quantiles ([reasons] trim, default 1%).
+  Reweighted shares and their intervals are value-style shares with those weights.
+
+Denominators are churners whose reason is known on that axis; `unknown` is reported as a count, not a share.
+"""
+
+from __future__ import annotations
+
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, settings_from_config
+from churnwhy.results.reasons import NonResponse, ReasonsResult, Reweighted, SatisfiedButLeft, Share
+from churnwhy.table import CustomerTable
+
+Z = 1.959963984540054
+AXES = ("why", "what")
+MAX_FIT_ROWS = 200_000
+MIN_RESPONDENTS = 20
+
+
+def wilson(k: np.ndarray | float, n: np.ndarray | float, z: float = Z) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for k successes in n (n may be an effective, non-integer size)."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, k / n, np.nan)
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def fit_reasons(
+    table: CustomerTable,
+    classification,  # type: ignore[no-untyped-def]  # results.reasons.Classification
+    config: Any | None = None,
+    *,
+    by: str | None = None,
+    period: str | None = None,
+) -> ReasonsResult:
+    """Shares of why, what and why x what among churners of a table that has why/what/reason_source."""
+    settings = settings_from_config(config)
+    frame = table.frame
+    churners = frame.filter(pl.col("churned"))
+    period = period or (settings.period if settings.period != "auto" else _auto_period(churners))
+    stated = churners.filter(pl.col("reason_source") == "stated")
+    stated = stated.with_columns(cell=_cell())
+    shares: list[Share] = []
+    groups: list[tuple[str, pl.Expr]] = [("all", pl.lit("all"))]
+    if by:
+        groups.append((by, pl.col(by).cast(pl.String).fill_null("(missing)")))
+    if "end_date" in stated.columns and stated["end_date"].drop_nulls().len():
+        groups.append(("period", _period_label(pl.col("end_date"), period)))
+    value_ok = "amount_total" in stated.columns and float(stated["amount_total"].fill_null(0).sum()) > 0
+    for by_name, key in groups:
+        g = stated.with_columns(__group=key)
+        for axis in (*AXES, "cell"):
+            shares += _shares(g, axis, by_name, "count")
+            if value_ok:
+                shares += _shares(g, axis, by_name, "value")
+    nonresponse = _nonresponse(churners, table, settings)
+    satisfied = _satisfied(stated, churners, settings)
+    return ReasonsResult(
+        n_customers=frame.height, n_churned=churners.height, classification=classification,
+        shares=tuple(shares), nonresponse=nonresponse, satisfied=satisfied, by=by, period=period,
+        labels=dict(settings.labels),
+    )
+
+
+def _cell() -> pl.Expr:
+    known = (pl.col("why") != UNKNOWN) & (pl.col("what") != UNKNOWN)
+    return pl.when(known).then(pl.concat_str("why", pl.lit("/"), "what")).otherwise(pl.lit(UNKNOWN))
+
+
+def _auto_period(churners: pl.DataFrame) -> str:
+    if "end_date" not in churners.columns or churners["end_date"].drop_nulls().len() == 0:
+        return "month"
+    span = (churners["end_date"].max() - churners["end_date"].min()).days  # type: ignore[operator]
+    return "quarter" if span > 2 * 365 else "month"
+
+
+def _period_label(expr: pl.Expr, period: str) -> pl.Expr:
+    if period == "quarter":
+        return pl.concat_str(expr.dt.year().cast(pl.String), pl.lit("-Q"), expr.dt.quarter().cast(pl.String))
+    return expr.dt.strftime("%Y-%m")
+
+
+def _shares(g: pl.DataFrame, axis: str, by: str, basis: str) -> list[Share]:
+    col = axis
+    known = g.filter(pl.col(col) != UNKNOWN)
+    if known.height == 0:
+        return []
+    weight = pl.col("amount_total").fill_null(0).clip(lower_bound=0) if basis == "value" else pl.lit(1.0)
+    per = (
+        known.with_columns(__w=weight)
+        .group_by("__group", col)
+        .agg(n=pl.len(), w=pl.col("__w").sum(), w2=(pl.col("__w") ** 2).sum())
+        .with_columns(
+            total=pl.col("n").sum().over("__group"),
+            wt=pl.col("w").sum().over("__group"),
+            wt2=pl.col("w2").sum().over("__group"),
+        )
+        .filter(pl.col("wt") > 0)
+        .sort("__group", col)
+    )
+    share = (per["w"] / per["wt"]).to_numpy()
+    n_eff = (per["wt"] ** 2 / per["wt2"]).to_numpy() if basis == "value" else per["total"].to_numpy().astype(float)
+    lo, hi = wilson(share * n_eff, n_eff)
+    return [
+        Share(axis=axis, by=by, group=str(grp), category=str(cat), basis=basis, n=int(n), total=int(total),
+              share=float(s), lo=float(a), hi=float(b), weighted_total=float(wt) if basis == "value" else None)
+        for grp, cat, n, total, wt, s, a, b in zip(
+            per["__group"], per[col], per["n"], per["total"], per["wt"], share, lo, hi, strict=True)
+    ]
+
+
+def _design(churners: pl.DataFrame, table: CustomerTable) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Behaviour rates, amounts (log), recency and segments (one-hot) as a standardised design matrix."""
+    numeric = [f for f in table.features if f in churners.columns]
+    numeric += [c for c in ("amount_total",) if c in churners.columns]
+    exprs = [pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(pl.col(c).cast(pl.Float64).median()).fill_null(0.0)
+             for c in numeric]
+    cols = list(numeric)
+    x = churners.select(exprs).to_numpy() if exprs else np.empty((churners.height, 0))
+    if "amount_total" in numeric:
+        i = numeric.index("amount_total")
+        x[:, i] = np.log1p(np.clip(x[:, i], 0, None))
+    dummies = []
+    for seg in table.segments:
+        if seg in churners.columns:
+            d = churners.select(pl.col(seg).cast(pl.String).fill_null("(missing)")).to_dummies(drop_first=True)
+            dummies.append(d.to_numpy().astype(float))
+            cols += d.columns
+    if dummies:
+        x = np.hstack([x, *dummies])
+    keep = x.std(axis=0) > 0 if x.shape[1] else np.zeros(0, bool)
+    return x[:, keep], tuple(c for c, k in zip(cols, keep, strict=True) if k)
+
+
+def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonSettings) -> NonResponse:
+    answered = ((churners["reason_source"] == "stated") & (churners["why"] != UNKNOWN)).fill_null(False).to_numpy()
+    n, k = churners.height, int(answered.sum())
+    lo, hi = wilson(k, n) if n else (np.nan, np.nan)
+    base = dict(n_churned=n, n_respondents=k, response_rate=k / n if n else float("nan"), lo=float(lo), hi=float(hi))
+    naive_rows = _weighted_rows(churners.filter(pl.Series(answered)), np.ones(k))
+    if k < MIN_RESPONDENTS or k == n:
+        why = "fewer than 20 churners stated a reason" if k < MIN_RESPONDENTS else "every churner stated a reason"
+        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows)), note=f"no reweighting: {why}")
+    x, names = _design(churners, table)
+    if x.shape[1] == 0:
+        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows)),
+                           note="no reweighting: no behaviour or segment columns to model who answered")
+    rng = np.random.default_rng(settings.seed)
+    fit_rows = _stratified(answered, MAX_FIT_ROWS, rng)
+    scaler = StandardScaler().fit(x[fit_rows])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[fit_rows]), answered[fit_rows])
+    p = model.predict_proba(scaler.transform(x[answered]))[:, 1]
+    w = answered.mean() / np.clip(p, 1e-6, None)  # stabilised: weights average ~1
+    lo_w, hi_w = np.quantile(w, [settings.trim, 1 - settings.trim])
+    w = np.clip(w, lo_w, hi_w)
+    rows = _weighted_rows(churners.filter(pl.Series(answered)), w)
+    return NonResponse(
+        **base, features=names, weight_bounds=(float(lo_w), float(hi_w)),
+        effective_n=float(w.sum() ** 2 / (w**2).sum()), rows=tuple(_merge(naive_rows, rows)),
+    )
+
+
+def _stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    idx = np.arange(y.size)
+    if y.size <= size:
+        return idx
+    picks = [rng.choice(idx[y == v], size=max(1, round(size * (y == v).mean())), replace=False) for v in (True, False)]
+    return np.sort(np.concatenate(picks))
+
+
+def _weighted_rows(respondents: pl.DataFrame, w: np.ndarray) -> dict[tuple[str, str], tuple[float, float, float]]:
+    out = {}
+    for axis in AXES:
+        labels = respondents[axis].to_numpy()
+        mask = labels != UNKNOWN
+        if not mask.any():
+            continue
+        ww, ll = w[mask], labels[mask]
+        total, n_eff = ww.sum(), ww.sum() ** 2 / (ww**2).sum()
+        for cat in sorted(set(ll.tolist())):
+            s = ww[ll == cat].sum() / total
+            lo, hi = wilson(s * n_eff, n_eff)
+            out[(axis, cat)] = (float(s), float(lo), float(hi))
+    return out
+
+
+def _merge(naive: dict, reweighted: dict) -> list[Reweighted]:
+    return [Reweighted(axis, cat, *naive[(axis, cat)], *reweighted.get((axis, cat), naive[(axis, cat)]))
+            for axis, cat in sorted(naive)]
+
+
+def _satisfied(stated: pl.DataFrame, churners: pl.DataFrame, settings: ReasonSettings) -> SatisfiedButLeft:
+    thresholds = dict(settings.satisfied)
+    if "last_score" not in churners.columns or "score_scale" not in churners.columns:
+        return SatisfiedButLeft(0, 0, float("nan"), float("nan"), float("nan"), thresholds)
+    threshold = pl.col("score_scale").replace_strict(thresholds, default=None, return_dtype=pl.Float64)
+    high = (pl.col("last_score") >= threshold).fill_null(False)
+    scored = churners.filter(pl.col("last_score").is_not_null() & threshold.is_not_null())
+    n_sat = int(scored.select(high.sum()).item()) if scored.height else 0
+    lo, hi = wilson(n_sat, scored.height) if scored.height else (np.nan, np.nan)
+    happy = stated.filter(high).with_columns(__group=pl.lit("satisfied"))
+    shares = tuple(_shares(happy, "why", "satisfied", "count") + _shares(happy, "what", "satisfied", "count"))
+    share = n_sat / scored.height if scored.height else float("nan")
+    return SatisfiedButLeft(scored.height, n_sat, share, float(lo), float(hi), thresholds, shares)
+
+
+def headline(result: ReasonsResult, axis: str) -> Sequence[Share]:
+    """The overall count shares on one axis (for views)."""
+    return [s for s in result.shares if s.axis == axis and s.by == "all" and s.basis == "count"]
+
+
+
