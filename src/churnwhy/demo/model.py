@@ -97,8 +97,11 @@ class DemoModel:
     )
     reason_signal: float = 0.8  # log-odds per SD of the behaviour signal pointing at a why / what
     survey_rate: float = 0.25  # share of churners answering an exit survey or cancel form
-    survey_bias: Mapping[str, float] = dataclasses.field(  # log-odds of answering, relative
-        default_factory=lambda: {"brand_failed": 0.9, "better_offer": -0.4, "circumstance": 0.0, "premium": 0.4, "complaint_sd": 0.3}
+    # Log-odds of answering per SD of a behaviour signal, and for the premium plan. Response depends on
+    # behaviour and segment only (missing at random given what the exports hold), so respondents are a
+    # biased sample that a correction from behaviour can undo: failures push people to answer, offers not.
+    survey_bias: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: {"failures_sd": 1.0, "offer_sd": -0.6, "premium": 0.4}
     )
     cancel_form_share: float = 0.4  # respondents using the coded cancel form (the rest: free-text exit survey)
     nps_per_year: float = 0.5  # NPS answers per customer-year (active and churned customers)
@@ -287,12 +290,9 @@ def _reasons(
     what[idx] = cell % len(WHATS)
 
     bias = model.survey_bias
-    lo = np.zeros(idx.size)
-    for wi, w in enumerate(WHYS):
-        lo += bias.get(w, 0.0) * (why[idx] == wi)
+    lo = bias.get("failures_sd", 0.0) * sig["brand_failed"] + bias.get("offer_sd", 0.0) * sig["better_offer"]
     premium = list(model.plans).index("premium") if "premium" in model.plans else -1
-    lo += bias.get("premium", 0.0) * (plan[idx] == premium)
-    lo += bias.get("complaint_sd", 0.0) * _z(x[idx, names.index("complaint")])
+    lo = lo + bias.get("premium", 0.0) * (plan[idx] == premium)
     a = _intercept_for_rate(lo, model.survey_rate)
     responded[idx] = rng.random(idx.size) < 1.0 / (1.0 + np.exp(-(a + lo)))
     return why, what, responded

@@ -219,18 +219,21 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # Cancel-form codes: which codes a respondent in each cell picks from (uniformly).
 CODES: dict[tuple[str, str], tuple[str, ...]] = {
+    # A cancel form's options. Mostly one meaning per code, as a well-designed form has; OTHER and the
+    # bare "switched" codes leave an axis open, and PERSONAL is not in churnwhy's default taxonomy (so the
+    # unmapped-code warning shows up on demo data).
     ("brand_failed", "experience"): ("POOR_SERVICE", "DELIVERY_ISSUES"),
-    ("brand_failed", "product"): ("PRODUCT_QUALITY", "MISSING_FEATURES"),
-    ("brand_failed", "price"): ("BILLING_ISSUE", "TOO_EXPENSIVE"),
+    ("brand_failed", "product"): ("PRODUCT_QUALITY", "NOT_WORKING"),
+    ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES"),
     ("brand_failed", "other"): ("OTHER",),
-    ("better_offer", "product"): ("FOUND_BETTER", "SWITCHED_COMPETITOR"),
-    ("better_offer", "experience"): ("FOUND_BETTER", "POOR_SERVICE"),
+    ("better_offer", "product"): ("BETTER_PRODUCT", "MISSING_FEATURES"),
+    ("better_offer", "experience"): ("COMPETITOR_OFFER",),
     ("better_offer", "price"): ("TOO_EXPENSIVE", "CHEAPER_ALTERNATIVE"),
-    ("better_offer", "other"): ("FOUND_BETTER", "OTHER"),
+    ("better_offer", "other"): ("SWITCHED_PROVIDER",),
     ("circumstance", "other"): ("MOVED", "PERSONAL"),
     ("circumstance", "price"): ("CANT_AFFORD",),
     ("circumstance", "product"): ("NO_LONGER_NEEDED",),
-    ("circumstance", "experience"): ("MOVED", "OTHER"),
+    ("circumstance", "experience"): ("RELOCATED",),
 }
 
 BLANK_OR_OFF_TOPIC = ("", "n/a", "-", "no comment", "asdf", "please stop emailing me", "good luck", "...")
