@@ -246,9 +246,11 @@ def score(frame: pl.DataFrame, settings: ReasonSettings, *, text: str = "text", 
     An axis whose confidence is below settings.min_confidence is `unknown`.
     """
     rules = all_rules(settings)
-    norm = normalise(pl.col(text), settings.max_chars)
-    hits = [norm.str.contains(r.pattern).fill_null(False).alias(f"_h{i}") for i, r in enumerate(rules)]
-    df = frame.select(pl.col(text), *hits, _status=screen(pl.col(text)))
+    # Normalise once, then match every cue against the materialised column.
+    df = frame.select(pl.col(text), _norm=normalise(pl.col(text), settings.max_chars), _status=screen(pl.col(text)))
+    df = df.with_columns(
+        [pl.col("_norm").str.contains(r.pattern).fill_null(False).alias(f"_h{i}") for i, r in enumerate(rules)]
+    )
     if competitor is not None and competitor in frame.columns:
         named = frame[competitor].cast(pl.String).str.strip_chars().str.len_chars().fill_null(0) > 0
         df = df.with_columns(_comp=named)

@@ -1,0 +1,316 @@
+"""Stated reasons -> (why, what, confidence, method), in layers.
+
+1. reason code, through the taxonomy ([reasons.codes] over the defaults in reason_taxonomy);
+2. the English rule layer (reason_rules) on the free text;
+3. a learned layer (TF-IDF word 1-2-grams + char 2-5-grams, logistic regression) trained on the rows
+   whose label is known from a code or a confident rule, applied to the texts the first two left unknown;
+4. otherwise `unknown`: an axis below [reasons] min_confidence is never shown as a fact.
+
+A code that maps to `unknown` on one axis lets the text fill that axis. Bad free text (blank,
+numbers only, emoji/symbols, non-English, non-answers like "n/a") is never classified, only counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from churnwhy.models.reason_rules import INPUT_STATUS, score
+from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, normalise_codes, settings_from_config, toml_line
+from churnwhy.results.reasons import Classification, UnmappedCode
+from churnwhy.table import CustomerTable
+
+METHODS = ("code", "rule", "model", "none")
+LABEL_COLUMNS = ("why", "what", "confidence", "method")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReasonsFit:
+    """Per-row labels (why, what, confidence, method, input) and how the reading went."""
+
+    labels: pl.DataFrame
+    summary: Classification
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.summary.warnings
+
+
+class ReasonModel(ClassifierMixin, BaseEstimator):
+    """Layered reason classifier; predict() gives "why/what" cells, predict_proba() the learned layer's.
+
+    fit(texts, codes) reads every row (codes, rules), trains the learned layer on the confidently
+    labelled ones and keeps the reading of the fitted rows in `labels_`.
+    """
+
+    def __init__(
+        self,
+        settings: ReasonSettings | None = None,
+        *,
+        C: float = 4.0,
+        min_class_size: int = 5,
+        min_train: int = 30,
+        cv: int = 5,
+        random_state: int | None = 0,
+    ) -> None:
+        self.settings = settings
+        self.C = C
+        self.min_class_size = min_class_size
+        self.min_train = min_train
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None, competitors: Iterable[str | None] | None = None) -> ReasonModel:
+        settings = self.settings or ReasonSettings()
+        frame = _input_frame(texts, codes, competitors)
+        base = _codes_and_rules(frame, settings)
+        # Training rows: free text we could read, labelled by a code or a confident rule.
+        train = base.filter(
+            (pl.col("status") == "ok") & (pl.col("why") != UNKNOWN) & pl.col("method").is_in(["code", "rule"])
+        ).with_columns(cell=pl.col("why") + "/" + pl.col("what"))
+        counts = train["cell"].value_counts()
+        keep = counts.filter(pl.col("count") >= self.min_class_size)["cell"]
+        train = train.filter(pl.col("cell").is_in(keep.implode()))
+        self.pipeline_: Pipeline | None = None
+        self.classes_ = np.array(sorted(keep.to_list()), dtype=object)
+        self.n_train_ = 0
+        self.cv_accuracy_: float | None = None
+        self.cv_folds_ = 0
+        if settings.learn and train.height >= self.min_train and len(self.classes_) >= 2:
+            x = _clip(train["text"], settings.max_chars)
+            y = train["cell"].to_numpy()
+            folds = int(min(self.cv, train["cell"].value_counts()["count"].min()))
+            if folds >= 2:
+                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+                self.cv_accuracy_ = float(cross_val_score(self._pipeline(), x, y, cv=splitter).mean())
+                self.cv_folds_ = folds
+            self.pipeline_ = self._pipeline().fit(x, y)
+            self.classes_ = self.pipeline_.classes_
+            self.n_train_ = train.height
+        self.labels_ = self._apply_model(base, settings)
+        self.unmapped_codes_ = _unmapped(frame, base, settings)
+        return self
+
+    def predict_proba(self, texts: Iterable[str | None]) -> np.ndarray:
+        """The learned layer's probabilities over classes_ ("why/what" cells)."""
+        check_is_fitted(self, "classes_")
+        if self.pipeline_ is None:
+            raise ValueError("the learned layer was not trained (too few confidently labelled rows)")
+        settings = self.settings or ReasonSettings()
+        return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
+
+    def predict(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None) -> np.ndarray:
+        """The layered reading of each row as a "why/what" cell ("unknown/unknown" when unsure)."""
+        frame = self.transform(texts, codes)
+        return (frame["why"] + "/" + frame["what"]).to_numpy()
+
+    def transform(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None, competitors: Iterable[str | None] | None = None) -> pl.DataFrame:
+        """The layered reading: why, what, confidence, method, input (one row per text)."""
+        check_is_fitted(self, "labels_")
+        settings = self.settings or ReasonSettings()
+        base = _codes_and_rules(_input_frame(texts, codes, competitors), settings)
+        return self._apply_model(base, settings)
+
+    def summary(self) -> Classification:
+        check_is_fitted(self, "labels_")
+        labels = self.labels_
+        stated = labels.filter(pl.col("stated"))
+        by_method = {m: int((stated["method"] == m).sum()) for m in METHODS}
+        text_given = labels.filter(pl.col("input") != "empty")
+        by_input = {s: int((text_given["input"] == s).sum()) for s in INPUT_STATUS if s != "empty"}
+        by_input["empty"] = int((labels["input"] == "empty").sum())
+        settings = self.settings or ReasonSettings()
+        return Classification(
+            n_stated=stated.height,
+            by_method=by_method,
+            by_input=by_input,
+            n_truncated=int(labels["truncated"].sum()),
+            n_train=self.n_train_,
+            cv_accuracy=self.cv_accuracy_,
+            cv_folds=self.cv_folds_,
+            min_confidence=settings.min_confidence,
+            unmapped_codes=self.unmapped_codes_,
+        )
+
+    def _pipeline(self) -> Pipeline:
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True)),
+        ])
+        return Pipeline([
+            ("tfidf", features),
+            ("logit", LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)),
+        ])
+
+    def _apply_model(self, base: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
+        todo = (pl.col("status") == "ok") & (pl.col("why") == UNKNOWN) & (pl.col("method") == "none")
+        if self.pipeline_ is not None and base.select(todo.any()).item():
+            idx = base.with_row_index("_i").filter(todo)["_i"]
+            proba = self.pipeline_.predict_proba(_clip(base["text"].gather(idx), settings.max_chars))
+            cells = [c.split("/") for c in self.pipeline_.classes_]
+            whys = sorted({w for w, _ in cells})
+            # The why axis is decided on its marginal probability, what on the joint cell's.
+            why_p = np.column_stack([proba[:, [i for i, (w, _) in enumerate(cells) if w == y]].sum(axis=1) for y in whys])
+            best_why = why_p.argmax(axis=1)
+            best_cell = proba.argmax(axis=1)
+            floor = settings.min_confidence
+            p_why = why_p[np.arange(len(idx)), best_why]
+            p_cell = proba[np.arange(len(idx)), best_cell]
+            why = np.where(p_why >= floor, np.array(whys, dtype=object)[best_why], UNKNOWN)
+            cell_why = np.array([cells[i][0] for i in best_cell], dtype=object)
+            cell_what = np.array([cells[i][1] for i in best_cell], dtype=object)
+            what = np.where((p_cell >= floor) & (cell_why == why), cell_what, UNKNOWN)
+            conf = np.where(what != UNKNOWN, p_cell, p_why)
+            upd = pl.DataFrame({
+                "_i": idx,
+                "_mwhy": pl.Series(why.tolist(), dtype=pl.String),
+                "_mwhat": pl.Series(what.tolist(), dtype=pl.String),
+                "_mconf": pl.Series(conf.astype(float)),
+            })
+            base = base.with_row_index("_i").join(upd, on="_i", how="left").sort("_i").drop("_i")
+            hit = pl.col("_mwhy").is_not_null() & (pl.col("_mwhy") != UNKNOWN)
+            base = base.with_columns(
+                why=pl.when(hit).then(pl.col("_mwhy")).otherwise(pl.col("why")),
+                what=pl.when(hit).then(pl.col("_mwhat")).otherwise(pl.col("what")),
+                method=pl.when(hit).then(pl.lit("model")).otherwise(pl.col("method")),
+                confidence=pl.when(pl.col("_mconf").is_not_null() & (pl.col("method") == "none"))
+                .then(pl.col("_mconf")).otherwise(pl.col("confidence")),
+            ).drop("_mwhy", "_mwhat", "_mconf")
+        return base.select(*LABEL_COLUMNS, input=pl.col("status"), stated=pl.col("stated"), truncated=pl.col("truncated"))
+
+
+def classify(
+    texts: Iterable[str | None], codes: Iterable[str | None] | None = None, config: Any | None = None
+) -> pl.DataFrame:
+    """Classify stated reasons: one row per input, columns why, what, confidence, method."""
+    return classify_report(texts, codes, config).labels.select(LABEL_COLUMNS)
+
+
+def classify_report(
+    texts: Iterable[str | None],
+    codes: Iterable[str | None] | None = None,
+    config: Any | None = None,
+    competitors: Iterable[str | None] | None = None,
+) -> ReasonsFit:
+    """classify(), plus input counts, learned-layer accuracy and unmapped-code warnings (returned, not printed)."""
+    settings = settings_from_config(config)
+    model = ReasonModel(settings, random_state=settings.seed).fit(texts, codes, competitors)
+    return ReasonsFit(model.labels_, model.summary())
+
+
+def attach_stated_reasons(table: CustomerTable, config: Any | None = None) -> tuple[CustomerTable, ReasonsFit]:
+    """Add why, what, reason_source (stated | none) and reason_confidence to the table's frame.
+
+    Only churners' reasons are read; other customers get why/what `unknown` and source `none`.
+    """
+    frame = table.frame
+    n = frame.height
+    churned = frame["churned"].fill_null(False)
+
+    def column(name: str) -> pl.Series:
+        return frame[name].cast(pl.String) if name in frame.columns else pl.Series(name, [None] * n, dtype=pl.String)
+
+    texts = pl.select(pl.when(churned).then(column("reason_text"))).to_series()
+    codes = pl.select(pl.when(churned).then(column("reason_code"))).to_series()
+    fit = classify_report(texts, codes, config, competitors=column("competitor"))
+    labels = fit.labels
+    added = pl.DataFrame({
+        "why": labels["why"],
+        "what": labels["what"],
+        "reason_source": pl.select(pl.when(labels["stated"]).then(pl.lit("stated")).otherwise(pl.lit("none"))).to_series(),
+        "reason_confidence": labels["confidence"],
+    })
+    out = frame.drop([c for c in added.columns if c in frame.columns]).hstack(added)
+    return dataclasses.replace(table, frame=out), fit
+
+
+# --- helpers
+
+
+def _input_frame(texts: Iterable[str | None], codes: Iterable[str | None] | None, competitors: Iterable[str | None] | None) -> pl.DataFrame:
+    text = _series(texts, "text")
+    n = text.len()
+    code = _series(codes, "code_raw") if codes is not None else pl.Series("code_raw", [None] * n, dtype=pl.String)
+    comp = _series(competitors, "competitor") if competitors is not None else pl.Series("competitor", [None] * n, dtype=pl.String)
+    if code.len() != n or comp.len() != n:
+        raise ValueError(f"texts ({n}), codes ({code.len()}) and competitors ({comp.len()}) must have the same length")
+    return pl.DataFrame([text, code, comp]).with_columns(code=normalise_codes(code))
+
+
+def _series(values: Iterable[str | None], name: str) -> pl.Series:
+    if isinstance(values, pl.Series):
+        return values.cast(pl.String).alias(name)
+    if not isinstance(values, Sequence | np.ndarray):
+        values = list(values)
+    return pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String)
+
+
+def _clip(texts: pl.Series, max_chars: int) -> list[str]:
+    return texts.fill_null("").str.slice(0, max_chars).to_list()
+
+
+def _code_table(settings: ReasonSettings) -> pl.DataFrame:
+    items = sorted(settings.codes.items())
+    return pl.DataFrame(
+        {"code": [k for k, _ in items], "_cwhy": [v[0] for _, v in items], "_cwhat": [v[1] for _, v in items]},
+        schema={"code": pl.String, "_cwhy": pl.String, "_cwhat": pl.String},
+    )
+
+
+def _codes_and_rules(frame: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
+    """Layers 1 and 2: code mapping, then rules; returns text, code, why, what, confidence, method, status..."""
+    rules = score(frame, settings, competitor="competitor")
+    df = pl.concat([frame, rules.rename({"why": "_rwhy", "what": "_rwhat"})], how="horizontal")
+    df = df.join(_code_table(settings), on="code", how="left", maintain_order="left")
+    code_why = pl.col("_cwhy").is_not_null() & (pl.col("_cwhy") != UNKNOWN)
+    code_what = pl.col("_cwhat").is_not_null() & (pl.col("_cwhat") != UNKNOWN)
+    rule_why = pl.col("_rwhy") != UNKNOWN
+    rule_what = pl.col("_rwhat") != UNKNOWN
+    # Rules only count where the text could be read.
+    readable = pl.col("status") == "ok"
+    rule_conf = (
+        pl.when(rule_why & rule_what).then(pl.min_horizontal("why_conf", "what_conf"))
+        .when(rule_why).then(pl.col("why_conf"))
+        .otherwise(pl.max_horizontal("why_conf", "what_conf"))
+    )
+    return df.select(
+        "text",
+        "code",
+        "status",
+        "truncated",
+        why=pl.when(code_why).then(pl.col("_cwhy")).when(readable & rule_why).then(pl.col("_rwhy")).otherwise(pl.lit(UNKNOWN)),
+        what=pl.when(code_what).then(pl.col("_cwhat"))
+        .when(readable & rule_what).then(pl.col("_rwhat"))
+        .otherwise(pl.lit(UNKNOWN)),
+        confidence=pl.when(code_why & code_what).then(pl.lit(1.0))
+        .when(code_why).then(pl.when(readable & rule_what).then(pl.col("what_conf")).otherwise(pl.lit(1.0)))
+        .when(readable).then(rule_conf)
+        .otherwise(pl.lit(None, dtype=pl.Float64)),
+        method=pl.when(code_why).then(pl.lit("code")).when(readable & rule_why).then(pl.lit("rule")).otherwise(pl.lit("none")),
+        stated=pl.col("code").is_not_null() | (pl.col("status") != "empty"),
+        _unmapped=pl.col("code").is_not_null() & pl.col("_cwhy").is_null(),
+    )
+
+
+def _unmapped(frame: pl.DataFrame, base: pl.DataFrame, settings: ReasonSettings) -> tuple[UnmappedCode, ...]:
+    """Each code missing from the taxonomy, its count, and the [reasons.codes] line that maps it."""
+    raw = frame.select("code_raw", "code").filter(base["_unmapped"])
+    if raw.is_empty():
+        return ()
+    counts = raw.group_by("code").agg(n=pl.len(), shown=pl.col("code_raw").str.strip_chars().mode().min()).sort(["n", "code"], descending=[True, False])
+    # Suggest the cell the rule layer reads in the code itself ("PROMO_ENDED" -> "promo ended").
+    guess = score(counts.select(text=pl.col("code").str.replace_all("_", " ").str.to_lowercase()), settings)
+    out = []
+    for row, why, what in zip(counts.iter_rows(named=True), guess["why"], guess["what"], strict=True):
+        out.append(UnmappedCode(row["shown"], int(row["n"]), toml_line(row["shown"], f"{why}/{what}")))
+    return tuple(out)

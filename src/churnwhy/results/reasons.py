@@ -1,0 +1,207 @@
+"""Stated-reason results: frozen data, JSON-safe to_dict() (NaN -> None), to_frame(); no printing.
+
+Nothing here holds free text or customer ids: only counts, shares, category names, segment
+values, reason *codes* (for the unmapped-code warning) and settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+CI_METHODS = {
+    "count": "Wilson score interval, 95%",
+    "value": "Wilson interval on the Kish effective sample size from a linearised (ratio-estimator) variance, 95%",
+    "reweighted": "as value, with inverse response-propensity weights (stabilised, trimmed)",
+}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe, deterministic: NaN/inf -> None, tuples -> lists, mappings -> key-sorted dicts."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _clean(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _clean(value.item())
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class UnmappedCode:
+    """A reason code with no place in the taxonomy, and the churnwhy.toml line that would map it."""
+
+    code: str
+    count: int
+    toml_line: str  # goes under [reasons.codes]; the cell is the rule layer's reading of the code
+
+    @property
+    def message(self) -> str:
+        return (
+            f"reason code {self.code!r} ({self.count} customer{'s' if self.count != 1 else ''}) is not in the "
+            f"taxonomy; map it in churnwhy.toml under [reasons.codes]: {self.toml_line}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_clean(self), "message": self.message}
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    """How the stated reasons were read."""
+
+    n_stated: int  # churners with a reason code or non-blank text
+    by_method: Mapping[str, int]  # code | rule | model | none
+    by_input: Mapping[str, int]  # ok | empty | numeric | symbols | non_english | non_answer (free text)
+    n_truncated: int
+    n_train: int  # rows the learned layer was trained on (0: not trained)
+    cv_accuracy: float | None  # cross-validated accuracy of the learned layer
+    cv_folds: int
+    min_confidence: float
+    unmapped_codes: tuple[UnmappedCode, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(u.message for u in self.unmapped_codes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _clean(dataclasses.replace(self, unmapped_codes=()))
+        out["unmapped_codes"] = [u.to_dict() for u in self.unmapped_codes]
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """One category's share of a group of churners, with its 95% interval."""
+
+    axis: str  # why | what | cell ("why/what")
+    by: str  # "all", "period", or a segment column
+    group: str  # "all", a period label ("2024-03", "2024-Q1") or a segment value
+    category: str
+    basis: str  # count (head count) | value (amount_total lost)
+    n: int  # churners in this category (rows)
+    total: int  # churners in the group with a known value on this axis
+    share: float
+    lo: float
+    hi: float
+    weighted_total: float | None = None  # value basis: the group's summed amount_total
+
+
+@dataclasses.dataclass(frozen=True)
+class Reweighted:
+    """Naive (respondents only) vs non-response-reweighted share of one category."""
+
+    axis: str
+    category: str
+    naive: float
+    naive_lo: float
+    naive_hi: float
+    reweighted: float
+    lo: float
+    hi: float
+
+    @property
+    def difference(self) -> float:
+        return self.reweighted - self.naive
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_clean(self), "difference": _clean(self.difference)}
+
+
+@dataclasses.dataclass(frozen=True)
+class NonResponse:
+    """Response among churners and the inverse-propensity correction of the reason mix."""
+
+    n_churned: int
+    n_respondents: int  # churners with a classified (why known) stated reason
+    response_rate: float
+    lo: float
+    hi: float
+    features: tuple[str, ...] = ()  # what the response model used
+    weight_bounds: tuple[float, float] | None = None  # trimming bounds of the stabilised weights
+    effective_n: float | None = None  # Kish effective sample size of the weighted respondents
+    rows: tuple[Reweighted, ...] = ()
+    note: str | None = None  # why no correction was made, when it was not
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _clean(dataclasses.replace(self, rows=()))
+        out["rows"] = [r.to_dict() for r in self.rows]
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SatisfiedButLeft:
+    """Churners whose last score was high, and their reason mix."""
+
+    n_scored: int  # churners with a score on a known scale
+    n_satisfied: int
+    share: float
+    lo: float
+    hi: float
+    thresholds: Mapping[str, float]
+    shares: tuple[Share, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ReasonsResult:
+    """Why they left, as they said it."""
+
+    n_customers: int
+    n_churned: int
+    classification: Classification
+    shares: tuple[Share, ...]
+    nonresponse: NonResponse
+    satisfied: SatisfiedButLeft
+    by: str | None = None
+    period: str = "month"
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    ci_methods: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(CI_METHODS))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.classification.warnings
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_customers": self.n_customers,
+            "n_churned": self.n_churned,
+            "by": self.by,
+            "period": self.period,
+            "classification": self.classification.to_dict(),
+            "shares": [_clean(s) for s in self.shares],
+            "nonresponse": self.nonresponse.to_dict(),
+            "satisfied_but_left": _clean(self.satisfied),
+            "labels": _clean(dict(self.labels)),
+            "ci_methods": _clean(dict(self.ci_methods)),
+            "warnings": list(self.warnings),
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """Every share (overall, per segment, per period; count and value) as one long frame."""
+        return shares_frame(self.shares)
+
+    def nonresponse_frame(self) -> pl.DataFrame:
+        rows = [r.to_dict() for r in self.nonresponse.rows]
+        schema = {f: pl.String if f in ("axis", "category") else pl.Float64 for f in
+                  ("axis", "category", "naive", "naive_lo", "naive_hi", "reweighted", "lo", "hi", "difference")}
+        return pl.DataFrame(rows, schema=schema)
+
+
+def shares_frame(shares: tuple[Share, ...]) -> pl.DataFrame:
+    schema = {
+        "axis": pl.String, "by": pl.String, "group": pl.String, "category": pl.String, "basis": pl.String,
+        "n": pl.Int64, "total": pl.Int64, "share": pl.Float64, "lo": pl.Float64, "hi": pl.Float64,
+        "weighted_total": pl.Float64,
+    }
+    return pl.DataFrame([dataclasses.asdict(s) for s in shares], schema=schema)
