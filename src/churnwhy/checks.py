@@ -70,22 +70,42 @@ def reason_share(doc: dict[str, Any], axis: str, label: str) -> float | None:
     return None
 
 
-def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
-    """[{label, share, ci_low, ci_high}] among churners on one axis, best estimate first available:
-    stated + inferred (every churner), else respondents reweighted for non-response, else respondents as is."""
+HEADLINE_SOURCES = {
+    "combined": "stated reasons plus reasons inferred for silent churners",
+    "reweighted": "stated reasons, reweighted for who answered",
+    "stated": "stated reasons of the churners who answered",
+}
+
+
+def headline_source(doc: dict[str, Any]) -> str | None:
+    """Which estimate of the reason mix a report leads with: every churner (stated + inferred) when inference
+    ran, else respondents reweighted for non-response, else respondents as they are."""
     reasons = doc.get("reasons", {})
     inferred = reasons.get("inferred", {})
-    if inferred.get("status") == "ok" and inferred.get("mix"):
-        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
-                for s in inferred["mix"] if s["dimension"] == axis]
+    if inferred.get("status") == "ok" and inferred.get("mix") and any(m.get("inferred") for m in inferred.get("models", [])):
+        return "combined"
     if reasons.get("status") != "ok":
-        return []
-    rows = [r for r in reasons.get("nonresponse", {}).get("rows", []) if r.get("axis") == axis]
-    if rows:
-        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"]} for r in rows]
-    return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"]}
-            for s in reasons.get("shares", [])
-            if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
+        return None
+    rows = reasons.get("nonresponse", {}).get("rows", [])
+    if rows and not reasons["nonresponse"].get("note"):
+        return "reweighted"
+    return "stated"
+
+
+def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
+    """[{label, share, ci_low, ci_high}] among churners on one axis, from the estimate headline_source picks."""
+    source = headline_source(doc)
+    reasons = doc.get("reasons", {})
+    if source == "combined":
+        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+                for s in reasons["inferred"]["mix"] if s["dimension"] == axis]
+    if source == "reweighted":
+        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"]}
+                for r in reasons["nonresponse"]["rows"] if r["axis"] == axis]
+    if source == "stated":
+        return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"]}
+                for s in reasons.get("shares", []) if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
+    return []
 
 
 def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retention: list[tuple[int, float]],

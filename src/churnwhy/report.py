@@ -67,9 +67,8 @@ class Report:
                 str(h.horizon_days): {"survival": _r(h.survival), "ci_low": _r(h.ci_low), "ci_high": _r(h.ci_high)}
                 for h in overall.horizons
             }
-        churners = t.frame.filter(t.frame["churned"])
-        if churners.height:
-            out["survey_response_rate"] = _r(float(churners["surveyed"].mean()))
+        if self.reasons.ok:  # churners who stated a reason we could read, as the reasons section counts them
+            out["survey_response_rate"] = _r(self.reasons.result.nonresponse.response_rate)
         return out
 
     def data_quality(self) -> dict[str, Any]:

@@ -145,7 +145,7 @@ FAMILY_PHRASES = {
 
 
 def sentence(family: str, share: float, lo: float, hi: float, horizon_days: int) -> str:
-    """'38% of 12-month churn is attributable to experience failures (95% CI 33-43%)'."""
+    """'38% of 12-month churn is attributable to experience failures (95% CI 33% to 43%)'."""
     what = FAMILY_PHRASES.get(family, family)
-    ci = f" (95% CI {lo * 100:.0f}-{hi * 100:.0f}%)" if np.isfinite(lo) and np.isfinite(hi) else ""
+    ci = f" (95% CI {lo * 100:.0f}% to {hi * 100:.0f}%)" if np.isfinite(lo) and np.isfinite(hi) else ""
     return f"{share * 100:.0f}% of {horizon_label(horizon_days)} churn is attributable to {what}{ci}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from churnwhy.checks import Change, Check, headline_shares
+from churnwhy.checks import HEADLINE_SOURCES, Change, Check, headline_shares, headline_source
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
 WHAT = ("product", "experience", "price", "other")
@@ -38,10 +39,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     reasons = doc["reasons"]
     if reasons.get("status") != "ok":
         return f"[yellow]Why they left: not computed[/] ({reasons.get('reason')})"
-    inferred = reasons.get("inferred", {})
-    source = ("stated + inferred for silent churners" if inferred.get("status") == "ok" and inferred.get("mix")
-              else "stated reasons, reweighted for who answered" if reasons.get("nonresponse", {}).get("rows")
-              else "stated reasons of respondents")
+    source = HEADLINE_SOURCES.get(headline_source(doc) or "", "no stated reasons")
     table = Table(title=f"Why they left ({source}; 95% CI)", title_justify="left")
     table.add_column("axis")
     table.add_column("reason")
@@ -93,7 +91,7 @@ def quality_table(doc: dict[str, Any]) -> RenderableType:
     if rows["rejected"]:
         text += " (" + ", ".join(f"{n:,} {r}" for r, n in rows["rejected"].items()) + ")"
     text += "; run `churnwhy inspect PATH --rejects rejects.csv` for each row." if rejected else "."
-    lines = [text] + [f"[yellow]note:[/] {w}" for w in q["warnings"]]
+    lines = [escape(text)] + [f"[yellow]note:[/] {escape(w)}" for w in q["warnings"]]
     return Group(*lines)
 
 

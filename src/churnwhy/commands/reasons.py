@@ -1,0 +1,53 @@
+"""`churnwhy reasons PATH`: why they left, as they said it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from churnwhy.commands._common import (
+    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, build_config, handle_errors, out_console,
+)
+
+ByOpt = Annotated[str | None, typer.Option("--by", help="A segment column to break the shares down by.")]
+PeriodOpt = Annotated[str | None, typer.Option("--period", help="Churn period for shares over time: month or quarter (default: by span).")]
+
+
+@handle_errors
+def reasons(
+    path: PathArg,
+    by: ByOpt = None,
+    period: PeriodOpt = None,
+    format: FormatOpt = Format.table,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Classify stated reasons (codes and free text) on the why and what axes; shares with 95% CIs, naive vs
+    reweighted for who answered, per segment and period, and the reasons of satisfied churners."""
+    from churnwhy.errors import ChurnwhyError
+    from churnwhy.models.reason_shares import fit_reasons
+    from churnwhy.models.reasons import attach_stated_reasons
+    from churnwhy.pipeline import load_table
+    from churnwhy.render.files import dumps
+    from churnwhy.render.reasons import reasons_markdown, reasons_view
+
+    if period not in (None, "month", "quarter"):
+        raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
+    cfg = build_config(path, config, as_of)
+    loaded = load_table(path, cfg)
+    if by is not None and by not in loaded.table.frame.columns:
+        raise ChurnwhyError(f"--by {by}: no such column", hint=f"segment columns: {', '.join(loaded.table.segments) or 'none'}")
+    table, fit = attach_stated_reasons(loaded.table, cfg)
+    result = fit_reasons(table, fit.summary, cfg, by=by, period=period)
+    if format is Format.json:
+        typer.echo(dumps({"schema_version": "1.0", **result.to_dict()}), nl=False)
+    elif format is Format.markdown:
+        typer.echo(reasons_markdown(result), nl=False)
+    else:
+        out_console().print(reasons_view(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reasons")(reasons)
