@@ -57,7 +57,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self,
         settings: ReasonSettings | None = None,
         *,
-        C: float = 4.0,
+        C: float = 2.0,
         min_class_size: int = 5,
         min_train: int = 30,
         cv: int = 5,
@@ -145,18 +145,22 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
     def _pipeline(self) -> Pipeline:
         features = FeatureUnion([
             ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, max_features=20000, sublinear_tf=True, lowercase=True)),
         ])
         return Pipeline([
             ("tfidf", features),
-            ("logit", LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)),
+            ("logit", LogisticRegression(C=self.C, tol=1e-3, max_iter=500, random_state=self.random_state)),
         ])
 
     def _apply_model(self, base: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
         todo = (pl.col("status") == "ok") & (pl.col("why") == UNKNOWN) & (pl.col("method") == "none")
         if self.pipeline_ is not None and base.select(todo.any()).item():
             idx = base.with_row_index("_i").filter(todo)["_i"]
-            proba = self.pipeline_.predict_proba(_clip(base["text"].gather(idx), settings.max_chars))
+            texts = _clip(base["text"].gather(idx), settings.max_chars)
+            proba = self.pipeline_.predict_proba(texts)
+            # A text sharing no word with the training texts ("asdfgh") gets the class prior back: not a reading.
+            word_vec = self.pipeline_.named_steps["tfidf"].transformer_list[0][1]
+            seen = np.asarray(word_vec.transform(texts).getnnz(axis=1)) > 0
             cells = [c.split("/") for c in self.pipeline_.classes_]
             whys = sorted({w for w, _ in cells})
             # The why axis is decided on its marginal probability, what on the joint cell's.
@@ -166,7 +170,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             floor = settings.min_confidence
             p_why = why_p[np.arange(len(idx)), best_why]
             p_cell = proba[np.arange(len(idx)), best_cell]
-            why = np.where(p_why >= floor, np.array(whys, dtype=object)[best_why], UNKNOWN)
+            why = np.where(seen & (p_why >= floor), np.array(whys, dtype=object)[best_why], UNKNOWN)
             cell_why = np.array([cells[i][0] for i in best_cell], dtype=object)
             cell_what = np.array([cells[i][1] for i in best_cell], dtype=object)
             what = np.where((p_cell >= floor) & (cell_why == why), cell_what, UNKNOWN)
