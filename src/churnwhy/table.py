@@ -280,11 +280,11 @@ def _with_behaviour(frame: pl.LazyFrame, events: pl.DataFrame, lookback: int, ca
     )
     per_type = per_type.rename({t: f"{COUNT_PREFIX}{t}" for t in types if t in per_type.columns})
     window = in_window.group_by("customer_id").agg(
-        pl.col("amount").sum().alias("amount_window"),
+        _exact_sum("amount").alias("amount_window"),
         (day < half).sum().cast(pl.Int64).alias("__first_half"), (day >= half).sum().cast(pl.Int64).alias("__second_half"),
     )
     lifetime = before.group_by("customer_id").agg(
-        pl.col("amount").sum().alias("amount_total"), day.max().alias("__last_before_end"),
+        _exact_sum("amount").alias("amount_total"), day.max().alias("__last_before_end"),
     )
     exposure = (pl.col("end_date") - pl.max_horizontal(pl.col("start_date"), pl.col("end_date") - pl.duration(days=lookback)))
     out = (
@@ -303,6 +303,12 @@ def _with_behaviour(frame: pl.LazyFrame, events: pl.DataFrame, lookback: int, ca
         )
     )
     return out, tuple(types)
+
+
+def _exact_sum(col: str) -> pl.Expr:
+    """Sum of money in whole cents: integer sums do not depend on the order parallel aggregation adds rows in,
+    so the same input gives the same table (and the same model fits) on every run."""
+    return (pl.col(col) * 100).round(0).cast(pl.Int64).sum() / 100
 
 
 def _churn_rule(df: pl.DataFrame, config, as_of: dt.date) -> str:  # type: ignore[no-untyped-def]
