@@ -40,7 +40,8 @@ def _with_reasons(table):
 def fake_pipeline(monkeypatch):
     """pipeline.load_table is the lead's; stand in for it so the command is tested on its own."""
     table = _with_reasons(simulate(2000, seed=1))
-    module = types.SimpleNamespace(load_table=lambda path, config: types.SimpleNamespace(table=table))
+    module = types.SimpleNamespace(load_table=lambda path, config: types.SimpleNamespace(table=table),
+                                   add_reasons=lambda table, config, infer=True: table)
     monkeypatch.setitem(sys.modules, "churnwhy.pipeline", module)
     return table
 

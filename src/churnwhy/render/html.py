@@ -34,6 +34,7 @@ def _svg(fig: Figure) -> str:
     with matplotlib.rc_context({"svg.hashsalt": "churnwhy", "svg.fonttype": "path"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buf.getvalue()
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)  # matplotlib's RDF block: no use inline
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG needs neither
 
 
