@@ -73,7 +73,8 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "circumstance/other": (
         "MOVED", "MOVING", "RELOCATED", "RELOCATION", "DECEASED", "DIED", "DEATH", "BUSINESS_CLOSED",
-        "CLOSED", "CLOSED_BUSINESS", "NO_LONGER_NEEDED", "NOT_NEEDED", "NO_NEED", "RETIRED",
+        "CLOSED", "CLOSED_BUSINESS", "NO_LONGER_NEEDED", "NOT_NEEDED", "NO_NEED", "RETIRED", "PERSONAL",
+        "PERSONAL_REASONS", "LIFE_EVENT",
     ),
     "circumstance/price": ("FINANCIAL_HARDSHIP", "CANT_AFFORD", "CANNOT_AFFORD", "JOB_LOSS"),
     "unknown/unknown": ("OTHER", "UNKNOWN", "NONE", "NA", "N_A", "NO_REASON", "DECLINED_TO_SAY"),
