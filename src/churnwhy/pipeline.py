@@ -77,7 +77,7 @@ def analyze(
 
     A section that cannot be computed records why; the others still run.
     """
-    from churnwhy.report import Report, Section
+    from churnwhy.report import Report
 
     step = progress or (lambda stage: None)
     config = config or Config.load(path)

@@ -11,7 +11,6 @@ import dataclasses
 import gzip
 import io
 import json
-from pathlib import Path
 
 import polars as pl
 from fastexcel import FastExcelError  # what Polars' Excel reader raises for a file that is not a workbook

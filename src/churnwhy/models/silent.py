@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
-from churnwhy.models.drivers_prep import fill_features, stratified_sample
+from churnwhy.models.drivers_prep import fill_features
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
 

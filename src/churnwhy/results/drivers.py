@@ -9,6 +9,8 @@ import dataclasses
 import math
 from typing import Any
 
+from churnwhy.results._json import json_safe
+
 import polars as pl
 
 EFFECT_COLUMNS = (
@@ -18,16 +20,7 @@ EFFECT_COLUMNS = (
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> None, tuples -> lists, nested dataclasses -> dicts."""
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    return value
+    return json_safe(value)
 
 
 def _frame(rows: tuple[Any, ...], cls: type) -> pl.DataFrame:

@@ -7,9 +7,10 @@ values, reason *codes* (for the unmapped-code warning) and settings.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from churnwhy.results._json import json_safe
 
 import polars as pl
 
@@ -21,18 +22,7 @@ CI_METHODS = {
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe, deterministic: NaN/inf -> None, tuples -> lists, mappings -> key-sorted dicts."""
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _clean(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _clean(value[k]) for k in sorted(value, key=str)}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _clean(value.item())
-    return value
+    return json_safe(value, digits=6)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from typing import Any
+
+from churnwhy.results._json import json_safe
 
 import polars as pl
 
@@ -25,16 +26,7 @@ def to_unit(days: float | None, unit: str = "days") -> float | None:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe scalars: NaN/inf become None, dates ISO strings, tuples lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in sorted(value.items())}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    return json_safe(value)
 
 
 def frame_records(frame: pl.DataFrame, sort_by: list[str]) -> list[dict[str, Any]]:
