@@ -39,6 +39,10 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     reasons = doc["reasons"]
     if reasons.get("status") != "ok":
         return f"[yellow]Why they left: not computed[/] ({reasons.get('reason')})"
+    if not any(headline_shares(doc, axis) for axis in ("why", "what")):
+        n = doc["summary"]["churned"]
+        return (f"Why they left: none of the {n:,} churners stated a reason churnwhy could read"
+                if n else "Why they left: nobody has churned yet")
     source = HEADLINE_SOURCES.get(headline_source(doc) or "", "no stated reasons")
     table = Table(title=f"Why they left ({source}; 95% CI)", title_justify="left")
     table.add_column("axis")
