@@ -70,6 +70,7 @@ class CustomerTable:
 
 DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 MAX_EVENT_TYPES = 30  # rarer types are summed into `other_events` so the table stays narrow
+CIDX = "__cidx"  # a customer's number in the loaded event codes
 
 
 def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore[no-untyped-def]
@@ -87,12 +88,12 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     if as_of is None and not _tenure_only(exports):
         raise InputError("no dates anywhere in the exports, so there is no analysis date",
                          hint="pass --as-of YYYY-MM-DD, or add signup / event dates")
-    events = exports.events
+    events = exports.event_codes
     cancel_re = f"(?i){config.cancel_event_pattern}"
     base = _base_customers(exports, events)
     summary = _event_summary(events, as_of, cancel_re) if events is not None else None
     if summary is not None:
-        base = base.join(summary, on="customer_id", how="left")
+        base = base.join(summary, on=CIDX, how="left")
     else:
         base = base.with_columns(pl.lit(None, pl.Date).alias(c) for c in ("first_event", "last_event", "first_cancel"))
     tenure_days_col = _tenure_days(base, exports, config)
@@ -120,7 +121,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
 def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
     """A CRM export with a churn flag and a tenure per customer (no dates) needs no analysis date."""
     c = exports.customers
-    return (c is not None and exports.events is None and "tenure" in c.columns and c["tenure"].null_count() == 0
+    return (c is not None and exports.event_codes is None and "tenure" in c.columns and c["tenure"].null_count() == 0
             and ("churned" in c.columns or "status" in c.columns))
 
 
@@ -142,22 +143,34 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
         cols.append(flag.alias("churn_flag"))
         cols.append(pl.col("tenure") if "tenure" in c.columns else pl.lit(None, pl.Float64).alias("tenure"))
         extra = [s for s in exports.segments] + [k for k in ("score", "reason_code", "reason_text", "competitor") if k in c.columns]
+        # event codes number customers by their row here (EventCodes.ids is this customer_id column)
+        cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
-    first = events.group_by("customer_id").agg(pl.col("event_time").min().dt.date().alias("start_date"))
+    first = events.frame.group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
     return first.with_columns(
+        events.ids.gather(first[CIDX]).alias("customer_id"),
         pl.lit(None, pl.Date).alias("churn_date"), pl.lit(None, pl.Boolean).alias("churn_flag"),
         pl.lit(None, pl.Float64).alias("tenure"),
     )
 
 
-def _event_summary(events: pl.DataFrame, as_of: dt.date, cancel_re: str) -> pl.DataFrame:
+def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ignore[no-untyped-def]
+    """Physical codes of the event types that match (or not) the cancellation pattern: the regex runs on the
+    handful of type names, and rows are compared as small integers (string tests per row were the hot spot)."""
+    names = pl.Series(events.frame.schema["event_type"].categories)
+    hit = names.str.contains(pattern)
+    return [i for i, h in enumerate(hit.to_list()) if h == cancel]
+
+
+def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     day = pl.col("event_time").dt.date()
+    is_cancel = pl.col("event_type").to_physical().is_in(_type_codes(events, cancel_re, cancel=True))
     return (
-        events.lazy().filter(day <= as_of).group_by("customer_id").agg(
+        events.frame.lazy().filter(day <= as_of).group_by(CIDX).agg(
             day.min().alias("first_event"),
-            day.filter(~pl.col("event_type").str.contains(cancel_re)).max().alias("last_event"),
-            day.filter(pl.col("event_type").str.contains(cancel_re)).min().alias("first_cancel"),
-        ).collect()
+            day.filter(~is_cancel).max().alias("last_event"),
+            day.filter(is_cancel).min().alias("first_cancel"),
+        ).collect(engine="streaming")
     )
 
 
@@ -255,41 +268,50 @@ def _score_scale(scores: pl.Series | None) -> str:
     return "unknown"
 
 
-def _with_behaviour(frame: pl.LazyFrame, events: pl.DataFrame, lookback: int, cancel_re: str):  # type: ignore[no-untyped-def]
-    """Counts, rates, amounts, recency and trend from events strictly before each customer's end date."""
-    counts = events["event_type"].value_counts(sort=True)
-    kept = [t for t in counts.filter(~pl.col("event_type").str.contains(cancel_re))["event_type"].to_list()]
+def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):  # type: ignore[no-untyped-def]
+    """Counts, rates, amounts, recency and trend from events strictly before each customer's end date.
+
+    One group-by over the events: each event finds its customer's dates by position (customers are numbered
+    0..n-1 in the event codes), and per-type counts are sums of small-integer comparisons."""
+    cats = events.frame.schema["event_type"].categories.to_list()
+    counts = events.frame.group_by("event_type").len().with_columns(pl.col("event_type").cast(pl.String))
+    counts = counts.sort(["len", "event_type"], descending=[True, False])
+    not_cancel = set(_type_codes(events, cancel_re, cancel=False))
+    kept = [t for t in counts["event_type"].to_list() if cats.index(t) in not_cancel]
     types = sorted(kept[:MAX_EVENT_TYPES]) + (["other_events"] if len(kept) > MAX_EVENT_TYPES else [])
-    spans = frame.select(
-        "customer_id", "start_date", "end_date",
-        (pl.col("end_date") - pl.duration(days=lookback)).alias("__win_start"),
-    )
+    spans = frame.select(CIDX, "start_date", "end_date").collect()
+    dense = (pl.DataFrame({CIDX: pl.arange(0, events.ids.len(), dtype=pl.UInt32, eager=True)})
+             .join(spans, on=CIDX, how="left", maintain_order="left"))
+    cidx = events.frame[CIDX]
     day = pl.col("event_time").dt.date()
-    before = events.lazy().join(spans, on="customer_id", how="inner").filter(
-        (day < pl.col("end_date")) & (pl.col("start_date").is_null() | (day >= pl.col("start_date")))
-    )
-    in_window = before.filter(day >= pl.col("__win_start"))
-    half = pl.col("__win_start") + pl.duration(days=lookback // 2)
-    etype = pl.col("event_type")
+    start, end = pl.col("__start"), pl.col("__end")
+    win_start = end - pl.duration(days=lookback)
+    half = win_start + pl.duration(days=lookback // 2)
+    before = (day < end) & (start.is_null() | (day >= start))
+    in_window = day >= win_start
+    code = pl.col("event_type").to_physical()
+    per_type = [(in_window & (code == cats.index(t))).sum().cast(pl.Int64).alias(f"{COUNT_PREFIX}{t}")
+                for t in types if t != "other_events"]
     if len(kept) > MAX_EVENT_TYPES:
-        etype = pl.when(etype.is_in(kept[:MAX_EVENT_TYPES])).then(etype).otherwise(pl.lit("other_events"))
-    per_type = (
-        in_window.filter(~pl.col("event_type").str.contains(cancel_re))
-        .group_by("customer_id", etype.alias("event_type")).len().collect()
-        .pivot(on="event_type", index="customer_id", values="len", on_columns=types)
-    )
-    per_type = per_type.rename({t: f"{COUNT_PREFIX}{t}" for t in types if t in per_type.columns})
-    window = in_window.group_by("customer_id").agg(
-        _exact_sum("amount").alias("amount_window"),
-        (day < half).sum().cast(pl.Int64).alias("__first_half"), (day >= half).sum().cast(pl.Int64).alias("__second_half"),
-    )
-    lifetime = before.group_by("customer_id").agg(
-        _exact_sum("amount").alias("amount_total"), day.max().alias("__last_before_end"),
+        rest = [cats.index(t) for t in kept[MAX_EVENT_TYPES:]]
+        per_type.append((in_window & code.is_in(rest)).sum().cast(pl.Int64).alias(f"{COUNT_PREFIX}other_events"))
+    cents = (pl.col("amount") * 100).round(0).cast(pl.Int64)
+    agg = (
+        events.frame.lazy()
+        .with_columns(dense["start_date"].gather(cidx).alias("__start"), dense["end_date"].gather(cidx).alias("__end"))
+        .filter(before)
+        .group_by(CIDX).agg(
+            *per_type,
+            (cents.filter(in_window).sum() / 100).alias("amount_window"),
+            (in_window & (day < half)).sum().cast(pl.Int64).alias("__first_half"),
+            (in_window & (day >= half)).sum().cast(pl.Int64).alias("__second_half"),
+            (cents.sum() / 100).alias("amount_total"), day.max().alias("__last_before_end"),
+        )
+        .collect(engine="streaming")
     )
     exposure = (pl.col("end_date") - pl.max_horizontal(pl.col("start_date"), pl.col("end_date") - pl.duration(days=lookback)))
     out = (
-        frame.join(per_type.lazy(), on="customer_id", how="left")
-        .join(window, on="customer_id", how="left").join(lifetime, on="customer_id", how="left")
+        frame.join(agg.lazy(), on=CIDX, how="left")
         .with_columns(
             pl.max_horizontal(pl.coalesce(exposure.dt.total_days(), pl.lit(lookback)), pl.lit(1)).cast(pl.Int64).alias("exposure_days"),
             *[pl.col(f"{COUNT_PREFIX}{t}").fill_null(0).cast(pl.Int64) for t in types],

@@ -1,0 +1,63 @@
+"""churnwhy's library pipeline, stage by stage, in this process: wall seconds and peak RSS after each stage.
+
+Usage: python bench/stages.py DIR   -> one JSON object on the last stdout line. Run it in a fresh process per
+measurement (bench/run.py does) so the peak RSS is this run's own. The stages are the ones `analyze` runs,
+in its order, through the same functions (pipeline._section), then the JSON the CLI would print.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main(path: str) -> dict:
+    from churnwhy import pipeline
+    from churnwhy.config import Config
+    from churnwhy.load import load_exports
+    from churnwhy.render.files import dumps
+    from churnwhy.report import Report
+    from churnwhy.table import build_customer_table
+
+    out: dict = {"stages": {}}
+
+    def mark(name: str, t0: float) -> float:
+        t = time.perf_counter()
+        out["stages"][name] = {"s": t - t0, "peak_mib": peak_mib()}
+        return t
+
+    t_start = t = time.perf_counter()
+    config = Config.load(path)
+    exports = load_exports(path, config)
+    t = mark("load_exports", t)
+    table = build_customer_table(exports, config)
+    t = mark("build_customer_table", t)
+    loaded = pipeline.LoadedTable(exports, table, config)
+    reasons, table = pipeline._section("reasons", pipeline._reasons, table, config)
+    t = mark("reasons", t)
+    drivers, _ = pipeline._section("drivers", pipeline._drivers, table, config, None)
+    t = mark("drivers", t)
+    inferred, table = pipeline._section("inferred", pipeline._inferred, table, config)
+    t = mark("silent", t)
+    survival, _ = pipeline._section("survival", pipeline._survival, table, config, tuple(table.segments))
+    t = mark("survival", t)
+    report = Report(str(path), loaded, table, reasons, inferred, drivers, survival, False)
+    text = dumps(report.to_dict())
+    t = mark("render_json", t)
+    out["total_s"] = t - t_start
+    out["peak_mib"] = peak_mib()
+    out["customers"] = table.n_customers
+    out["events_loaded"] = sum(f.rows_loaded for f in exports.files if f.role == "events")
+    out["json_bytes"] = len(text)
+    out["skipped_sections"] = {s.name: s.skipped for s in (reasons, drivers, inferred, survival) if not s.ok}
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1])))
