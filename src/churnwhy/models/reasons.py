@@ -61,6 +61,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         min_class_size: int = 5,
         min_train: int = 30,
         cv: int = 5,
+        max_train: int = 5_000,
         random_state: int | None = 0,
     ) -> None:
         self.settings = settings
@@ -68,6 +69,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self.min_class_size = min_class_size
         self.min_train = min_train
         self.cv = cv
+        self.max_train = max_train  # distinct answers learned from, at most (a random sample beyond)
         self.random_state = random_state
 
     def fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None, competitors: Iterable[str | None] | None = None) -> ReasonModel:
@@ -87,14 +89,22 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self.cv_accuracy_: float | None = None
         self.cv_folds_ = 0
         if settings.learn and train.height >= self.min_train and len(self.classes_) >= 2:
-            x = _clip(train["text"], settings.max_chars)
-            y = train["cell"].to_numpy()
-            folds = int(min(self.cv, train["cell"].value_counts()["count"].min()))
+            # Exit answers repeat ("too expensive"): learn from each distinct (text, cell) once, weighted by how
+            # often it was given. That bounds the work by the vocabulary of answers, not the number of churners,
+            # and keeps copies of one answer out of both sides of a CV split (which would flatter the accuracy).
+            distinct = (train.group_by("text", "cell").len().sort("text", "cell")
+                        .filter(pl.col("cell").is_in(self.classes_.tolist())))
+            if distinct.height > self.max_train:
+                distinct = distinct.sample(self.max_train, seed=self.random_state or 0).sort("text", "cell")
+            x = _clip(distinct["text"], settings.max_chars)
+            y = distinct["cell"].to_numpy()
+            folds = int(min(self.cv, distinct["cell"].value_counts()["count"].min()))
             if folds >= 2:
                 splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
                 self.cv_accuracy_ = float(cross_val_score(self._pipeline(), x, y, cv=splitter).mean())
                 self.cv_folds_ = folds
-            self.pipeline_ = self._pipeline().fit(x, y)
+            weights = distinct["len"].to_numpy().astype(float)
+            self.pipeline_ = self._pipeline().fit(x, y, logit__sample_weight=weights)
             self.classes_ = self.pipeline_.classes_
             self.n_train_ = train.height
         self.labels_ = self._apply_model(base, settings)
