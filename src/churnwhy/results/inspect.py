@@ -38,7 +38,8 @@ class InspectResult:
         df = table.frame
         ranges: dict[str, tuple[str | None, str | None]] = {}
         for label, frame, col in (("signup", df, "start_date"), ("end", df, "end_date"),
-                                  ("events", exports.events, "event_time"), ("surveys", exports.surveys, "survey_date")):
+                                  ("events", exports.event_codes.frame if exports.event_codes else None, "event_time"),
+                                  ("surveys", exports.surveys, "survey_date")):
             if frame is not None and col in frame.columns and frame[col].drop_nulls().len():
                 lo, hi = frame[col].min(), frame[col].max()
                 ranges[label] = (_day(lo), _day(hi))
