@@ -24,8 +24,10 @@ def reasons(
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Classify stated reasons (codes and free text) on the why and what axes; shares with 95% CIs, naive vs
-    reweighted for who answered, per segment and period, and the reasons of satisfied churners."""
+    """Why they left, as they said it: reason codes and free text on the why and what axes, with 95% CIs.
+
+    Shares naive and reweighted for who answered, per segment (--by) and churn period, and the reasons of
+    churners who were satisfied but left."""
     from churnwhy.errors import ChurnwhyError
     from churnwhy.models.reason_shares import fit_reasons
     from churnwhy.models.reasons import attach_stated_reasons
