@@ -50,4 +50,4 @@ def test_inferred_reasons_beat_the_majority_class(demo):
     accuracy = float((inferred["why"] == inferred["true_why"]).mean())
     majority = float(inferred["true_why"].value_counts(normalize=True)["proportion"].max())
     print(f"\ninferred why accuracy {accuracy:.3f} vs majority class {majority:.3f} on {inferred.height} silent churners")
-    assert accuracy > majority
+    assert accuracy >= majority + 0.15, (accuracy, majority)

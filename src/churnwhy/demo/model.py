@@ -95,7 +95,7 @@ class DemoModel:
             "circumstance": {"other": 0.075, "price": 0.02, "product": 0.01, "experience": 0.005},
         }
     )
-    reason_signal: float = 0.8  # log-odds per SD of the behaviour signal pointing at a why / what
+    reason_signal: float = 3.5  # log-odds per SD of log(1 + events) pointing at a why / what
     survey_rate: float = 0.25  # share of churners answering an exit survey or cancel form
     # Log-odds of answering per SD of a behaviour signal, and for the premium plan. Response depends on
     # behaviour and segment only (missing at random given what the exports hold), so respondents are a
@@ -248,17 +248,25 @@ def _z(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / sd if sd > 0 else v * 0.0
 
 
-def reason_signals(x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-    """Behaviour sums that point at a why or a what (standardised over the rows given)."""
+def reason_signals(x: np.ndarray, names: list[str], *, log: bool = False) -> dict[str, np.ndarray]:
+    """Behaviour sums that point at a why or a what (standardised over the rows given).
+
+    With log=True each sum is read on a log(1 + events in the window) scale first: the first failed
+    delivery says more about why someone left than the fifth, so the many churners with one or two
+    events carry signal, not only the few with many."""
     col = {nm: x[:, i] for i, nm in enumerate(names)}
     failures = col["delivery_failed"] + col["delivery_late"] + col["support_ticket"] + 2 * col["complaint"]
-    return {
-        "brand_failed": _z(failures),
-        "better_offer": _z(col["discount_used"] + 3 * col["competitor_mention"]),
-        "experience": _z(failures),
-        "price": _z(col["price_increase"] + col["discount_used"]),
-        "product": _z(3 * col["competitor_mention"] - 0.3 * col["login"]),
+    sums = {
+        "brand_failed": failures,
+        "better_offer": col["discount_used"] + 3 * col["competitor_mention"],
+        "experience": failures,
+        "price": col["price_increase"] + col["discount_used"],
+        "product": 3 * col["competitor_mention"] - 0.3 * col["login"],
     }
+    if log:
+        per_window = LOOKBACK / RATE_DAYS
+        sums = {k: np.sign(v) * np.log1p(np.abs(v) * per_window) for k, v in sums.items()}
+    return {k: _z(v) for k, v in sums.items()}
 
 
 def _reasons(
@@ -271,7 +279,7 @@ def _reasons(
     idx = np.flatnonzero(churned)
     if idx.size == 0:
         return why, what, responded
-    sig = reason_signals(x[idx], names)
+    sig = reason_signals(x[idx], names, log=True)
     logits = np.zeros((idx.size, len(CELLS)))
     for j, (w, c) in enumerate(CELLS):
         logits[:, j] = model.reason_signal * (sig.get(w, 0.0) + sig.get(c, 0.0))
@@ -289,6 +297,9 @@ def _reasons(
     why[idx] = cell // len(WHATS)
     what[idx] = cell % len(WHATS)
 
+    # Answering depends on the plain (linear) behaviour sums: a logistic model of response on the
+    # customer table's rates is then well specified, as the non-response correction assumes.
+    sig = reason_signals(x[idx], names)
     bias = model.survey_bias
     lo = bias.get("failures_sd", 0.0) * sig["brand_failed"] + bias.get("offer_sd", 0.0) * sig["better_offer"]
     premium = list(model.plans).index("premium") if "premium" in model.plans else -1
