@@ -19,6 +19,7 @@ from churnwhy.demo import DemoModel, generate
 from churnwhy.demo.model import CELLS, LOOKBACK
 from churnwhy.demo.phrases import CODES, PHRASES
 from churnwhy.errors import ChurnwhyError
+from churnwhy.models.reason_taxonomy import DEFAULT_CODES
 
 EVENT_TYPES = {
     "order", "delivery_ok", "delivery_late", "delivery_failed", "support_ticket", "complaint", "price_increase",
@@ -154,8 +155,12 @@ def test_respondents_are_a_biased_sample(clean):
     assert s["satisfied_better_offer_churners"] > 0
 
 
-def test_every_reason_cell_has_15_distinct_phrasings_and_codes():
-    assert set(PHRASES) == set(CELLS) == set(CODES)
+def test_every_reason_cell_has_15_distinct_phrasings_and_codes_mean_their_cell():
+    assert set(PHRASES) == set(CELLS) and set(CODES) <= set(CELLS)
+    # A code planted in a cell must mean that cell in churnwhy's default taxonomy (no unrecoverable truth).
+    assert {code: DEFAULT_CODES[code] for codes in CODES.values() for code in codes} == {
+        code: cell for cell, codes in CODES.items() for code in codes
+    }
     for cell, phrases in PHRASES.items():
         assert len({p.lower() for p in phrases}) >= 15, cell
 

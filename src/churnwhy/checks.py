@@ -77,12 +77,16 @@ HEADLINE_SOURCES = {
 }
 
 
-def headline_source(doc: dict[str, Any]) -> str | None:
-    """Which estimate of the reason mix a report leads with: every churner (stated + inferred) when inference
-    ran, else respondents reweighted for non-response, else respondents as they are."""
+def headline_source(doc: dict[str, Any], axis: str | None = None) -> str | None:
+    """Which estimate of the reason mix a report leads with on an axis (any axis when None): every churner
+    (stated + inferred) when inference ran for it, else respondents reweighted for non-response, else
+    respondents as they are. An axis the silent classifier refused keeps the respondents' estimate, so a
+    report never leads with a mix that is mostly `unknown`."""
     reasons = doc.get("reasons", {})
     inferred = reasons.get("inferred", {})
-    if inferred.get("status") == "ok" and inferred.get("mix") and any(m.get("inferred") for m in inferred.get("models", [])):
+    if inferred.get("status") == "ok" and inferred.get("mix") and any(
+        m.get("inferred") and (axis is None or m.get("dimension") == axis) for m in inferred.get("models", [])
+    ):
         return "combined"
     if reasons.get("status") != "ok":
         return None
@@ -92,9 +96,17 @@ def headline_source(doc: dict[str, Any]) -> str | None:
     return "stated"
 
 
+def headline_caption(doc: dict[str, Any]) -> str:
+    """'stated reasons, reweighted ...', or one phrase per axis when the axes come from different estimates."""
+    sources = {axis: headline_source(doc, axis) for axis in ("why", "what")}
+    if sources["why"] == sources["what"]:
+        return HEADLINE_SOURCES.get(sources["why"] or "", "no stated reasons")
+    return "; ".join(f"{axis}: {HEADLINE_SOURCES.get(src or '', 'no stated reasons')}" for axis, src in sources.items())
+
+
 def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
     """[{label, share, ci_low, ci_high}] among churners on one axis, from the estimate headline_source picks."""
-    source = headline_source(doc)
+    source = headline_source(doc, axis)
     reasons = doc.get("reasons", {})
     if source == "combined":
         return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}

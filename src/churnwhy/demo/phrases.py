@@ -25,6 +25,14 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "delivery slots were never respected",
         "I complained 4 times, still no refund",
         "poor service from start to finish",
+        "I was charged twice and it took ages to fix",
+        "billing mistakes every month",
+        "charged after I cancelled",
+        "overcharged, no explanation",
+        "invoices never matched what I ordered",
+        "couldnt change my address in the app",
+        "you ignored my request to pause",
+        "could not log in for a week",
     ),
     ("brand_failed", "product"): (
         "quality of the products went downhill",
@@ -46,19 +54,19 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("brand_failed", "price"): (
         "you raised the price without telling me",
         "hidden fees on every bill",
-        "I was charged twice and it took ages to fix",
         "price went up 3 times in a year",
-        "billing mistakes every month",
         "the delivery fee appeared out of nowhere",
         "you changed my plan price without asking",
-        "charged after I cancelled",
         "Price increase was not communicated",
-        "overcharged, no explanation",
         "the promo price silently ended",
         "my discount was removed without notice",
-        "invoices never matched what I ordered",
         "sneaky price rise",
         "auto-renewed at a higher price",
+        "you put the price up again",
+        "paying 30% more than when I joined",
+        "the fees keep creeping up",
+        "the price rise was the last straw",
+        "they doubled the delivery charge",
     ),
     ("brand_failed", "other"): (
         "you sold my data",
@@ -66,22 +74,21 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "didn't like how you treated your drivers",
         "your privacy policy changed",
         "account was hacked and you did nothing",
-        "couldnt change my address in the app",
-        "you ignored my request to pause",
         "spam spam spam",
         "the company lost my trust",
         "your new terms are unfair",
         "the loyalty programme was scrapped",
-        "could not log in for a week",
         "you cancelled my favourite plan",
         "packaging waste is ridiculous",
         "I was treated like a number",
+        "you share my details with third parties",
+        "I disagree with the company's politics",
+        "the constant upselling put me off",
     ),
     ("better_offer", "product"): (
         "switched to {c}, they have a better selection",
         "{c} has organic options",
         "found a service with more choice",
-        "{c} offers same day delivery",
         "my friend recommended {c}, much better range",
         "went with {c} because their app is nicer",
         "a competitor has fresher products",
@@ -94,6 +101,7 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "trying {c} now, more variety",
         "another company does it better",
         "joined {c} - better quality",
+        "{c} has a far bigger range",
     ),
     ("better_offer", "experience"): (
         "{c} delivers faster",
@@ -111,6 +119,7 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "another shop with reliable delivery",
         "{c} lets me choose a 1 hour slot",
         "went to {c}, smoother all round",
+        "{c} offers same day delivery",
     ),
     ("better_offer", "price"): (
         "{c} is cheaper",
@@ -163,6 +172,9 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "going to live with my daughter",
         "emigrating to Canada",
         "retiring to the countryside",
+        "don't need it anymore",
+        "no longer needed",
+        "don't use it enough",
     ),
     ("circumstance", "price"): (
         "lost my job, need to cut costs",
@@ -182,10 +194,8 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "financial reasons",
     ),
     ("circumstance", "product"): (
-        "don't need it anymore",
         "the kids left home",
         "I cook less now",
-        "no longer needed",
         "started a diet, can't use the boxes",
         "working from the office again, no time to cook",
         "I grow my own veg now",
@@ -194,9 +204,11 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "living alone now, too much food",
         "doctor put me on a special diet",
         "only needed it while I was ill",
-        "don't use it enough",
         "we are never home",
         "it was a gift subscription and it ended",
+        "my kids grew out of the meals",
+        "I only cook at weekends now",
+        "the boxes don't fit my new diet",
     ),
     ("circumstance", "experience"): (
         "you don't deliver to my new address",
@@ -219,21 +231,20 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # Cancel-form codes: which codes a respondent in each cell picks from (uniformly).
 CODES: dict[tuple[str, str], tuple[str, ...]] = {
-    # A cancel form's options. Mostly one meaning per code, as a well-designed form has; OTHER and the
-    # bare "switched" codes leave an axis open, and PERSONAL is not in churnwhy's default taxonomy (so the
-    # unmapped-code warning shows up on demo data).
+    # A cancel form's options, one meaning each, as a well-designed form has: each code's cell is the one
+    # churnwhy's default taxonomy gives it, so what a code cannot say is never planted as truth. Cells
+    # with no fitting option (brand_failed/other, better_offer/other, circumstance/product and
+    # circumstance/experience) answer in free text. Besides, a few form users in every cell tick OTHER
+    # (`OTHER_TICK`), which says nothing on either axis and is counted unknown.
     ("brand_failed", "experience"): ("POOR_SERVICE", "DELIVERY_ISSUES"),
     ("brand_failed", "product"): ("PRODUCT_QUALITY", "NOT_WORKING"),
     ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES"),
-    ("brand_failed", "other"): ("OTHER",),
     ("better_offer", "product"): ("BETTER_PRODUCT", "MISSING_FEATURES"),
-    ("better_offer", "experience"): ("COMPETITOR_OFFER",),
+    ("better_offer", "experience"): ("BETTER_SERVICE",),
     ("better_offer", "price"): ("TOO_EXPENSIVE", "CHEAPER_ALTERNATIVE"),
-    ("better_offer", "other"): ("SWITCHED_PROVIDER",),
-    ("circumstance", "other"): ("MOVED", "PERSONAL"),
+    ("circumstance", "other"): ("MOVED", "RELOCATED", "NO_LONGER_NEEDED", "LEAVING_COUNTRY"),
     ("circumstance", "price"): ("CANT_AFFORD",),
-    ("circumstance", "product"): ("NO_LONGER_NEEDED",),
-    ("circumstance", "experience"): ("RELOCATED",),
 }
+OTHER_TICK = 0.05  # share of form users, in any cell, who tick OTHER
 
 BLANK_OR_OFF_TOPIC = ("", "n/a", "-", "no comment", "asdf", "please stop emailing me", "good luck", "...")

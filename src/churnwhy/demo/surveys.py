@@ -7,7 +7,7 @@ import polars as pl
 
 from churnwhy.demo.events import DAY_FROM_S, DAY_S, DAY_SPAN_S
 from churnwhy.demo.model import CELLS, WHATS, WHYS, DemoModel, Population, reason_signals
-from churnwhy.demo.phrases import BLANK_OR_OFF_TOPIC, CODES, COMPETITORS, PHRASES
+from churnwhy.demo.phrases import BLANK_OR_OFF_TOPIC, CODES, COMPETITORS, OTHER_TICK, PHRASES
 
 SURVEY_KINDS = ("nps", "exit_text", "cancel_code")
 
@@ -56,9 +56,10 @@ def draw_surveys(pop: Population, model: DemoModel, rng: np.random.Generator) ->
     picks = rng.integers(0, 1 << 30, (resp.size, 4))
     for j in range(resp.size):  # one loop over survey answers (a quarter of churners), for string building
         key = CELLS[int(cell[j])]
-        if coded[j]:
+        if coded[j] and key in CODES:
             options = CODES[key]
-            codes.append(options[picks[j, 0] % len(options)])
+            tick_other = picks[j, 3] % 1000 < OTHER_TICK * 1000
+            codes.append("OTHER" if tick_other else options[picks[j, 0] % len(options)])
             texts.append(None)
             comps.append(None)
             continue
@@ -79,6 +80,7 @@ def draw_surveys(pop: Population, model: DemoModel, rng: np.random.Generator) ->
         codes.append(None)
         texts.append(text)
         comps.append(comp)
+    coded = np.array([c is not None for c in codes], dtype=bool)
     exits = pl.DataFrame(
         {"cust": resp, "kind": np.where(coded, "cancel_code", "exit_text"), "day": exit_day,
          "score": np.where(coded, -1, exit_score), "reason_code": codes, "reason_text": texts,

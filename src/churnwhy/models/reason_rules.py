@@ -44,11 +44,19 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\b(?:dont|do not|doesnt|does not|didnt|did not|no)\s+(?:really\s+)?need\b", " noneed "),
     (r"\b(?:not|never|barely|hardly|rarely|dont|didnt|wasnt|werent)\s+(?:really\s+)?(?:using|use|used)\b", " notusing "),
     (r"\bcould\s+(?:have\s+)?be(?:en)?\s+better\b", " couldbebetter "),
+    # "should be faster", "wish it was easier": a wish about us, not praise of someone else.
+    (
+        r"\b(?:should|could|needs?\s+to|ought\s+to|wish\s+(?:it|you|they)\s+(?:was|were|would))\s+(?:be\s+)?"
+        r"(?:a\s+lot\s+|much\s+|way\s+)?(faster|quicker|easier|smoother|simpler|cheaper|better)\b",
+        " couldbebetter ",
+    ),
     (r"\bnot\s+(?:very\s+)?(?:reliable|dependable)\b", " unreliable "),
     (r"\bnot\s+(?:very\s+)?helpful\b", " unhelpful "),
     (r"\bnot\s+(?:on|in)\s+time\b", " late "),
     (r"\bnot\s+(?:working|work|workin)\b", " notworking "),
     (r"\b(?:no\s*one|nobody)\b", " noone "),
+    # "tried calling", "tried to cancel": an attempt, not trying another brand.
+    (r"\b(?:tried|trying|try)\s+(?:to|calling|contacting|reaching|emailing|getting|everything|again|several|many|multiple|\d+)\b", " attempted "),
     # Negation: the first content word after the negator is neutralised.
     (
         r"\b(?:not|wasnt|isnt|werent|arent|nothing\s+to\s+do\s+with|nothing\s+wrong\s+with|"
@@ -109,6 +117,58 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(r"\b(?:has|have|had|offers?|gives?|got|includes?)\s+(?:a\s+)?(?:much\s+|way\s+|far\s+|lot\s+)?(?:more|bigger|better|wider|larger|nicer)\b", "better_offer", None, 1.0),
     Rule(r"\b(?:is|are|was|were|just|much|way|far|so\s+much)\s+(?:better|nicer|faster|cheaper|easier|greener)\b", "better_offer", None, 1.0),
     Rule(r"\b(?:promo\w*|discount\w*|cash\s?back|introductory|\d+\s?%\s?off|free\s+(?:trial|months?|boxes?|installation))", "better_offer", "price", 0.8),
+    # Praise of how someone else does it ("X delivers faster", "returns are easier with X"): pulled away.
+    Rule(
+        r"\b(?:faster|quicker|easier|smoother|simpler|more\s+(?:reliable|flexible|convenient|helpful|responsive|choice|"
+        r"variety|options|organic)|actually\s+(?:helpful|works|arrives|answers|cares)|never\s+has\s+(?:any\s+)?(?:problems?|issues?)|"
+        r"within\s+minutes|for\s+free|lets\s+(?:me|us|you)|suits?\s+(?:me|us|my|our)|fits?\s+(?:me|us|my|our)|"
+        r"(?:has|have|offers?)\s+(?:the\s+)?(?:\w+\s+)?(?:options?|brands?|choices?|variety|range))\b",
+        "better_offer", None, 1.3,
+    ),
+    Rule(r"\b(?:tried|trying|testing)\s+\w+|\b(?:like|liked|love|loved|prefer|preferred)\s+(?:their|theirs|them)\b", "better_offer", None, 1.0),
+    # The brand changed terms on its own: a price rise in all but name.
+    Rule(
+        r"\b(?:without\s+(?:asking|notice|warning|telling|consent|permission)|silently|out\s+of\s+nowhere|sneak\w*|"
+        r"auto\W?renew\w*)\b",
+        "brand_failed", None, 1.2,
+    ),
+    Rule(
+        r"\b(?:promo\w*|discount\w*|offer|deal|introductory)\s+(?:\w+\s+){0,2}(?:ended|expired|removed|stopped|withdrawn|"
+        r"scrapped|gone|ran\s+out)\b|\bhigher\s+(?:price|rate|fee)|\b(?:new|extra|added|surprise)\s+(?:fees?|charges?)\b"
+        r"|\bfees?\s+(?:appeared|added|introduced|showed\s+up)\b",
+        "brand_failed", "price", 1.5,
+    ),
+    # --- other: topics outside product, experience and price. Complaints about how the brand behaves
+    # (privacy, spam, terms, trust) are its failure; neutral topics (sustainability, perks) leave why open.
+    Rule(
+        r"\b(?:privacy|gdpr|marketing|spam|upsell\w*|newsletters?|stop\s+(?:emailing|texting|calling)|my\s+(?:data|details)|"
+        r"third\s+parties|data\s+(?:breach|leak|protection|sharing)|terms|trust|hack\w*|politic\w*|"
+        r"treated\s+(?:like|as)|treat(?:ed|s|ing)?\s+(?:your|their|its)\s+(?:staff|drivers|workers|employees)|"
+        r"(?:loyalty|rewards?)\s+(?:\w+\s+)?(?:was\s+|were\s+|got\s+)?(?:scrapped|cancell?ed|ended|removed|cut))\b",
+        "brand_failed", "other", 1.2,
+    ),
+    Rule(
+        r"\b(?:sustainab\w*|eco|environment\w*|carbon|plastic|packaging|waste|charit\w*|donat\w*|ethic\w*|local(?:ly)?|"
+        r"farmers?|loyalty|rewards?|bundl\w*|employer|students?|perks?|values)\b",
+        None, "other", 1.2,
+    ),
+    Rule(r"\b(?:family|partner|friends?|household)\b", None, "other", 0.6),
+    # --- experience vocabulary beyond delivery and support (topic only: praise or failure decides why)
+    Rule(
+        r"\b(?:returns?|exchanges?|chat|live\s+chat|slots?|experience|hassle|convenien\w*|tracking|notif\w*|"
+        r"texts?\s+me|punctual|friendly|helpful|responsive|smooth\w*)\b",
+        None, "experience", 0.9,
+    ),
+    # --- product vocabulary beyond quality and range
+    Rule(
+        r"\b(?:organic|brands|variety|options|flexib\w*|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
+        r"fresh(?:er|est|ness)?|vegan|vegetarian|gluten\W?free|the\s+same\s+every)\b",
+        None, "product", 0.9,
+    ),
+    Rule(
+        r"\bfree\s+(?:delivery|shipping|postage)|\bfor\s+less\b|\bless\s+money|\bpay\s+less|\bsaves?\s+(?:me\s+)?money",
+        "better_offer", "price", 1.2,
+    ),
     # --- price: what=price; alone it reads as pulled away by a cheaper offer (documented default)
     Rule(_PRICE, "better_offer", "price", 0.7),
     Rule(r"\b(?:cheap|cheaply)\s+(?:made|quality|materials?)\b|\bflimsy\b", "brand_failed", "product", 1.2),
@@ -159,13 +219,14 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\b(?:broke|broken|breaking|breaks|faulty|fault|defective|defect|stopped\s+working|doesnt\s+work|didnt\s+work|notworking|"
         r"never\s+worked|unreliable|unusable|outages?|went\s+down|down\s+again|dropp\w*|disconnect\w*|downtime|bland|stale|"
         r"inedible|tiny|mouldy|moldy|rotten|gone\s+downhill|went\s+downhill|going\s+downhill|declined|got\s+worse|gotten\s+worse|"
-        r"deteriorat\w*|wrong\s+size|doesnt\s+fit|didnt\s+fit)\b",
+        r"deteriorat\w*|wrong\s+size|doesnt\s+fit|didnt\s+fit|bruised|stopped\s+(?:selling|stocking|offering)|"
+        r"discontinued|out\s+of\s+stock|never\s+in\s+stock|(?:the\s+)?same\s+every\s+(?:time|week|month))\b",
         "brand_failed", "product", 1.2,
     ),
     Rule(
         r"\b(?:terrible|awful|horrible|horrendous|appalling|shocking|poor|bad|worst|worse|disgusting|dreadful|pathetic|"
         r"rubbish|crap|crappy|useless|hopeless|joke|nightmare|disappoint\w*|frustrat\w*|fed\s+up|sick\s+of|couldbebetter|"
-        r"slow|scam\w*|ripped\s+off|rip\s+off|misleading|misled|lied)\b",
+        r"slow|scam\w*|ripped\s+off|rip\s+off|misleading|misled|lied|ridiculous|unfair|annoying|excessive|last\s+straw)\b",
         "brand_failed", None, 1.0,
     ),
     # --- circumstance: strong cues (weight 2) beat "moved to ..." read as switching
@@ -187,6 +248,34 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"stopped\s+using|dont\s+have\s+(?:the\s+)?time|no\s+time|too\s+busy|kids\s+(?:have\s+)?(?:grown|left)|new\s+baby|pregnan\w*|"
         r"divorc\w*|separated|health|illness|hospital\w*|sold\s+the\s+(?:car|house|property))\b",
         "circumstance", "other", 2.0,
+    ),
+    # Life changes. A new home, job or routine: why only, what comes from the topic ("can't receive
+    # deliveries at my new place" is circumstance about the delivery experience).
+    Rule(
+        r"\bnew\s+(?:address|place|flat|house|home|building|street|area|job|shift|city|town|routine)\b"
+        r"|\b(?:shift\s+work|working\s+nights|night\s+shifts?|travel\s+for\s+work|never\s+home|operation|surgery|"
+        r"injur\w*|mobility)\b",
+        "circumstance", None, 2.0,
+    ),
+    # Family and personal events: circumstance, other.
+    Rule(
+        r"\b(?:travell?ing|having\s+a\s+baby|split\s+up|break\s?up|broke\s+up|off\s+to\s+(?:uni|university|college)|"
+        r"personal\s+reasons?|family\s+reasons?|(?:moving|moved|going)\s+(?:in\s+)?(?:to\s+live\s+)?with\s+my|"
+        r"kids\s+(?:moved\s+out|left)|(?:my|our)\s+needs\s+changed|gift\s+subscription)\b",
+        "circumstance", "other", 2.0,
+    ),
+    # How they eat or use the product changed: circumstance, product.
+    Rule(
+        r"\b(?:eating\s+out|cook(?:ing)?\s+less|only\s+cook|grow\s+my\s+own|living\s+alone|(?:special|new|strict)\s+diet|"
+        r"started\s+a\s+diet|on\s+a\s+diet|doctor\s+(?:put|said|told)|while\s+i\s+was\s+ill|grew\s+out\s+of)\b",
+        "circumstance", "product", 2.0,
+    ),
+    Rule(
+        r"\b(?:on\s+a|my|our|student|tight|household|family)\s+budget\b|\bbudget\s+(?:is|was)\s+tight|\bcutting\s+(?:back|down)"
+        r"|\bcut\s+back|\bcutting\s+(?:all\s+)?(?:my\s+|our\s+)?(?:subscriptions|costs|spending)|\breduce\s+(?:my\s+|our\s+)?"
+        r"(?:spending|costs|outgoings)|\bsaving\s+(?:up\s+)?for\b|\b(?:my|our)\s+income|\brent\s+(?:went|increased|rose|has)"
+        r"|\bmortgage|\bpension|\boutgoings\b",
+        "circumstance", "price", 2.5,
     ),
     Rule(
         r"\b(?:lost\s+(?:my|our)\s+jobs?|unemploy\w*|redundan\w*|laid\s+off|furlough\w*|(?:cant|cannot|couldnt|can\s+not|nolonger)\s+afford|"

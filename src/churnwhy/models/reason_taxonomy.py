@@ -61,6 +61,7 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "brand_failed/price": ("PRICE_INCREASE", "PRICE_RISE", "PRICE_HIKE", "HIDDEN_FEES"),
     "better_offer/unknown": ("COMPETITOR", "SWITCHED", "SWITCHED_PROVIDER", "BETTER_OFFER", "COMPETITOR_OFFER"),
+    "better_offer/experience": ("BETTER_SERVICE", "BETTER_EXPERIENCE", "BETTER_SUPPORT", "FASTER_DELIVERY"),
     "better_offer/product": ("BETTER_PRODUCT", "MISSING_FEATURES", "MISSING_FEATURE", "FEATURES"),
     "brand_failed/product": (
         "POOR_QUALITY", "QUALITY", "PRODUCT_QUALITY", "DEFECTIVE", "NOT_WORKING", "UNRELIABLE",
@@ -74,7 +75,7 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     "circumstance/other": (
         "MOVED", "MOVING", "RELOCATED", "RELOCATION", "DECEASED", "DIED", "DEATH", "BUSINESS_CLOSED",
         "CLOSED", "CLOSED_BUSINESS", "NO_LONGER_NEEDED", "NOT_NEEDED", "NO_NEED", "RETIRED", "PERSONAL",
-        "PERSONAL_REASONS", "LIFE_EVENT",
+        "PERSONAL_REASONS", "LIFE_EVENT", "LEAVING_COUNTRY", "EMIGRATED",
     ),
     "circumstance/price": ("FINANCIAL_HARDSHIP", "CANT_AFFORD", "CANNOT_AFFORD", "JOB_LOSS"),
     "unknown/unknown": ("OTHER", "UNKNOWN", "NONE", "NA", "N_A", "NO_REASON", "DECLINED_TO_SAY"),

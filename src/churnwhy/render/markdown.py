@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from churnwhy.checks import HEADLINE_SOURCES, headline_shares, headline_source
+from churnwhy.checks import headline_caption, headline_shares
 
 
 def _pct(x: float | None) -> str:
@@ -35,7 +35,7 @@ def markdown_report(doc: dict[str, Any]) -> str:
     out += ["## Why they left", ""]
     shares = {axis: headline_shares(doc, axis) for axis in ("why", "what")}
     if any(shares.values()):
-        out += [f"Estimated from {HEADLINE_SOURCES[headline_source(doc)]}.", ""]  # type: ignore[index]
+        out += [f"Estimated from {headline_caption(doc)}.", ""]
         out += ["| axis | reason | share | 95% CI |", "|---|---|---:|---|"]
         for axis, rows in shares.items():
             for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["label"])):

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from churnwhy.checks import HEADLINE_SOURCES, Change, Check, headline_shares, headline_source
+from churnwhy.checks import Change, Check, headline_caption, headline_shares
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
 WHAT = ("product", "experience", "price", "other")
@@ -43,7 +43,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
         n = doc["summary"]["churned"]
         return (f"Why they left: none of the {n:,} churners stated a reason churnwhy could read"
                 if n else "Why they left: nobody has churned yet")
-    source = HEADLINE_SOURCES.get(headline_source(doc) or "", "no stated reasons")
+    source = headline_caption(doc)
     table = Table(title=f"Why they left ({source}; 95% CI)", title_justify="left")
     table.add_column("axis")
     table.add_column("reason")
