@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from churnwhy.models.reason_rules import INPUT_STATUS, score
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, normalise_codes, settings_from_config, toml_line
+from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.reasons import Classification, UnmappedCode
 from churnwhy.table import CustomerTable
 
@@ -74,6 +75,12 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None, competitors: Iterable[str | None] | None = None) -> ReasonModel:
+        # One BLAS thread: at 1M customers the fits took 14-16 s with OpenBLAS threads on a busy 2-core machine,
+        # 5-7 s without (models/threads.py).
+        with single_blas_thread():
+            return self._fit(texts, codes, competitors)
+
+    def _fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None, competitors: Iterable[str | None] | None) -> ReasonModel:
         settings = self.settings or ReasonSettings()
         frame = _input_frame(texts, codes, competitors)
         base = _codes_and_rules(frame, settings)
@@ -121,7 +128,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         if self.pipeline_ is None:
             raise ValueError("the learned layer was not trained (too few confidently labelled rows)")
         settings = self.settings or ReasonSettings()
-        return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
+        with single_blas_thread():
+            return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
 
     def predict(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None) -> np.ndarray:
         """The layered reading of each row as a "why/what" cell ("unknown/unknown" when unsure)."""
@@ -133,7 +141,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "labels_")
         settings = self.settings or ReasonSettings()
         base = _codes_and_rules(_input_frame(texts, codes, competitors), settings)
-        return self._apply_model(base, settings)
+        with single_blas_thread():
+            return self._apply_model(base, settings)
 
     def summary(self) -> Classification:
         check_is_fitted(self, "labels_")
