@@ -179,11 +179,16 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         todo = (pl.col("status") == "ok") & (pl.col("why") == UNKNOWN) & (pl.col("method") == "none")
         if self.pipeline_ is not None and base.select(todo.any()).item():
             idx = base.with_row_index("_i").filter(todo)["_i"]
-            texts = _clip(base["text"].gather(idx), settings.max_chars)
-            proba = self.pipeline_.predict_proba(texts)
+            # Each distinct answer is read once, then spread back to the rows that gave it.
+            clipped = base["text"].gather(idx).fill_null("").str.slice(0, settings.max_chars).alias("t")
+            uniq = clipped.unique(maintain_order=True)
+            inv = (clipped.to_frame().join(uniq.to_frame().with_row_index("_u"), on="t", how="left", maintain_order="left")
+                   ["_u"].to_numpy())
+            texts = uniq.to_list()
+            proba = self.pipeline_.predict_proba(texts)[inv]
             # A text sharing no word with the training texts ("asdfgh") gets the class prior back: not a reading.
             word_vec = self.pipeline_.named_steps["tfidf"].transformer_list[0][1]
-            seen = np.asarray(word_vec.transform(texts).getnnz(axis=1)) > 0
+            seen = (np.asarray(word_vec.transform(texts).getnnz(axis=1)) > 0)[inv]
             cells = [c.split("/") for c in self.pipeline_.classes_]
             whys = sorted({w for w, _ in cells})
             # The why axis is decided on its marginal probability, what on the joint cell's.
