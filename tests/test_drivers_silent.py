@@ -122,3 +122,24 @@ def test_enum_reason_columns_keep_their_dtype() -> None:
     out, result = infer_silent_reasons(dataclasses.replace(table, frame=frame), Config())
     assert out.frame.schema["why"] == why_enum
     assert result.n_inferred > 0
+
+
+def test_cv_accuracy_on_a_bounded_sample_above_cv_rows() -> None:
+    """Above silent_cv_rows labelled churners, CV runs on a label-stratified sample of that size (every label
+    keeps at least cv_folds rows), the final fit still uses up to silent_max_rows, and the rules say so."""
+    table, _ = _table(4000, stated_share=0.6)
+    cfg = Config(drivers={"silent_cv_rows": 400, "silent_max_rows": 1000})
+    _, result = infer_silent_reasons(table, cfg)
+    assert any("cross-validation on at most 400 of them (95% precision +-4.9 points)" in r for r in result.rules)
+    assert any("trained on at most 1,000 labelled churners" in r for r in result.rules)
+    why = next(m for m in result.models if m.dimension == "why")
+    assert why.inferred and why.cv_accuracy > why.baseline_accuracy
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 2))
+    y = np.where(x[:, 0] > 0, "a", "b").astype(object)
+    y[:6] = "c"  # rare but kept (>= min_per_class): must survive into the CV sample with cv_folds rows
+    clf = SilentReasonClassifier(cv_rows=300, max_rows=2000).fit(x, y)
+    assert 300 <= clf.cv_rows_ <= 305 and clf.cv_folds_ == 5
+    assert clf.refused_ is None and clf.classes_ == ("a", "b", "c")
+    small = SilentReasonClassifier(cv_rows=300).fit(x[:250], y[:250])
+    assert small.cv_rows_ == 250  # below the bound: every labelled row

@@ -225,3 +225,18 @@ def test_value_share_intervals_cover_95_percent():
         (share,) = [s for s in result.shares if (s.axis, s.by, s.basis, s.category) == ("why", "all", "value", "brand_failed")]
         hits += share.lo <= truth <= share.hi
     assert 0.93 <= hits / reps <= 0.97, hits / reps  # +-2.9 binomial SEs around 0.95
+
+
+def test_rules_score_each_distinct_answer_once_with_the_same_result():
+    """score() reads distinct (text, competitor named) pairs and joins back: the same rows as scoring one by one."""
+    from churnwhy.models.reason_rules import score
+    from churnwhy.models.reason_taxonomy import ReasonSettings
+
+    texts = ["too expensive", None, "too expensive", "switched to a cheaper one", "", "asdfgh", "switched to a cheaper one"]
+    comps = [None, None, "Rival", None, None, None, "Rival"]
+    frame = pl.DataFrame({"text": texts, "competitor": comps}, schema={"text": pl.String, "competitor": pl.String})
+    settings = ReasonSettings()
+    together = score(frame, settings, competitor="competitor")
+    one_by_one = pl.concat([score(frame[i : i + 1], settings, competitor="competitor") for i in range(frame.height)])
+    assert together.equals(one_by_one)
+    assert together.height == frame.height

@@ -337,17 +337,31 @@ def score(frame: pl.DataFrame, settings: ReasonSettings, *, text: str = "text", 
 
     An axis whose confidence is below settings.min_confidence is `unknown`.
     """
+    if competitor is not None and competitor in frame.columns:
+        named = frame[competitor].cast(pl.String).str.strip_chars().str.len_chars().fill_null(0) > 0
+    else:
+        named = pl.repeat(False, frame.height, eager=True)
+    keys = pl.DataFrame({"_text": frame[text].cast(pl.String), "_comp": named})
+    # Answers repeat ("too expensive"): score each distinct (text, competitor named) once and join back.
+    # At 1M customers that is 8,500 distinct answers for 260,000 churners.
+    distinct = keys.unique(maintain_order=True)
+    if distinct.height == keys.height:
+        return _score_rows(keys, settings)
+    scored = _score_rows(distinct, settings)
+    return keys.join(scored.with_columns(distinct), on=["_text", "_comp"], how="left", nulls_equal=True,
+                     maintain_order="left").select(scored.columns)
+
+
+def _score_rows(keys: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
+    """score() on a frame of _text and _comp (a competitor is named), one output row per row."""
     rules = all_rules(settings)
+    text = "_text"
     # Normalise once, then match every cue against the materialised column.
-    df = frame.select(pl.col(text), _norm=normalise(pl.col(text), settings.max_chars), _status=screen(pl.col(text)))
+    df = keys.select(pl.col(text), pl.col("_comp"), _norm=normalise(pl.col(text), settings.max_chars),
+                     _status=screen(pl.col(text)))
     df = df.with_columns(
         [pl.col("_norm").str.contains(r.pattern).fill_null(False).alias(f"_h{i}") for i, r in enumerate(rules)]
     )
-    if competitor is not None and competitor in frame.columns:
-        named = frame[competitor].cast(pl.String).str.strip_chars().str.len_chars().fill_null(0) > 0
-        df = df.with_columns(_comp=named)
-    else:
-        df = df.with_columns(_comp=pl.lit(False))
     ok = pl.col("_status") == "ok"
 
     def axis_score(axis: str, value: str, bonus_why: pl.Expr | None = None) -> pl.Expr:

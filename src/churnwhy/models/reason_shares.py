@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, settings_from_config
+from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.reasons import NonResponse, ReasonsResult, Reweighted, SatisfiedButLeft, Share
 from churnwhy.table import CustomerTable
 
@@ -73,7 +74,8 @@ def fit_reasons(
             shares += _shares(g, axis, by_name, "count")
             if value_ok:
                 shares += _shares(g, axis, by_name, "value")
-    nonresponse = _nonresponse(churners, table, settings)
+    with single_blas_thread():  # see models/threads.py
+        nonresponse = _nonresponse(churners, table, settings)
     satisfied = _satisfied(stated, churners, settings)
     return ReasonsResult(
         n_customers=frame.height, n_churned=churners.height, classification=classification,

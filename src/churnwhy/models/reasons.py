@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from churnwhy.models.reason_rules import INPUT_STATUS, score
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, normalise_codes, settings_from_config, toml_line
+from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.reasons import Classification, UnmappedCode
 from churnwhy.table import CustomerTable
 
@@ -74,6 +75,12 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None, competitors: Iterable[str | None] | None = None) -> ReasonModel:
+        # One BLAS thread: at 1M customers the fits took 14-16 s with OpenBLAS threads on a busy 2-core machine,
+        # 5-7 s without (models/threads.py).
+        with single_blas_thread():
+            return self._fit(texts, codes, competitors)
+
+    def _fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None, competitors: Iterable[str | None] | None) -> ReasonModel:
         settings = self.settings or ReasonSettings()
         frame = _input_frame(texts, codes, competitors)
         base = _codes_and_rules(frame, settings)
@@ -121,7 +128,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         if self.pipeline_ is None:
             raise ValueError("the learned layer was not trained (too few confidently labelled rows)")
         settings = self.settings or ReasonSettings()
-        return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
+        with single_blas_thread():
+            return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
 
     def predict(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None) -> np.ndarray:
         """The layered reading of each row as a "why/what" cell ("unknown/unknown" when unsure)."""
@@ -133,7 +141,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "labels_")
         settings = self.settings or ReasonSettings()
         base = _codes_and_rules(_input_frame(texts, codes, competitors), settings)
-        return self._apply_model(base, settings)
+        with single_blas_thread():
+            return self._apply_model(base, settings)
 
     def summary(self) -> Classification:
         check_is_fitted(self, "labels_")
@@ -170,11 +179,16 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         todo = (pl.col("status") == "ok") & (pl.col("why") == UNKNOWN) & (pl.col("method") == "none")
         if self.pipeline_ is not None and base.select(todo.any()).item():
             idx = base.with_row_index("_i").filter(todo)["_i"]
-            texts = _clip(base["text"].gather(idx), settings.max_chars)
-            proba = self.pipeline_.predict_proba(texts)
+            # Each distinct answer is read once, then spread back to the rows that gave it.
+            clipped = base["text"].gather(idx).fill_null("").str.slice(0, settings.max_chars).alias("t")
+            uniq = clipped.unique(maintain_order=True)
+            inv = (clipped.to_frame().join(uniq.to_frame().with_row_index("_u"), on="t", how="left", maintain_order="left")
+                   ["_u"].to_numpy())
+            texts = uniq.to_list()
+            proba = self.pipeline_.predict_proba(texts)[inv]
             # A text sharing no word with the training texts ("asdfgh") gets the class prior back: not a reading.
             word_vec = self.pipeline_.named_steps["tfidf"].transformer_list[0][1]
-            seen = np.asarray(word_vec.transform(texts).getnnz(axis=1)) > 0
+            seen = (np.asarray(word_vec.transform(texts).getnnz(axis=1)) > 0)[inv]
             cells = [c.split("/") for c in self.pipeline_.classes_]
             whys = sorted({w for w, _ in cells})
             # The why axis is decided on its marginal probability, what on the joint cell's.

@@ -11,8 +11,12 @@ It refuses to infer (and says why) when:
 - cross-validated accuracy is not clearly better than always guessing the commonest label: the
   one-sided 95% lower bound acc - 1.645 sqrt(acc (1 - acc) / n) must exceed the majority share.
 
-Bounded work: training (and its `silent_cv_folds`-fold CV) uses at most `silent_max_rows` labelled
-churners, a label-stratified sample. The combined mix (stated one-hot + inferred probabilities) has
+Bounded work: the final fit uses at most `silent_max_rows` (50,000) labelled churners, a label-stratified
+sample; its `silent_cv_folds`-fold cross-validated accuracy is estimated on at most `silent_cv_rows` (10,000)
+of those, again label-stratified: the 95% half-width of an accuracy from 10,000 predictions is at most
+1.96 sqrt(0.25 / 10,000) = 1 point, and the refusal rule's lower bound uses that n. (At 1M customers, CV on
+all 50,000 cost five extra fits on 40,000 rows per axis.) Labels are fitted as integer codes, and the matrix
+algebra runs on one BLAS thread (see churnwhy.models.threads). The combined mix (stated one-hot + inferred probabilities) has
 normal-approximation 95% CIs: share ± 1.96 sd / sqrt(n) over churners. They cover sampling noise, not
 the classifier's own errors; its CV accuracy is reported beside them.
 """
@@ -35,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
 from churnwhy.models.drivers_prep import fill_features
+from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
 
@@ -57,6 +62,7 @@ class SilentReasonClassifier:
         min_per_class: int = 5,
         cv_folds: int = 5,
         max_rows: int = 50_000,
+        cv_rows: int = 10_000,
         C: float = 1.0,
         random_state: int = 0,
     ):
@@ -64,6 +70,7 @@ class SilentReasonClassifier:
         self.min_per_class = min_per_class
         self.cv_folds = cv_folds
         self.max_rows = max_rows
+        self.cv_rows = cv_rows
         self.C = C
         self.random_state = random_state
 
@@ -74,7 +81,7 @@ class SilentReasonClassifier:
         self.notes_: list[str] = []
         self.refused_: str | None = None
         self.cv_accuracy_ = self.baseline_accuracy_ = math.nan
-        self.cv_folds_ = 0
+        self.cv_folds_ = self.cv_rows_ = 0
         labels, counts = np.unique(y, return_counts=True) if y.size else (np.array([], object), np.array([], int))
         rare = labels[counts < self.min_per_class]
         if rare.size:
@@ -92,27 +99,35 @@ class SilentReasonClassifier:
         if x.shape[1] == 0:
             return self._refuse("no behaviour features to learn from")
         rng = np.random.default_rng(self.random_state)
-        idx = _label_stratified(y, self.max_rows, rng)
+        idx = _label_stratified(y, self.max_rows, rng, floor=self.cv_folds)
         x, y = x[idx], y[idx]
-        _, counts = np.unique(y, return_counts=True)
-        self.baseline_accuracy_ = float(counts.max() / y.size)
-        folds = int(min(self.cv_folds, counts.min()))
+        # Integer codes: scikit-learn re-sorts object labels (np.unique on strings) in every fit and fold.
+        classes = np.asarray(self.classes_, dtype=object)
+        code = np.searchsorted(classes, y)
+        cv_idx = _label_stratified(code, self.cv_rows, rng, floor=self.cv_folds)
+        cv_code = code[cv_idx]
+        cv_counts = np.bincount(cv_code, minlength=classes.size)
+        self.baseline_accuracy_ = float(cv_counts.max() / cv_code.size)  # on the rows the accuracy is measured on
+        folds = int(min(self.cv_folds, cv_counts.min()))
         self.cv_folds_ = folds
+        self.cv_rows_ = int(cv_idx.size)
         model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=500))
-        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), single_blas_thread():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            predicted = cross_val_predict(model, x, y, cv=cv)
-            acc = float(np.mean(predicted == y))
+            if folds < 2:
+                return self._refuse("a label has a single churner: too few to cross-validate")
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            predicted = cross_val_predict(model, x[cv_idx], cv_code, cv=cv)
+            acc = float(np.mean(predicted == cv_code))
             self.cv_accuracy_ = acc
-            lower = acc - Z_ONE_SIDED_95 * math.sqrt(acc * (1 - acc) / y.size)
+            lower = acc - Z_ONE_SIDED_95 * math.sqrt(acc * (1 - acc) / cv_code.size)
             if not lower > self.baseline_accuracy_:
-                majority = str(np.unique(y)[counts.argmax()])
+                majority = str(classes[cv_counts.argmax()])
                 return self._refuse(
                     f"cross-validated accuracy {acc:.0%} is not clearly better than always guessing "
                     f"{majority!r} ({self.baseline_accuracy_:.0%})"
                 )
-            self.model_ = model.fit(x, y)
+            self.model_ = model.fit(x, code)
         return self
 
     def _refuse(self, reason: str) -> SilentReasonClassifier:
@@ -123,18 +138,27 @@ class SilentReasonClassifier:
         """Probabilities, columns in `classes_` order."""
         if self.model_ is None:
             raise ValueError(f"the classifier refused to infer: {self.refused_}")
-        proba = self.model_.predict_proba(x)
-        order = [list(self.model_.classes_).index(c) for c in self.classes_]
-        return proba[:, order]
+        with single_blas_thread():
+            proba = self.model_.predict_proba(x)
+        out = np.zeros((proba.shape[0], len(self.classes_)))
+        out[:, self.model_.classes_] = proba  # the model's classes are codes into classes_
+        return out
 
 
-def _label_stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _half_width(n: int) -> float:
+    """Worst-case (p = 0.5) 95% half-width, in points, of an accuracy estimated from n predictions."""
+    return 100 * Z95 * math.sqrt(0.25 / n)
+
+
+def _label_stratified(y: np.ndarray, size: int, rng: np.random.Generator, floor: int = 1) -> np.ndarray:
+    """About `size` rows, each label in proportion but with at least min(floor, its count) rows."""
     if y.size <= size:
         return np.arange(y.size)
     out = []
     for label in np.unique(y):
         idx = np.flatnonzero(y == label)
-        out.append(rng.choice(idx, size=max(1, int(round(size * idx.size / y.size))), replace=False))
+        k = min(idx.size, max(floor, int(round(size * idx.size / y.size))))
+        out.append(rng.choice(idx, size=k, replace=False))
     return np.sort(np.concatenate(out))
 
 
@@ -156,7 +180,8 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     silent = churned & (source != STATED)
     rules = [
         f"classifier: L2 logistic regression (C = {s.silent_c:g}) on standardised behaviour features, trained on at most "
-        f"{s.silent_max_rows:,} labelled churners with {s.silent_cv_folds}-fold cross-validation",
+        f"{s.silent_max_rows:,} labelled churners (label-stratified sample); accuracy from {s.silent_cv_folds}-fold "
+        f"cross-validation on at most {s.silent_cv_rows:,} of them (95% precision +-{_half_width(s.silent_cv_rows):.1f} points)",
         f"refuses below {s.silent_min_labels} labels, drops labels with fewer than {s.silent_min_per_class}, and needs CV "
         "accuracy clearly (one-sided 95%) above the majority share",
         "mix CIs: normal approximation over churners (sampling noise only)",
@@ -172,11 +197,12 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     models: list[SilentModel] = []
     probs: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for dim in DIMENSIONS:
-        labels = frame[dim].cast(pl.String).to_numpy().astype(object)
-        known = stated & np.array([v is not None and v != UNKNOWN for v in labels])
+        col = frame[dim].cast(pl.String)
+        labels = col.to_numpy().astype(object)
+        known = stated & (col.is_not_null() & (col != UNKNOWN)).fill_null(False).to_numpy()
         clf = SilentReasonClassifier(
             min_labels=s.silent_min_labels, min_per_class=s.silent_min_per_class, cv_folds=s.silent_cv_folds,
-            max_rows=s.silent_max_rows, C=s.silent_c, random_state=s.seed,
+            max_rows=s.silent_max_rows, cv_rows=s.silent_cv_rows, C=s.silent_c, random_state=s.seed,
         )  # fmt: skip
         x = prepared.x if prepared is not None else np.empty((frame.height, 0))
         clf.fit(x[known], labels[known])
@@ -247,24 +273,24 @@ def _mix(
     n = int(churned.sum())
     if n == 0:
         return ()
+    rows = np.flatnonzero(churned)  # the mix is over churners: work on their rows only
+    is_stated, is_silent = stated[rows], silent[rows]
     for dim in DIMENSIONS:
-        raw = frame[dim].cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(object)
+        raw = frame[dim].gather(rows).cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(object)
         classes, p = probs.get(dim, ((), np.empty((0, 0))))
-        label_set = sorted(set(raw[stated]) | set(classes) | ({UNKNOWN} if (silent.any() and not classes) else set()))
+        label_set = sorted(set(raw[is_stated]) | set(classes) | ({UNKNOWN} if (silent.any() and not classes) else set()))
         col = {lab: i for i, lab in enumerate(label_set)}
-        v = np.zeros((frame.height, len(label_set)))
-        rows = np.flatnonzero(stated)
-        v[rows, [col[lab] for lab in raw[stated]]] = 1.0
-        silent_rows = np.flatnonzero(silent)
+        v = np.zeros((rows.size, len(label_set)))
+        v[np.flatnonzero(is_stated), [col[lab] for lab in raw[is_stated]]] = 1.0
+        silent_rows = np.flatnonzero(is_silent)
         if classes:
             v[np.ix_(silent_rows, [col[c] for c in classes])] = p
         elif silent_rows.size:
             v[silent_rows, col[UNKNOWN]] = 1.0
-        v = v[churned]
         share = v.mean(axis=0)
         se = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(label_set), np.nan)
-        n_stated = v[stated[churned]].sum(axis=0)
-        n_inferred = v[silent[churned]].sum(axis=0) if classes else np.zeros(len(label_set))
+        n_stated = v[is_stated].sum(axis=0)
+        n_inferred = v[is_silent].sum(axis=0) if classes else np.zeros(len(label_set))
         for lab, i in col.items():
             out.append(
                 ReasonShare(

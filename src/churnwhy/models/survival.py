@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from lifelines import KaplanMeierFitter
-from lifelines.statistics import logrank_test, multivariate_logrank_test
+from scipy.stats import chi2
 
 from churnwhy.config import Config
 from churnwhy.errors import ChurnwhyError, InputError
@@ -143,31 +143,65 @@ def segment_labels(values: pl.Series, *, min_size: int, max_levels: int) -> tupl
 
 
 def logrank_tests(durations: Any, events: Any, groups: Any, *, by: str) -> tuple[LogRankRecord, ...]:
-    """Log-rank across all groups (chi-square, k-1 df) and for each pair, with Holm-adjusted pairwise p-values."""
-    t = _whole_days(durations)
-    e = np.asarray(events, dtype=bool)
+    """Log-rank across all groups (chi-square, k-1 df) and for each pair, with Holm-adjusted pairwise p-values.
+
+    Computed in numpy from per-group counts at risk and events on each day (R survdiff's statistic, the same
+    arithmetic as lifelines' multivariate_logrank_test, which built pandas tables per call: 4 s at 1M customers).
+    Every pairwise test reuses the same per-day counts, restricted to its two groups.
+    """
     g = np.asarray(groups, dtype=object)
     levels = sorted(set(g.tolist()))
+    return _logrank_coded(durations, events, np.searchsorted(np.array(levels, dtype=object), g), levels, by=by)
+
+
+def _logrank_coded(durations: Any, events: Any, code: np.ndarray, levels: list[str], *, by: str) -> tuple[LogRankRecord, ...]:
+    """logrank_tests() on groups given as codes into the sorted `levels`."""
+    t = _whole_days(durations)
+    e = np.asarray(events, dtype=bool)
     if len(levels) < 2 or not e.any():
         return ()
-    overall = multivariate_logrank_test(t, g, e)
-    records = [LogRankRecord(by, "multivariate", tuple(levels), float(overall.test_statistic),
-                             int(overall.degrees_of_freedom), float(overall.p_value))]
-    pairs = list(itertools.combinations(levels, 2))
+    # Only days with an event carry weight; the at-risk count on day d is everyone with tenure >= d.
+    days, inverse = np.unique(t, return_inverse=True)
+    k, n_days = len(levels), days.size
+    flat = code * n_days + inverse
+    exits = np.bincount(flat, minlength=k * n_days).reshape(k, n_days).astype(float)
+    deaths = np.bincount(flat[e], minlength=k * n_days).reshape(k, n_days).astype(float)
+    at_risk = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
+    hit = deaths.sum(axis=0) > 0
+    at_risk, deaths = at_risk[:, hit], deaths[:, hit]
+    stat, df, p = _logrank(at_risk, deaths)
+    records = [LogRankRecord(by, "multivariate", tuple(levels), stat, df, p)]
+    pairs = list(itertools.combinations(range(k), 2))
     stats, ps = [], []
-    for a, b in pairs:  # at most C(20, 2) = 190 pairs; each test is vectorised inside lifelines
-        ma, mb = g == a, g == b
-        if not (e[ma].any() or e[mb].any()):
+    for a, b in pairs:  # at most C(20, 2) = 190 pairs
+        sub = [a, b]
+        if not deaths[sub].any():
             stats.append(0.0)
             ps.append(1.0)  # no events in either group: nothing to tell them apart
             continue
-        r = logrank_test(t[ma], t[mb], e[ma], e[mb])
-        stats.append(float(r.test_statistic))
-        ps.append(float(r.p_value))
+        s_ab, _, p_ab = _logrank(at_risk[sub], deaths[sub])
+        stats.append(s_ab)
+        ps.append(p_ab)
     holm = holm_adjust(np.array(ps))
-    records += [LogRankRecord(by, "pairwise", pair, s, 1, p, float(h))
-                for pair, s, p, h in zip(pairs, stats, ps, holm, strict=True)]
+    records += [LogRankRecord(by, "pairwise", (levels[a], levels[b]), s, 1, p, float(h))
+                for (a, b), s, p, h in zip(pairs, stats, ps, holm, strict=True)]
     return tuple(records)
+
+
+def _logrank(at_risk: np.ndarray, deaths: np.ndarray) -> tuple[float, int, float]:
+    """Log-rank chi-square from groups x days counts: U = Z' V^+ Z over the first k-1 groups (lifelines' and R's)."""
+    k = at_risk.shape[0]
+    keep = at_risk.sum(axis=0) > 0
+    n_g, d_g = at_risk[:, keep], deaths[:, keep]
+    n, d = n_g.sum(axis=0), d_g.sum(axis=0)
+    z = d_g.sum(axis=1) - (n_g * (d / n)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(n > 1, (n - d) / (n - 1), 1.0)
+    factor = ratio * d / n**2
+    v = -(n_g * factor) @ n_g.T
+    v[np.diag_indices(k)] += (n_g * factor) @ n
+    u = float(z[:-1] @ np.linalg.pinv(v[:-1, :-1]) @ z[:-1])
+    return u, k - 1, float(chi2.sf(u, k - 1))
 
 
 def holm_adjust(p: np.ndarray) -> np.ndarray:
@@ -230,15 +264,16 @@ def fit_survival(
         labels, col_notes = segment_labels(frame[col], min_size=config.min_segment_size,
                                            max_levels=config.max_segment_levels)
         notes.extend(col_notes)
-        lab = labels.to_numpy()
-        for level in sorted(set(lab.tolist())):
-            m = lab == level
+        levels = sorted(labels.unique().to_list())
+        lab = labels.replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64).to_numpy()
+        for i, level in enumerate(levels):
+            m = lab == i
             fit = RetentionCurve(alpha=alpha, horizons=horizons).fit(t[m], e[m])
             curves.append(fit.frame(col, level))
             summaries.append(fit.summary(col, level))
             if fit.events_ == 0:
                 notes.append(f"{col}={level}: no churn yet; flat curve, median not reached")
-        recs = logrank_tests(t, e, lab, by=col)
+        recs = _logrank_coded(t, e, lab, levels, by=col)
         if not recs:
             notes.append(f"{col}: no log-rank test (fewer than two groups, or no churn at all)")
         tests.extend(recs)
