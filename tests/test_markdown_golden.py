@@ -33,3 +33,10 @@ def test_markdown_matches_golden(exports, command, name):
     if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_huge_hazard_ratio_bounds_stay_short():
+    """A separated feature's CI bound (1e300) must not print as a 300-digit number."""
+    from churnwhy.render.markdown import _ratio
+
+    assert _ratio(1e300) == "1.00e+300" and _ratio(2.014) == "2.01" and _ratio(None) == "–"

@@ -53,8 +53,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
         if top:
             out += ["", "| driver | family | hazard ratio | 95% CI | p |", "|---|---|---:|---|---:|"]
             for e in top:
-                out.append(f"| {_cell(e['feature'])} | {e['family']} | {e['hazard_ratio']:.2f} | "
-                           f"{e['ci_low']:.2f}–{e['ci_high']:.2f} | {e['p_value']:.2g} |")
+                out.append(f"| {_cell(e['feature'])} | {e['family']} | {_ratio(e['hazard_ratio'])} | "
+                           f"{_ratio(e['ci_low'])}–{_ratio(e['ci_high'])} | {e['p_value']:.2g} |")
     else:
         out.append(f"Not computed: {_cell(drivers.get('reason') or drivers.get('skipped') or 'no model')}")
     q = doc["data_quality"]["rows"]
@@ -64,3 +64,10 @@ def markdown_report(doc: dict[str, Any]) -> str:
         out.append("")
         out += [f"- {reason}: {n:,}" for reason, n in q["rejected"].items()]
     return "\n".join(out) + "\n"
+
+
+def _ratio(x: float | None) -> str:
+    # A separated feature can give a CI bound of 1e+300: scientific notation keeps the table readable.
+    if x is None or x != x:
+        return "–"
+    return f"{x:.2f}" if 0.01 <= abs(x) < 1000 else f"{x:.2e}"
