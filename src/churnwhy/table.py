@@ -167,14 +167,29 @@ def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ig
 
 
 def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    day = pl.col("event_time").dt.date()
-    is_cancel = pl.col("event_type").to_physical().is_in(_type_codes(events, cancel_re, cancel=True))
-    return (
-        events.frame.lazy().filter(day <= as_of).group_by(CIDX).agg(
-            day.min().alias("first_event"),
-            day.filter(~is_cancel).max().alias("last_event"),
-            day.filter(is_cancel).min().alias("first_cancel"),
-        ).collect(engine="streaming")
+    """Per customer number: first event, last non-cancellation event and first cancellation, up to as_of."""
+    n, lo, hi = events.ids.len(), np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    cancel = np.zeros(len(events.frame.schema["event_type"].categories), dtype=bool)
+    cancel[_type_codes(events, cancel_re, cancel=True)] = True
+    cutoff = (as_of - dt.date(1970, 1, 1)).days
+
+    def add(acc: list[np.ndarray], ev: pl.DataFrame) -> None:
+        day, cidx = _event_days(ev), ev[CIDX].to_numpy()
+        seen = day <= cutoff
+        is_cancel = cancel[ev["event_type"].to_physical().to_numpy()]
+        np.minimum.at(acc[0], cidx[seen], day[seen])
+        keep = seen & ~is_cancel
+        np.maximum.at(acc[1], cidx[keep], day[keep])
+        keep = seen & is_cancel
+        np.minimum.at(acc[2], cidx[keep], day[keep])
+
+    first, last, first_cancel = _reduce_slices(
+        events.frame, lambda: [np.full(n, hi, np.int32), np.full(n, lo, np.int32), np.full(n, hi, np.int32)],
+        add, (np.minimum, np.maximum, np.minimum))
+    return pl.DataFrame({CIDX: np.arange(n, dtype=np.uint32)}).with_columns(
+        pl.Series("first_event", first).replace(hi, None).cast(pl.Date),
+        pl.Series("last_event", last).replace(lo, None).cast(pl.Date),
+        pl.Series("first_cancel", first_cancel).replace(hi, None).cast(pl.Date),
     )
 
 
@@ -321,23 +336,17 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     lo = np.iinfo(np.int32).min
     start = dense["start_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)
     end = dense["end_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)  # no end date: no event before it
-    chunks = [(i, min(i + BEHAVIOUR_CHUNK, ev.height)) for i in range(0, ev.height, BEHAVIOUR_CHUNK)]
 
-    def run(mine: list[tuple[int, int]]) -> list[np.ndarray]:
-        acc = [np.zeros((n, ncodes), np.int64), np.zeros((n, 2), np.int64), np.zeros(n), np.zeros(n), np.full(n, lo, np.int32)]
-        for a, b in mine:
-            part = _chunk_sums(ev.slice(a, b - a), start, end, lookback, n, ncodes)
-            for k in range(4):
-                acc[k] += part[k]
-            np.maximum(acc[4], part[4], out=acc[4])
-        return acc
+    def add(acc: list[np.ndarray], ev: pl.DataFrame) -> None:
+        part = _slice_sums(ev, start, end, lookback, n, ncodes)
+        for k in range(4):
+            acc[k] += part[k]
+        np.maximum(acc[4], part[4], out=acc[4])
 
-    # Slices bound the temporary arrays; numpy releases the GIL, so two threads (each with its own sums) use
-    # both cores. Sums of whole cents are exact, so the order slices are added in does not matter.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        accs = list(pool.map(run, [chunks[0::2], chunks[1::2]]))
-    by_code, halves, window_cents, total_cents = (accs[0][k] + accs[1][k] for k in range(4))
-    last = np.maximum(accs[0][4], accs[1][4])
+    by_code, halves, window_cents, total_cents, last = _reduce_slices(
+        ev, lambda: [np.zeros((n, ncodes), np.int64), np.zeros((n, 2), np.int64), np.zeros(n), np.zeros(n),
+                     np.full(n, lo, np.int32)],
+        add, (np.add, np.add, np.add, np.add, np.maximum))
     cols: dict[str, object] = {CIDX: np.arange(n, dtype=np.uint32)}
     for name, group in zip(names, groups, strict=True):
         cols[name] = by_code[:, group].sum(axis=1).astype(np.int64)
@@ -348,14 +357,38 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     return pl.DataFrame(cols).with_columns(pl.Series("__last_before_end", last).replace(lo, None).cast(pl.Date))
 
 
-def _chunk_sums(ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int, n: int, ncodes: int):  # type: ignore[no-untyped-def]
+def _reduce_slices(ev: pl.DataFrame, init, add, combine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """Per-customer reductions over the event rows, BEHAVIOUR_CHUNK rows at a time, on two threads.
+
+    `init()` makes one thread's accumulators, `add(acc, slice)` folds a slice into them, `combine` holds the
+    ufunc that merges the two threads' results, one per accumulator. Slices bound the temporary arrays;
+    numpy releases the GIL, so both cores work; every reduction used is exact and order-free (integer sums,
+    min, max), so the result does not depend on the slicing."""
+    slices = [(i, min(i + BEHAVIOUR_CHUNK, ev.height)) for i in range(0, ev.height, BEHAVIOUR_CHUNK)]
+
+    def run(mine: list[tuple[int, int]]) -> list[np.ndarray]:
+        acc = init()
+        for a, b in mine:
+            add(acc, ev.slice(a, b - a))
+        return acc
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        one, two = pool.map(run, [slices[0::2], slices[1::2]])
+    return [f(x, y) for f, x, y in zip(combine, one, two, strict=True)]
+
+
+def _event_days(ev: pl.DataFrame) -> np.ndarray:
+    """Event dates as days since 1970 (int32), floored like dt.date."""
+    dtype = ev.schema["event_time"]
+    if dtype.time_zone is None:
+        return (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
+    return ev["event_time"].dt.date().to_physical().to_numpy()
+
+
+def _slice_sums(ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int, n: int, ncodes: int):  # type: ignore[no-untyped-def]
     """One slice of the event codes -> (counts by code, window halves, window cents, cents, last day)."""
     cidx = ev[CIDX].to_numpy()
-    dtype = ev.schema["event_time"]
-    if dtype.time_zone is None:  # days since 1970 straight from the integer time (floor, as dt.date)
-        day = (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
-    else:
-        day = ev["event_time"].dt.date().to_physical().to_numpy()
+    day = _event_days(ev)
     e = end[cidx]
     before = (day < e) & (day >= start[cidx])
     cidx, day, e = cidx[before], day[before], e[before]
