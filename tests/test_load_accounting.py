@@ -101,3 +101,24 @@ def test_excel_sheets_are_accounted_separately(tmp_path):
     assert {f.name: (f.role, f.rows_read, f.rows_loaded) for f in ex.files} == {
         "crm.xlsx#customers": ("customers", 2, 1), "crm.xlsx#events": ("events", 1, 1)}
     assert "crm.xlsx#blank" in dict(ex.skipped)
+
+
+def test_rows_are_counted_by_the_pass_that_reads_them(tmp_path):
+    # Blank lines and quoted line breaks, several events files, one of them with a header only.
+    files = {
+        "customers.csv": 'customer_id,signup_date,note\n 1 ,2024-01-01,"two\nlines"\n\n2,2024-01-02,\n',
+        "events_1.csv": "customer_id,event_type,event_time\n 1 , Login ,2024-02-01\n2,login,2024-02-02\n\n",
+        "events_2.csv": "customer_id,event_type,event_time\n",
+        "events_3.csv": "customer_id,event_type,event_time\n2,Order,2024-02-03\n3,order,2024-02-04\n",
+    }
+    ex = load(write(tmp_path, files))
+    counts = {f.name: (f.rows_read, f.rows_loaded, f.rejected) for f in ex.files}
+    assert counts == {
+        "customers.csv": (3, 2, {"missing_id": 1}),
+        "events_1.csv": (3, 2, {"missing_id": 1}),
+        "events_2.csv": (0, 0, {}),
+        "events_3.csv": (2, 1, {"unknown_customer": 1}),
+    }
+    # Cells are trimmed where they are read: ' 1 ' is customer 1, ' Login ' the login event.
+    assert sorted(ex.customers["customer_id"]) == ["1", "2"]
+    assert sorted(ex.events["event_type"]) == ["login", "login", "order"]

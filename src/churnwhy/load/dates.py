@@ -102,8 +102,19 @@ def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
 
 
 def _prepare(expr_or_series):  # type: ignore[no-untyped-def]
+    return _zulu(expr_or_series.str.strip_chars())
+
+
+def _zulu(text):  # type: ignore[no-untyped-def]
     # A trailing Z means UTC; chrono's %z wants an offset.
-    return expr_or_series.str.strip_chars().str.replace(r"Z$", "+00:00")
+    return text.str.replace(r"Z$", "+00:00")
+
+
+def _zulu_matters(fmt: str) -> bool:
+    """Whether rewriting a trailing Z as +00:00 can change what `fmt` reads. Without %z, '+', 'Z' or a word code,
+    the format's shape matches neither a value ending in Z nor one ending in +00:00: the rewrite (a regex on
+    every value) is skipped and the result is the same."""
+    return _shape(fmt) is None or any(code in fmt for code in ("%z", "+", "Z", "%b", "%B", "%a", "%p"))
 
 
 # chrono's %Y takes any number of digits, so "25/01/24" parses as %Y/%m/%d (year 25) and "05/02/24" as
@@ -142,8 +153,10 @@ def _union(hits: Mapping[str, pl.Series], formats: tuple[str, ...]) -> pl.Series
     return out
 
 
-def parse_expr(column: str, spec: DateSpec, dtype: pl.DataType) -> pl.Expr:
-    """An expression turning the column into naive UTC Datetime('us'); unparseable values become null."""
+def parse_expr(column: str, spec: DateSpec, dtype: pl.DataType, text: pl.Expr | None = None) -> pl.Expr:
+    """An expression turning the column into naive UTC Datetime('us'); unparseable values become null.
+
+    `text`: a String column already trimmed, empty as null (values.text), when the caller has it computed."""
     col = pl.col(column)
     target = pl.Datetime("us")
     if spec.kind == "empty":
@@ -152,15 +165,21 @@ def parse_expr(column: str, spec: DateSpec, dtype: pl.DataType) -> pl.Expr:
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
             return col.dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(target)
         return col.cast(target)
+    if text is not None and dtype != pl.String:
+        text = None  # typed columns are read as they are
     if spec.kind in ("excel_serial", "epoch_s", "epoch_ms"):
-        num = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False) if dtype == pl.String else col.cast(pl.Float64)
+        if dtype == pl.String:
+            trimmed = col.cast(pl.String).str.strip_chars() if text is None else text
+            num = trimmed.cast(pl.Float64, strict=False)
+        else:
+            num = col.cast(pl.Float64)
         if spec.kind == "excel_serial":
             return (EXCEL_EPOCH + pl.duration(milliseconds=(num * 86_400_000).round(0).cast(pl.Int64))).cast(target)
         ms = num * 1000 if spec.kind == "epoch_s" else num
         return pl.from_epoch(ms.round(0).cast(pl.Int64), time_unit="ms").cast(target)
-    text = _prepare(col.cast(pl.String))
+    base = col.cast(pl.String).str.strip_chars() if text is None else text
     parsed = []
     for fmt in spec.formats:
-        p = _to_datetime(text, fmt)
+        p = _to_datetime(_zulu(base) if _zulu_matters(fmt) else base, fmt)
         parsed.append((p.dt.replace_time_zone(None) if "%z" in fmt else p).cast(target))
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]

@@ -29,13 +29,13 @@ SAMPLE_BYTES = 4 * 1024 * 1024
 
 @dataclasses.dataclass(frozen=True)
 class RawTable:
-    """An export as read: its columns untouched (names and values), row count known."""
+    """An export as read: its columns untouched (names and values). Rows are counted by the pass that reads
+    them (load.exports), not here: a count of its own was one more pass over a large CSV."""
 
     source: SourceFile
     name: str  # source name, plus '#sheet' for Excel sheets
     frame: pl.LazyFrame  # original columns + __row
     columns: tuple[str, ...]
-    n_rows: int
     encoding: str | None = None
     delimiter: str | None = None
 
@@ -68,9 +68,8 @@ def read_source(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]
 
 def _finish(src: SourceFile, name: str, lf: pl.LazyFrame, **facts: str | None) -> RawTable:
     lf = lf.with_row_index(ROW, offset=1)
-    n_rows = lf.select(pl.len()).collect().item()
     columns = tuple(c for c in lf.collect_schema().names() if c != ROW)
-    return RawTable(src, name, lf, columns, n_rows, **facts)
+    return RawTable(src, name, lf, columns, **facts)
 
 
 def _bytes(src: SourceFile) -> bytes:
@@ -95,14 +94,16 @@ def _read_csv(src: SourceFile) -> RawTable:
         separator=delimiter, infer_schema=False, null_values=NULL_TOKENS, truncate_ragged_lines=False,
         raise_if_empty=True, quote_char='"',
     )
+    # Values are trimmed where they are read (values.text), not here for every column of every row.
     lf = pl.scan_csv(io.BytesIO(data) if data is not None else src.path, **options)  # type: ignore[arg-type]
-    lf = lf.select(pl.all().str.strip_chars())
     return _finish(src, src.name, lf, encoding=encoding, delimiter=delimiter)
 
 
 def _encoding(data: bytes, *, partial: bool) -> str:
     """UTF-8 (with or without BOM) if it decodes; otherwise Windows-1252, the superset of Latin-1 offices use."""
     sample = data
+    if sample.isascii():  # ASCII is UTF-8; checked without decoding a copy of the file
+        return "utf-8"
     try:
         sample.decode("utf-8")
         return "utf-8"
