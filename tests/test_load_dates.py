@@ -128,3 +128,18 @@ def test_trailing_z_on_a_column_without_offsets_is_a_reject(tmp_path):
     ex = load(write(tmp_path, {"c.csv": body}))
     assert report(ex, "c.csv").date_formats == {"signup_date": "%Y-%m-%d"}
     assert ex.rejects.select("row", "reason", "value").rows() == [(n + 1, "bad_date", "2024-01-06Z")]
+
+
+def test_fractions_of_any_length_read_alike(tmp_path):
+    # Most values are read with a fixed-width fraction (.%6f here), the others with %.f itself.
+    values = [f"2024-01-{d:02d}T10:00:00.{d:06d}" for d in range(1, 20)] + [
+        "2024-02-01T10:00:00", "2024-02-02T10:00:00.5", "2024-02-03T10:00:00.123", "2024-02-04T10:00:00.123456789",
+        "1969-12-31T23:59:59.999999"]
+    events = "customer_id,event_type,event_time\n" + "".join(f"1,login,{v}\n" for v in values)
+    ex = load(write(tmp_path, {"customers.csv": "customer_id,signup_date\n1,2024-01-01\n", "events.csv": events}))
+    assert report(ex, "events.csv").date_formats == {"event_time": "%Y-%m-%dT%H:%M:%S%.f"}
+    assert ex.rejects.height == 0
+    times = ex.events["event_time"].to_list()
+    assert times[:2] == [D(2024, 1, 1, 10, 0, 0, 1), D(2024, 1, 2, 10, 0, 0, 2)]
+    assert times[19:] == [D(2024, 2, 1, 10), D(2024, 2, 2, 10, 0, 0, 500000), D(2024, 2, 3, 10, 0, 0, 123000),
+                          D(2024, 2, 4, 10, 0, 0, 123456), D(1969, 12, 31, 23, 59, 59, 999999)]

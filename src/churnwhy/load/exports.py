@@ -20,7 +20,7 @@ from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
 from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
-from churnwhy.load.dates import DateSpec, detect, parse_expr
+from churnwhy.load.dates import DateSpec, detect, fixed_width, parse_expr
 from churnwhy.load.discover import discover
 from churnwhy.load.read import ROW, RawTable, read_source, short_error
 
@@ -271,7 +271,10 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     for canon, spec in specs.items():
         src = m[canon]
         text = inputs.text(src) if spec.kind != "native" and schema[src] == pl.String else None
-        exprs.append(parse_expr(src, spec, schema[src], text).alias(canon))
+        seen = sample[src].drop_nulls()  # type: ignore[index]
+        fixed = {f: v for f in spec.formats if (v := fixed_width(f, seen)) is not None} if text is not None else {}
+        cache = seen.n_unique() < 0.5 * seen.len()  # timestamps rarely repeat; dates do
+        exprs.append(parse_expr(src, spec, schema[src], text, step=inputs.step, fixed=fixed, cache=cache).alias(canon))
         if spec.kind != "native":  # a typed date column (Parquet) cannot fail to parse: no check to run
             raw_value = inputs.raw(src)
             checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_date", src, raw_value))
@@ -279,7 +282,7 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
         if canon in m:
             src = m[canon]
             numeric = schema[src].is_numeric()
-            exprs.append(V.number(src, schema[src], None if numeric else inputs.text(src)).alias(canon))
+            exprs.append(V.number(src, schema[src], None if numeric else inputs.text(src), inputs.step).alias(canon))
             if not numeric:  # a numeric column casts without failures
                 raw_value = inputs.raw(src)
                 checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_number", src, raw_value))
@@ -336,6 +339,7 @@ class _Inputs:
         self.schema = schema
         self.texts: dict[str, pl.Expr] = {}  # helper column -> values.text(source)
         self.kept: dict[str, pl.Expr] = {}  # helper column -> a typed source column, as it is
+        self.steps: dict[str, pl.Expr] = {}  # helper column -> an expression the canonical values read twice
 
     def text(self, src: str) -> pl.Expr:
         """The column trimmed, empty as null (values.text)."""
@@ -359,6 +363,12 @@ class _Inputs:
         self.kept.setdefault(name, pl.col(src).alias(name))
         return pl.col(name).is_null()
 
+    def step(self, expr: pl.Expr) -> pl.Expr:
+        """`expr` computed as a column of its own, after the texts and before the canonical columns."""
+        name = f"__step__{len(self.steps)}"
+        self.steps[name] = expr.alias(name)
+        return pl.col(name)
+
     @property
     def helpers(self) -> list[str]:
         return [*self.texts, *self.kept]
@@ -369,6 +379,8 @@ class _Inputs:
         if self.texts:  # values.text in two steps, so that each value is trimmed once
             staged = lf.with_columns(list(self.texts.values())).with_columns(
                 pl.when(pl.col(n).str.len_bytes() > 0).then(pl.col(n)).alias(n) for n in self.texts)
+        if self.steps:
+            staged = staged.with_columns(list(self.steps.values()))
         return staged.select(*exprs, *[pl.col(n) for n in self.texts], *self.kept.values())
 
 

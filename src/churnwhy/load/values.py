@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -42,11 +43,35 @@ def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
     return s.str.replace_all(r"[\s-]", "").str.to_uppercase()  # card numbers
 
 
-def number(col: str, dtype: pl.DataType, s: pl.Expr | None = None) -> pl.Expr:
-    """Numbers as people export them: currency signs, thousands separators, decimal commas."""
+def number(
+    col: str, dtype: pl.DataType, s: pl.Expr | None = None, step: Callable[[pl.Expr], pl.Expr] | None = None
+) -> pl.Expr:
+    """Numbers as people export them: currency signs, thousands separators, decimal commas.
+
+    With `step` (computes an expression as a column of its own, before this one), plain numbers are read by a
+    cast first and only the rest by the rules below: a value that casts to a finite number holds nothing but
+    digits, a sign, a point and an exponent, which the rules leave as they are (an upper-case INF or NAN is
+    not finite, so still goes through them). The rules run per batch of rows, and not at all on a batch where
+    every value was read by the cast (Polars would run each of their steps over the batch's nulls)."""
     if dtype.is_numeric():
         return pl.col(col).cast(pl.Float64)
-    s = (text(col) if s is None else s).str.replace_all(r"[\s$€£¥%']|^[A-Z]{3}|[A-Z]{3}$", "")
+    s = text(col) if s is None else s
+    if step is None:
+        return _written_number(s)
+    plain = step(s.cast(pl.Float64, strict=False))
+    ok = plain.is_finite().fill_null(False)
+    rest = pl.when(~ok).then(s).map_batches(_rules_where_needed, return_dtype=pl.Float64, is_elementwise=True)
+    return pl.when(ok).then(plain).otherwise(rest)
+
+
+def _rules_where_needed(batch: pl.Series) -> pl.Series:
+    if batch.null_count() == batch.len():
+        return pl.repeat(None, batch.len(), dtype=pl.Float64, eager=True).alias(batch.name)
+    return pl.select(_written_number(pl.lit(batch))).to_series().alias(batch.name)
+
+
+def _written_number(s: pl.Expr) -> pl.Expr:
+    s = s.str.replace_all(r"[\s$€£¥%']|^[A-Z]{3}|[A-Z]{3}$", "")
     decimal_comma = s.str.contains(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
     s = pl.when(decimal_comma).then(s.str.replace_all(r"\.", "").str.replace(",", ".")).otherwise(s.str.replace_all(",", ""))
     return s.cast(pl.Float64, strict=False)
