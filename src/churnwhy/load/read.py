@@ -91,11 +91,14 @@ def _read_csv(src: SourceFile) -> RawTable:
     text = head.decode("utf-8", errors="replace")
     delimiter = _sniff_delimiter(text, src)
     options = dict(
-        separator=delimiter, infer_schema=False, null_values=NULL_TOKENS, truncate_ragged_lines=False,
+        separator=delimiter, infer_schema=False, null_values=None, truncate_ragged_lines=False,
         raise_if_empty=True, quote_char='"',
     )
     # Values are trimmed where they are read (values.text), not here for every column of every row.
     lf = pl.scan_csv(io.BytesIO(data) if data is not None else src.path, **options)  # type: ignore[arg-type]
+    # The null tokens, matched as the reader's null_values would (a whole field, quoted or not, before trimming;
+    # an empty field), by one set lookup a value: the reader compares each field with each token in turn.
+    lf = lf.with_columns(pl.when(pl.all().is_in(NULL_TOKENS)).then(None).otherwise(pl.all()).name.keep())
     return _finish(src, src.name, lf, encoding=encoding, delimiter=delimiter)
 
 
