@@ -175,8 +175,8 @@ def test_null_tokens_are_whole_cells_quoted_or_not(tmp_path):
             '"NA",2024-03-03,5,ok\n'
             '4,2024-03-04,-,NA or not\n'
             '5,"null",7,\n')
-    ex = load(write(tmp_path, {"customers.csv": "customer_id,signup_date\n1,2024-01-01\n2,2024-01-01\n4,2024-01-01\n5,2024-01-01\n",
-                               "nps_survey.csv": body}))
+    customers = "customer_id,signup_date\n" + "".join(f"{i},2024-01-01\n" for i in (1, 2, 4, 5))
+    ex = load(write(tmp_path, {"customers.csv": customers, "nps_survey.csv": body}))
     rejects = ex.rejects.filter(pl.col("source") == "nps_survey.csv").select("row", "reason", "value").rows()
     assert rejects == [(1, "empty_response", None), (2, "bad_number", "N/A"), (3, "missing_id", None)]
     assert ex.surveys.select("customer_id", "survey_date", "score", "reason_text").rows() == [
