@@ -337,7 +337,7 @@ class _Inputs:
 
     def __init__(self, schema: pl.Schema) -> None:
         self.schema = schema
-        self.texts: dict[str, pl.Expr] = {}  # helper column -> values.text(source)
+        self.texts: dict[str, pl.Expr] = {}  # helper column -> the source trimmed (empty made null in `values`)
         self.kept: dict[str, pl.Expr] = {}  # helper column -> a typed source column, as it is
         self.steps: dict[str, pl.Expr] = {}  # helper column -> an expression the canonical values read twice
 

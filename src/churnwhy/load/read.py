@@ -11,7 +11,10 @@ import dataclasses
 import gzip
 import io
 import json
+import mmap
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 from fastexcel import FastExcelError  # what Polars' Excel reader raises for a file that is not a workbook
 
@@ -79,11 +82,14 @@ def _bytes(src: SourceFile) -> bytes:
 
 def _read_csv(src: SourceFile) -> RawTable:
     size = src.path.stat().st_size
-    data: bytes | None = _bytes(src) if (src.compressed or size <= WHOLE_CHECK_BYTES) else None
+    # An ASCII file (most exports) is UTF-8: checked whole in place, then Polars reads the file itself.
+    ascii_file = not src.compressed and size <= WHOLE_CHECK_BYTES and _ascii(src.path)
+    whole = src.compressed or (size <= WHOLE_CHECK_BYTES and not ascii_file)
+    data: bytes | None = _bytes(src) if whole else None
     head = data[:SAMPLE_BYTES] if data is not None else src.path.open("rb").read(SAMPLE_BYTES)
     if not head.strip():
         raise InputError(f"{src.name}: the file is empty", hint="re-export it with its header row, or remove it")
-    encoding = _encoding(data if data is not None else head, partial=data is None)
+    encoding = "utf-8" if ascii_file else _encoding(data if data is not None else head, partial=data is None)
     if encoding != "utf-8":
         assert data is not None or True
         data = (data if data is not None else src.path.read_bytes()).decode(encoding).encode("utf-8")
@@ -100,6 +106,18 @@ def _read_csv(src: SourceFile) -> RawTable:
     # an empty field), by one set lookup a value: the reader compares each field with each token in turn.
     lf = lf.with_columns(pl.when(pl.all().is_in(NULL_TOKENS)).then(None).otherwise(pl.all()).name.keep())
     return _finish(src, src.name, lf, encoding=encoding, delimiter=delimiter)
+
+
+def _ascii(path: Path) -> bool:
+    """Whether every byte of the file is below 128, without reading it into memory (a memory map)."""
+    if path.stat().st_size == 0:
+        return True
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = np.frombuffer(mapped, dtype=np.uint8)
+        try:
+            return int(view.max()) < 128
+        finally:
+            del view  # the map cannot close while an array points into it
 
 
 def _encoding(data: bytes, *, partial: bool) -> str:
