@@ -98,7 +98,7 @@ def _read_csv(src: SourceFile) -> RawTable:
     delimiter = _sniff_delimiter(text, src)
     options = dict(
         separator=delimiter, infer_schema=False, null_values=None, truncate_ragged_lines=False,
-        raise_if_empty=True, quote_char='"',
+        raise_if_empty=True, quote_char='"', glob=False,  # a file named "data[1].csv" is that file, not a pattern
     )
     # Values are trimmed where they are read (values.text), not here for every column of every row.
     lf = pl.scan_csv(io.BytesIO(data) if data is not None else src.path, **options)  # type: ignore[arg-type]
