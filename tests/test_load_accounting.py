@@ -101,3 +101,37 @@ def test_excel_sheets_are_accounted_separately(tmp_path):
     assert {f.name: (f.role, f.rows_read, f.rows_loaded) for f in ex.files} == {
         "crm.xlsx#customers": ("customers", 2, 1), "crm.xlsx#events": ("events", 1, 1)}
     assert "crm.xlsx#blank" in dict(ex.skipped)
+
+
+def test_rows_are_counted_by_the_pass_that_reads_them(tmp_path):
+    # Blank lines and quoted line breaks, several events files, one of them with a header only.
+    files = {
+        "customers.csv": 'customer_id,signup_date,note\n 1 ,2024-01-01,"two\nlines"\n\n2,2024-01-02,\n',
+        "events_1.csv": "customer_id,event_type,event_time\n 1 , Login ,2024-02-01\n2,login,2024-02-02\n\n",
+        "events_2.csv": "customer_id,event_type,event_time\n",
+        "events_3.csv": "customer_id,event_type,event_time\n2,Order,2024-02-03\n3,order,2024-02-04\n",
+    }
+    ex = load(write(tmp_path, files))
+    counts = {f.name: (f.rows_read, f.rows_loaded, f.rejected) for f in ex.files}
+    assert counts == {
+        "customers.csv": (3, 2, {"missing_id": 1}),
+        "events_1.csv": (3, 2, {"missing_id": 1}),
+        "events_2.csv": (0, 0, {}),
+        "events_3.csv": (2, 1, {"unknown_customer": 1}),
+    }
+    # Cells are trimmed where they are read: ' 1 ' is customer 1, ' Login ' the login event.
+    assert sorted(ex.customers["customer_id"]) == ["1", "2"]
+    assert sorted(ex.events["event_type"]) == ["login", "login", "order"]
+
+
+def test_numbers_plain_and_as_written(tmp_path):
+    # Plain numbers are read by a cast; the rest (currency, separators, decimal commas) by the rules, and an
+    # upper-case INF/NAN, which a cast would read, stays a bad number as before.
+    amounts = ["12.5", "-3", "1e3", ".5", "$5", "1,5", "1.234,5", "EUR 7", "10%", "INF", "NAN", "inf", "ten"]
+    body = "customer_id,event_type,event_time,amount\n" + "".join(
+        f'1,order,2024-02-{i + 1:02d},"{a}"\n' for i, a in enumerate(amounts))
+    ex = load(write(tmp_path, {"customers.csv": "customer_id,signup_date\n1,2024-01-01\n", "events.csv": body}))
+    bad = ex.rejects.filter(pl.col("reason") == "bad_number")
+    assert bad.select("row", "value").rows() == [(10, "INF"), (11, "NAN"), (13, "ten")]
+    assert ex.events.sort("event_time")["amount"].to_list() == [12.5, -3.0, 1000.0, 0.5, 5.0, 1.5, 1234.5, 7.0,
+                                                               10.0, float("inf")]

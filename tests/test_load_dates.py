@@ -103,3 +103,44 @@ def test_two_digit_years_are_not_read_as_year_24(tmp_path, values, expected):
 def test_mixed_iso_and_day_first_in_one_column(tmp_path):
     assert signups(tmp_path, ["2024-01-25", "26/01/2024", "2024-01-27T08:00:00"]) == [
         D(2024, 1, 25), D(2024, 1, 26), D(2024, 1, 27, 8)]
+
+
+def test_values_off_the_format_shape_are_rejected_among_good_ones(tmp_path):
+    # The column is parsed once for all rows: a few values chrono would accept but that are not written in the
+    # detected format (one-digit minutes, a sign, a space inside) are still rejects, named by row and column.
+    good = [f"2024-01-{d:02d}T10:{d:02d}:00.000000" for d in range(1, 21)]
+    odd = {21: "2024-01-05T10:5:00.000000", 22: "+2024-01-05T10:05:00.000000", 23: "2024-01- 5T10:05:00.000000"}
+    values = good + list(odd.values()) + ["2024-02-01T10:00:00", "2024-02-02T10:00:00.5"]
+    events = "customer_id,event_type,Event Time\n" + "".join(f"1,login,{v}\n" for v in values)
+    ex = load(write(tmp_path, {"customers.csv": "customer_id,signup_date\n1,2024-01-01\n", "events.csv": events}))
+    bad = ex.rejects.filter(pl.col("reason") == "bad_date").sort("row")
+    assert bad["row"].to_list() == list(odd) and bad["value"].to_list() == list(odd.values())
+    assert set(bad["column"]) == {"Event Time"} and set(bad["source"]) == {"events.csv"}
+    times = ex.events.sort("event_time")["event_time"].to_list()
+    assert len(times) == 22 and times[0] == D(2024, 1, 1, 10, 1)
+    assert times[-2:] == [D(2024, 2, 1, 10), D(2024, 2, 2, 10, 0, 0, 500000)]
+    assert report(ex, "events.csv").rejected == {"bad_date": 3}
+
+
+def test_trailing_z_on_a_column_without_offsets_is_a_reject(tmp_path):
+    # Past the rows the format is decided from, a 'Z' on a plain date is not read as UTC (no %z format).
+    n = 20_000
+    body = "customer_id,signup_date\n" + "".join(f"{i},2024-01-05\n" for i in range(n)) + f"{n},2024-01-06Z\n"
+    ex = load(write(tmp_path, {"c.csv": body}))
+    assert report(ex, "c.csv").date_formats == {"signup_date": "%Y-%m-%d"}
+    assert ex.rejects.select("row", "reason", "value").rows() == [(n + 1, "bad_date", "2024-01-06Z")]
+
+
+def test_fractions_of_any_length_read_alike(tmp_path):
+    # Most values are read with a fixed-width fraction (.%6f here), the others with %.f itself.
+    values = [f"2024-01-{d:02d}T10:00:00.{d:06d}" for d in range(1, 20)] + [
+        "2024-02-01T10:00:00", "2024-02-02T10:00:00.5", "2024-02-03T10:00:00.123", "2024-02-04T10:00:00.123456789",
+        "1969-12-31T23:59:59.999999"]
+    events = "customer_id,event_type,event_time\n" + "".join(f"1,login,{v}\n" for v in values)
+    ex = load(write(tmp_path, {"customers.csv": "customer_id,signup_date\n1,2024-01-01\n", "events.csv": events}))
+    assert report(ex, "events.csv").date_formats == {"event_time": "%Y-%m-%dT%H:%M:%S%.f"}
+    assert ex.rejects.height == 0
+    times = ex.events["event_time"].to_list()
+    assert times[:2] == [D(2024, 1, 1, 10, 0, 0, 1), D(2024, 1, 2, 10, 0, 0, 2)]
+    assert times[19:] == [D(2024, 2, 1, 10), D(2024, 2, 2, 10, 0, 0, 500000), D(2024, 2, 3, 10, 0, 0, 123000),
+                          D(2024, 2, 4, 10, 0, 0, 123456), D(1969, 12, 31, 23, 59, 59, 999999)]

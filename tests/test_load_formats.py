@@ -164,3 +164,20 @@ def test_row_with_fewer_fields_is_read_with_nulls(tmp_path):
 def test_crlf_line_endings(tmp_path):
     ex = load(write(tmp_path, {"c.csv": text().replace("\n", "\r\n").encode()}))
     assert_customers(ex, "c.csv")
+
+
+def test_null_tokens_are_whole_cells_quoted_or_not(tmp_path):
+    # "NA", quoted or not, and an empty cell are missing; a padded ' N/A ' is not a null token (it is read,
+    # trimmed, as the text 'N/A': a bad number here), and neither is 'NA' inside a longer text.
+    body = ('customer_id,survey_date,score,comment\n'
+            '1,2024-03-01,"NA",""\n'
+            '2,2024-03-02, N/A ,fine\n'
+            '"NA",2024-03-03,5,ok\n'
+            '4,2024-03-04,-,NA or not\n'
+            '5,"null",7,\n')
+    customers = "customer_id,signup_date\n" + "".join(f"{i},2024-01-01\n" for i in (1, 2, 4, 5))
+    ex = load(write(tmp_path, {"customers.csv": customers, "nps_survey.csv": body}))
+    rejects = ex.rejects.filter(pl.col("source") == "nps_survey.csv").select("row", "reason", "value").rows()
+    assert rejects == [(1, "empty_response", None), (2, "bad_number", "N/A"), (3, "missing_id", None)]
+    assert ex.surveys.select("customer_id", "survey_date", "score", "reason_text").rows() == [
+        ("4", dt.datetime(2024, 3, 4), None, "NA or not"), ("5", None, 7.0, None)]

@@ -20,7 +20,7 @@ from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
 from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
-from churnwhy.load.dates import DateSpec, detect, parse_expr
+from churnwhy.load.dates import DateSpec, detect, fixed_width, parse_expr
 from churnwhy.load.discover import discover
 from churnwhy.load.read import ROW, RawTable, read_source, short_error
 
@@ -132,7 +132,9 @@ class _Parsed:
     date_formats: dict[str, str]
     notes: list[str]
     segment_sources: dict[str, str]  # source column -> segment name (customers tables)
-    checks: tuple = ()  # events: (is_bad, reason, column, raw value) and the id check, for _event_rejects
+    checks: tuple = ()  # events: (is_bad, reason, column, raw value), the id check, the key used, and the
+    # step computing what they read, for _event_rejects
+    n_rows: int | None = None  # rows in the file, counted by the pass that reads them (events: in _events)
 
 
 def load_exports(path: Path | str, config: Config | None = None) -> Exports:
@@ -249,34 +251,46 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
         configured = config.date_formats.get(src) or config.date_formats.get(canon) or config.date_format
         specs[canon] = detect(sample[src], column=src, table=raw.name, configured=configured)  # type: ignore[index]
 
+    # Three steps, each value computed once (Polars does not share repeated sub-expressions, and the checks
+    # below reuse the values: before, every event's time was trimmed four times and parsed twice):
+    # 1. `inputs`: each text column trimmed, empty as null (values.text); 2. `exprs`: the canonical columns,
+    # from those; 3. the reject checks, on the canonical columns and the trimmed inputs.
+    inputs = _Inputs(schema)
     exprs: list[pl.Expr] = [pl.col(ROW)]
     key_exprs: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, str, str | None, pl.Expr | None]] = []  # (is_bad, reason, column, raw value)
     if "customer_id" in m:
-        key_exprs.append(V.identifier(m["customer_id"], schema[m["customer_id"]]).alias("customer_id"))
-    key_exprs += [V.link_key(k, m[k]).alias(k) for k in LINK_KEYS if k in m]
+        src = m["customer_id"]
+        key_exprs.append(V.identifier(src, schema[src], inputs.text(src)).alias("customer_id"))
+    key_exprs += [V.link_key(k, m[k], inputs.text(m[k])).alias(k) for k in LINK_KEYS if k in m]
+    key_names = [e.meta.output_name() for e in key_exprs]
     exprs += key_exprs
     if mapping.role == "events" and "event_time" in m:
         src = m["event_time"]
-        checks.append((_absent(src, schema), "missing_date", src, None))
+        checks.append((inputs.absent(src), "missing_date", src, None))
     for canon, spec in specs.items():
         src = m[canon]
-        parsed = parse_expr(src, spec, schema[src])
-        exprs.append(parsed.alias(canon))
+        text = inputs.text(src) if spec.kind != "native" and schema[src] == pl.String else None
+        seen = sample[src].drop_nulls()  # type: ignore[index]
+        fixed = {f: v for f in spec.formats if (v := fixed_width(f, seen)) is not None} if text is not None else {}
+        cache = seen.n_unique() < 0.5 * seen.len()  # timestamps rarely repeat; dates do
+        exprs.append(parse_expr(src, spec, schema[src], text, step=inputs.step, fixed=fixed, cache=cache).alias(canon))
         if spec.kind != "native":  # a typed date column (Parquet) cannot fail to parse: no check to run
-            checks.append((_raw(src, schema).is_not_null() & parsed.is_null(), "bad_date", src, _raw(src, schema)))
+            raw_value = inputs.raw(src)
+            checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_date", src, raw_value))
     for canon in ("amount", "score", "tenure"):
         if canon in m:
             src = m[canon]
-            value = V.number(src, schema[src])
-            exprs.append(value.alias(canon))
-            if not schema[src].is_numeric():  # a numeric column casts without failures
-                checks.append((_raw(src, schema).is_not_null() & value.is_null(), "bad_number", src, _raw(src, schema)))
+            numeric = schema[src].is_numeric()
+            exprs.append(V.number(src, schema[src], None if numeric else inputs.text(src), inputs.step).alias(canon))
+            if not numeric:  # a numeric column casts without failures
+                raw_value = inputs.raw(src)
+                checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_number", src, raw_value))
     for canon in ("reason_code", "reason_text", "competitor", "status"):
         if canon in m:
-            exprs.append(V.text(m[canon]).alias(canon))
+            exprs.append(inputs.text(m[canon]).alias(canon))
     if "churned" in m:
-        exprs.append(V.flag(m["churned"]).alias("churned"))
+        exprs.append(V.flag(m["churned"], inputs.text(m["churned"])).alias("churned"))
     if mapping.role == "events":
         if "event_type" not in m:  # an orders export: the file is the event type
             stem = V.snake(re.sub(r"(\.[a-z0-9]+)+$", "", raw.name.rsplit("/", 1)[-1].split("#")[0].lower()))
@@ -293,36 +307,81 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
             )
     if mapping.role == "surveys":
         content = [m[c] for c in ("score", "reason_code", "reason_text", "competitor") if c in m]
-        empty = pl.all_horizontal([V.text(c).is_null() for c in content]) if content else pl.lit(True)
+        empty = pl.all_horizontal([inputs.text(c).is_null() for c in content]) if content else pl.lit(True)
         checks.append((empty, "empty_response", None, None))
     segment_sources: dict[str, str] = {}
     if mapping.role == "customers":
         for col in mapping.extra:
             segment_sources[col] = V.snake(col)
-            exprs.append(V.text(col).alias(f"__seg__{col}"))
+            exprs.append(inputs.text(col).alias(f"__seg__{col}"))
 
     # A customers table with an id column needs the id itself; others may be keyed by a link (email...).
-    id_exprs = key_exprs[:1] if (mapping.role == "customers" and "customer_id" in m) else key_exprs
-    id_missing = pl.all_horizontal([e.is_null() for e in id_exprs])
+    id_names = key_names[:1] if (mapping.role == "customers" and "customer_id" in m) else key_names
+    id_missing = pl.all_horizontal([pl.col(n).is_null() for n in id_names])
     dates = {m[c]: s.describe() for c, s in specs.items()}
+    values = functools.partial(inputs.values, exprs=exprs)
     if mapping.role == "events":
         # The reason as an Enum: a text column is 16 bytes a row even when (nearly) all null.
         reason = _first_reason(checks, id_missing)[0].cast(pl.Enum(list(REJECT_REASONS)))
-        lazy = raw.frame.select(*exprs, reason)
-        return _Parsed(raw, mapping, lazy, dates, notes, {}, (tuple(checks), id_missing, tuple(key_exprs)))
-    df = raw.frame.select(exprs + _first_reason(checks, id_missing)).collect()
+        lazy = values(raw.frame).with_columns(reason).drop(inputs.helpers)
+        used = pl.coalesce([pl.col(n) for n in key_names]) if key_names else pl.lit(None, pl.String)
+        return _Parsed(raw, mapping, lazy, dates, notes, {}, (tuple(checks), id_missing, used, values))
+    df = values(raw.frame).with_columns(_first_reason(checks, id_missing)).drop(inputs.helpers).collect()
     if mapping.role == "customers":
         df = _dedupe_customers(df)
-    return _Parsed(raw, mapping, df, dates, notes, segment_sources)
+    return _Parsed(raw, mapping, df, dates, notes, segment_sources, n_rows=df.height)
 
 
-def _absent(src: str, schema: pl.Schema) -> pl.Expr:
-    # Without casting a typed column to text (that cast, on every event time, cost more than the parse).
-    return V.text(src).is_null() if schema[src] == pl.String else pl.col(src).is_null()
+class _Inputs:
+    """The source columns as the canonical values and the checks read them, each computed once."""
 
+    def __init__(self, schema: pl.Schema) -> None:
+        self.schema = schema
+        self.texts: dict[str, pl.Expr] = {}  # helper column -> the source trimmed (empty made null in `values`)
+        self.kept: dict[str, pl.Expr] = {}  # helper column -> a typed source column, as it is
+        self.steps: dict[str, pl.Expr] = {}  # helper column -> an expression the canonical values read twice
 
-def _raw(src: str, schema: pl.Schema) -> pl.Expr:
-    return (V.text(src) if schema[src] == pl.String else pl.col(src)).cast(pl.String)
+    def text(self, src: str) -> pl.Expr:
+        """The column trimmed, empty as null (values.text)."""
+        name = f"__text__{src}"
+        self.texts.setdefault(name, pl.col(src).cast(pl.String).str.strip_chars().alias(name))
+        return pl.col(name)
+
+    def raw(self, src: str) -> pl.Expr:
+        """The value a reject shows: the trimmed text, or a typed value as text."""
+        if self.schema[src] == pl.String:
+            return self.text(src)
+        name = f"__kept__{src}"
+        self.kept.setdefault(name, pl.col(src).alias(name))
+        return pl.col(name).cast(pl.String)
+
+    def absent(self, src: str) -> pl.Expr:
+        # Without casting a typed column to text (that cast, on every event time, cost more than the parse).
+        if self.schema[src] == pl.String:
+            return self.text(src).is_null()
+        name = f"__kept__{src}"
+        self.kept.setdefault(name, pl.col(src).alias(name))
+        return pl.col(name).is_null()
+
+    def step(self, expr: pl.Expr) -> pl.Expr:
+        """`expr` computed as a column of its own, after the texts and before the canonical columns."""
+        name = f"__step__{len(self.steps)}"
+        self.steps[name] = expr.alias(name)
+        return pl.col(name)
+
+    @property
+    def helpers(self) -> list[str]:
+        return [*self.texts, *self.kept]
+
+    def values(self, lf: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.LazyFrame:
+        """Steps 1 and 2: `exprs` (the canonical columns) and the helper columns the checks read."""
+        staged = lf
+        if self.texts:  # values.text in two steps, so that each value is trimmed once
+            staged = lf.with_columns(list(self.texts.values())).with_columns(
+                pl.when(pl.col(n).str.len_bytes() > 0).then(pl.col(n)).alias(n) for n in self.texts)
+        if self.steps:
+            staged = staged.with_columns(list(self.steps.values()))
+        return staged.select(*exprs, *[pl.col(n) for n in self.texts], *self.kept.values())
 
 
 def _first_reason(checks: list, id_missing: pl.Expr) -> list[pl.Expr]:
@@ -523,6 +582,13 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None,
     stacked = stacked.with_columns(pl.lit(None, pl.Float64).alias("amount")) if "amount" not in stacked.collect_schema().names() else stacked
     frame = (stacked.join(index.lazy(), on="customer_id", how="left")
              .select(pl.col(SRC), pl.col(ROW).cast(pl.UInt32), *cols[2:]).collect(engine="streaming"))
+    # Every row of every file is in `frame` here: the files' row counts come from it, not from a pass of their own.
+    if len(tables) == 1:
+        tables[0].n_rows = frame.height
+    else:
+        counts = dict(frame.group_by(SRC).len().iter_rows())
+        for i, p in enumerate(tables):
+            p.n_rows = counts.get(i, 0)
     # rows already rejected in their file, then rows whose id names no customer
     flagged = pl.col(REASON).is_not_null() | pl.col("__cidx").is_null()
     marked = frame.filter(flagged).select(
@@ -564,10 +630,9 @@ def _event_rejects(tables: list[_Parsed], marked: pl.DataFrame) -> pl.DataFrame:
         mine = marked.filter(pl.col(SRC) == i)
         if not mine.height:
             continue
-        checks, id_missing, key_exprs = p.checks
-        used = pl.coalesce(key_exprs) if key_exprs else pl.lit(None, pl.String)
+        checks, id_missing, used, values = p.checks
         reason, column, value = _first_reason(list(checks), id_missing)
-        detail = (p.raw.frame.filter(pl.col(ROW).is_in(mine[ROW].implode()))
+        detail = (values(p.raw.frame.filter(pl.col(ROW).is_in(mine[ROW].implode())))
                   .select(pl.col(ROW).cast(pl.UInt32), column, value, used.alias("__key")).collect())
         rows = mine.join(detail, on=ROW, how="left")
         parts.append(rows.select(
@@ -603,11 +668,12 @@ def _account(parsed: dict[str, list[_Parsed]], late: list[pl.DataFrame]) -> tupl
     reports = []
     for p in sum(parsed.values(), []):
         rejected = dict(sorted(by_source.get(p.raw.name, {}).items()))
-        loaded = p.raw.n_rows - sum(rejected.values())
+        assert p.n_rows is not None, p.raw.name
+        loaded = p.n_rows - sum(rejected.values())
         assert loaded >= 0, (p.raw.name, rejected)  # a row rejected twice would be an accounting bug
         reports.append(FileReport(
             name=p.raw.name, format=p.raw.source.format, role=p.mapping.role, role_reason=p.mapping.role_reason,
-            rows_read=p.raw.n_rows, rows_loaded=loaded, rejected=rejected, mapping=dict(sorted(p.mapping.columns.items())),
+            rows_read=p.n_rows, rows_loaded=loaded, rejected=rejected, mapping=dict(sorted(p.mapping.columns.items())),
             encoding=p.raw.encoding, delimiter=p.raw.delimiter, date_formats=p.date_formats, notes=tuple(p.notes),
         ))
     return sorted(reports, key=lambda r: r.name), rejects

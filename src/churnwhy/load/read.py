@@ -11,7 +11,10 @@ import dataclasses
 import gzip
 import io
 import json
+import mmap
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 from fastexcel import FastExcelError  # what Polars' Excel reader raises for a file that is not a workbook
 
@@ -29,13 +32,13 @@ SAMPLE_BYTES = 4 * 1024 * 1024
 
 @dataclasses.dataclass(frozen=True)
 class RawTable:
-    """An export as read: its columns untouched (names and values), row count known."""
+    """An export as read: its columns untouched (names and values). Rows are counted by the pass that reads
+    them (load.exports), not here: a count of its own was one more pass over a large CSV."""
 
     source: SourceFile
     name: str  # source name, plus '#sheet' for Excel sheets
     frame: pl.LazyFrame  # original columns + __row
     columns: tuple[str, ...]
-    n_rows: int
     encoding: str | None = None
     delimiter: str | None = None
 
@@ -68,9 +71,8 @@ def read_source(src: SourceFile) -> tuple[list[RawTable], list[tuple[str, str]]]
 
 def _finish(src: SourceFile, name: str, lf: pl.LazyFrame, **facts: str | None) -> RawTable:
     lf = lf.with_row_index(ROW, offset=1)
-    n_rows = lf.select(pl.len()).collect().item()
     columns = tuple(c for c in lf.collect_schema().names() if c != ROW)
-    return RawTable(src, name, lf, columns, n_rows, **facts)
+    return RawTable(src, name, lf, columns, **facts)
 
 
 def _bytes(src: SourceFile) -> bytes:
@@ -80,11 +82,14 @@ def _bytes(src: SourceFile) -> bytes:
 
 def _read_csv(src: SourceFile) -> RawTable:
     size = src.path.stat().st_size
-    data: bytes | None = _bytes(src) if (src.compressed or size <= WHOLE_CHECK_BYTES) else None
+    # An ASCII file (most exports) is UTF-8: checked whole in place, then Polars reads the file itself.
+    ascii_file = not src.compressed and size <= WHOLE_CHECK_BYTES and _ascii(src.path)
+    whole = src.compressed or (size <= WHOLE_CHECK_BYTES and not ascii_file)
+    data: bytes | None = _bytes(src) if whole else None
     head = data[:SAMPLE_BYTES] if data is not None else src.path.open("rb").read(SAMPLE_BYTES)
     if not head.strip():
         raise InputError(f"{src.name}: the file is empty", hint="re-export it with its header row, or remove it")
-    encoding = _encoding(data if data is not None else head, partial=data is None)
+    encoding = "utf-8" if ascii_file else _encoding(data if data is not None else head, partial=data is None)
     if encoding != "utf-8":
         assert data is not None or True
         data = (data if data is not None else src.path.read_bytes()).decode(encoding).encode("utf-8")
@@ -92,17 +97,34 @@ def _read_csv(src: SourceFile) -> RawTable:
     text = head.decode("utf-8", errors="replace")
     delimiter = _sniff_delimiter(text, src)
     options = dict(
-        separator=delimiter, infer_schema=False, null_values=NULL_TOKENS, truncate_ragged_lines=False,
-        raise_if_empty=True, quote_char='"',
+        separator=delimiter, infer_schema=False, null_values=None, truncate_ragged_lines=False,
+        raise_if_empty=True, quote_char='"', glob=False,  # a file named "data[1].csv" is that file, not a pattern
     )
+    # Values are trimmed where they are read (values.text), not here for every column of every row.
     lf = pl.scan_csv(io.BytesIO(data) if data is not None else src.path, **options)  # type: ignore[arg-type]
-    lf = lf.select(pl.all().str.strip_chars())
+    # The null tokens, matched as the reader's null_values would (a whole field, quoted or not, before trimming;
+    # an empty field), by one set lookup a value: the reader compares each field with each token in turn.
+    lf = lf.with_columns(pl.when(pl.all().is_in(NULL_TOKENS)).then(None).otherwise(pl.all()).name.keep())
     return _finish(src, src.name, lf, encoding=encoding, delimiter=delimiter)
+
+
+def _ascii(path: Path) -> bool:
+    """Whether every byte of the file is below 128, without reading it into memory (a memory map)."""
+    if path.stat().st_size == 0:
+        return True
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = np.frombuffer(mapped, dtype=np.uint8)
+        try:
+            return int(view.max()) < 128
+        finally:
+            del view  # the map cannot close while an array points into it
 
 
 def _encoding(data: bytes, *, partial: bool) -> str:
     """UTF-8 (with or without BOM) if it decodes; otherwise Windows-1252, the superset of Latin-1 offices use."""
     sample = data
+    if sample.isascii():  # ASCII is UTF-8; checked without decoding a copy of the file
+        return "utf-8"
     try:
         sample.decode("utf-8")
         return "utf-8"

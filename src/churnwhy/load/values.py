@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -17,18 +18,21 @@ def text(col: str) -> pl.Expr:
     s = pl.col(col).cast(pl.String).str.strip_chars()
     return pl.when(s.str.len_bytes() > 0).then(s)
 
+# The functions below take `s`, the column already as text(col), when the caller has computed it once for
+# several uses (the loader does: without common-subexpression elimination each use would trim it again).
 
-def identifier(col: str, dtype: pl.DataType) -> pl.Expr:
+
+def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None) -> pl.Expr:
     """Customer ids stay exactly as exported (leading zeros, long digit runs); a float column's '.0' goes."""
-    s = text(col)
+    s = text(col) if s is None else s
     if dtype.is_float():
         s = s.str.replace(r"\.0$", "")
     return s
 
 
-def link_key(kind: str, col: str) -> pl.Expr:
+def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
     """Normalise an identifier another system keys people by, so the same person matches across exports."""
-    s = text(col)
+    s = text(col) if s is None else s
     if kind == "email":
         return s.str.to_lowercase().str.replace_all(r"\s+", "")
     if kind == "phone":
@@ -39,19 +43,43 @@ def link_key(kind: str, col: str) -> pl.Expr:
     return s.str.replace_all(r"[\s-]", "").str.to_uppercase()  # card numbers
 
 
-def number(col: str, dtype: pl.DataType) -> pl.Expr:
-    """Numbers as people export them: currency signs, thousands separators, decimal commas."""
+def number(
+    col: str, dtype: pl.DataType, s: pl.Expr | None = None, step: Callable[[pl.Expr], pl.Expr] | None = None
+) -> pl.Expr:
+    """Numbers as people export them: currency signs, thousands separators, decimal commas.
+
+    With `step` (computes an expression as a column of its own, before this one), plain numbers are read by a
+    cast first and only the rest by the rules below: a value that casts to a finite number holds nothing but
+    digits, a sign, a point and an exponent, which the rules leave as they are (an upper-case INF or NAN is
+    not finite, so still goes through them). The rules run per batch of rows, and not at all on a batch where
+    every value was read by the cast (Polars would run each of their steps over the batch's nulls)."""
     if dtype.is_numeric():
         return pl.col(col).cast(pl.Float64)
-    s = text(col).str.replace_all(r"[\s$€£¥%']|^[A-Z]{3}|[A-Z]{3}$", "")
+    s = text(col) if s is None else s
+    if step is None:
+        return _written_number(s)
+    plain = step(s.cast(pl.Float64, strict=False))
+    ok = plain.is_finite().fill_null(False)
+    rest = pl.when(~ok).then(s).map_batches(_rules_where_needed, return_dtype=pl.Float64, is_elementwise=True)
+    return pl.when(ok).then(plain).otherwise(rest)
+
+
+def _rules_where_needed(batch: pl.Series) -> pl.Series:
+    if batch.null_count() == batch.len():
+        return pl.repeat(None, batch.len(), dtype=pl.Float64, eager=True).alias(batch.name)
+    return pl.select(_written_number(pl.lit(batch))).to_series().alias(batch.name)
+
+
+def _written_number(s: pl.Expr) -> pl.Expr:
+    s = s.str.replace_all(r"[\s$€£¥%']|^[A-Z]{3}|[A-Z]{3}$", "")
     decimal_comma = s.str.contains(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
     s = pl.when(decimal_comma).then(s.str.replace_all(r"\.", "").str.replace(",", ".")).otherwise(s.str.replace_all(",", ""))
     return s.cast(pl.Float64, strict=False)
 
 
-def flag(col: str) -> pl.Expr:
+def flag(col: str, s: pl.Expr | None = None) -> pl.Expr:
     """Yes/No, Y/N, True/False, 1/0 and status words -> bool; anything else null (reported, not guessed)."""
-    s = text(col).str.to_lowercase()
+    s = (text(col) if s is None else s).str.to_lowercase()
     return pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False).otherwise(None)
 
 
