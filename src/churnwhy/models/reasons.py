@@ -34,6 +34,7 @@ from churnwhy.table import CustomerTable
 METHODS = ("code", "rule", "model", "none")
 LABEL_COLUMNS = ("why", "what", "confidence", "method")
 CV_ROWS = 2_000
+CV_FOLDS_LARGE = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +107,12 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
                 distinct = distinct.sample(self.max_train, seed=self.random_state or 0).sort("text", "cell")
             x = _clip(distinct["text"], settings.max_chars)
             y = distinct["cell"].to_numpy()
-            # Accuracy is estimated on at most CV_ROWS distinct answers: +-1 point of precision, a fifth of the work.
+            # Accuracy is estimated on at most CV_ROWS distinct answers (+-1 point of precision), in CV_FOLDS_LARGE
+            # folds when there are more: every sampled answer is still predicted once, by a model trained on
+            # two thirds of 2,000 answers; 1.3 s less at 1M customers.
             cv_set = distinct if distinct.height <= CV_ROWS else distinct.sample(CV_ROWS, seed=self.random_state or 0)
-            folds = int(min(self.cv, cv_set["cell"].value_counts()["count"].min()))
+            max_folds = self.cv if distinct.height <= CV_ROWS else min(self.cv, CV_FOLDS_LARGE)
+            folds = int(min(max_folds, cv_set["cell"].value_counts()["count"].min()))
             if folds >= 2:
                 splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
                 cv_x, cv_y = _clip(cv_set["text"], settings.max_chars), cv_set["cell"].to_numpy()
