@@ -337,16 +337,11 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     start = dense["start_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)
     end = dense["end_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)  # no end date: no event before it
 
-    def add(acc: list[np.ndarray], ev: pl.DataFrame) -> None:
-        part = _slice_sums(ev, start, end, lookback, n, ncodes)
-        for k in range(4):
-            acc[k] += part[k]
-        np.maximum(acc[4], part[4], out=acc[4])
-
     by_code, halves, window_cents, total_cents, last = _reduce_slices(
         ev, lambda: [np.zeros((n, ncodes), np.int64), np.zeros((n, 2), np.int64), np.zeros(n), np.zeros(n),
                      np.full(n, lo, np.int32)],
-        add, (np.add, np.add, np.add, np.add, np.maximum))
+        lambda acc, part: _add_slice(acc, part, start, end, lookback),
+        (np.add, np.add, np.add, np.add, np.maximum))
     cols: dict[str, object] = {CIDX: np.arange(n, dtype=np.uint32)}
     for name, group in zip(names, groups, strict=True):
         cols[name] = by_code[:, group].sum(axis=1).astype(np.int64)
@@ -385,8 +380,11 @@ def _event_days(ev: pl.DataFrame) -> np.ndarray:
     return ev["event_time"].dt.date().to_physical().to_numpy()
 
 
-def _slice_sums(ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int, n: int, ncodes: int):  # type: ignore[no-untyped-def]
-    """One slice of the event codes -> (counts by code, window halves, window cents, cents, last day)."""
+def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int) -> None:
+    """Fold one slice of the event codes into (counts by code, window halves, window cents, cents, last day).
+
+    Unbuffered `ufunc.at` adds straight into the accumulators: no per-slice array the size of the customers."""
+    by_code, halves, window_cents, total_cents, last = acc
     cidx = ev[CIDX].to_numpy()
     day = _event_days(ev)
     e = end[cidx]
@@ -394,16 +392,16 @@ def _slice_sums(ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: 
     cidx, day, e = cidx[before], day[before], e[before]
     win_start = e - lookback
     in_window = day >= win_start
-    late = (day >= win_start + lookback // 2)[in_window]
-    last = np.full(n, np.iinfo(np.int32).min, dtype=np.int32)
+    late = (day >= win_start + lookback // 2)[in_window].astype(np.int64)
     np.maximum.at(last, cidx, day)
     amount = ev["amount"].cast(pl.Float64).to_numpy()[before]
     cents = np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    np.add.at(total_cents, cidx, cents)
     cw = cidx[in_window].astype(np.int64)
-    by_code = np.bincount(cw * ncodes + ev["event_type"].to_physical().to_numpy()[before][in_window], minlength=n * ncodes)
-    halves = np.bincount(cw * 2 + late, minlength=2 * n)
-    return (by_code.reshape(n, ncodes), halves.reshape(n, 2), np.bincount(cw, weights=cents[in_window], minlength=n),
-            np.bincount(cidx, weights=cents, minlength=n), last)
+    ncodes = by_code.shape[1]
+    np.add.at(by_code.reshape(-1), cw * ncodes + ev["event_type"].to_physical().to_numpy()[before][in_window], 1)
+    np.add.at(halves.reshape(-1), cw * 2 + late, 1)
+    np.add.at(window_cents, cw, cents[in_window])
 
 
 def _exact_sum(col: str) -> pl.Expr:
