@@ -33,6 +33,7 @@ def main(path: str) -> dict:
         return t
 
     t_start = t = time.perf_counter()
+    pipeline.warm_model_imports()  # as analyze() does
     config = Config.load(path)
     exports = load_exports(path, config)
     t = mark("load_exports", t)

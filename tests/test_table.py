@@ -216,3 +216,15 @@ def test_behaviour_sums_do_not_depend_on_how_events_are_sliced(tmp_path, monkeyp
     assert (got["n_login"] == got["ref_login"]).all()
     assert ((got["amount_window"] - got["ref_amount"]).abs() < 1e-6).all()
     assert got["n_login"].sum() > 100
+
+
+def test_model_imports_warm_in_the_background():
+    """analyze() imports scikit-learn and lifelines on a thread while loading; the thread must finish cleanly."""
+    import sys
+
+    from churnwhy.pipeline import warm_model_imports
+
+    thread = warm_model_imports()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert "sklearn.linear_model" in sys.modules and "lifelines" in sys.modules

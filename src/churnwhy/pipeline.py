@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 from churnwhy.config import Config
@@ -81,6 +82,7 @@ def analyze(
 
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
+    warm_model_imports()
     step("loading exports")
     loaded = load_table(path, config, rejects_to=rejects_to)
     table = loaded.table
@@ -94,6 +96,24 @@ def analyze(
     segments = table.segments if by is None else by
     survival, _ = _section("survival", _survival, table, config, tuple(segments))
     return Report(str(path), loaded, table, reasons, inferred, drivers, survival, include_examples)
+
+
+def warm_model_imports() -> threading.Thread:
+    """Import scikit-learn and lifelines in a background thread while the exports load.
+
+    The imports cost 1-2 s of Python that the models would otherwise wait for; loading spends its time in
+    Polars, which releases the GIL, so the two overlap. Nothing is computed, so results cannot change."""
+    thread = threading.Thread(target=_import_models, name="churnwhy-model-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_models() -> None:
+    import lifelines  # noqa: F401
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
 
 
 def _section(name, fn, table, *args):  # type: ignore[no-untyped-def]

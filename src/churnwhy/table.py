@@ -73,7 +73,7 @@ class CustomerTable:
 DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 MAX_EVENT_TYPES = 30  # rarer types are summed into `other_events` so the table stays narrow
 CIDX = "__cidx"  # a customer's number in the loaded event codes
-BEHAVIOUR_CHUNK = 4_000_000  # event rows per slice in _behaviour_sums (bounds its temporary arrays)
+BEHAVIOUR_CHUNK = 1_000_000  # event rows per slice in _behaviour_sums (bounds its temporary arrays)
 _TIME_PER_DAY = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}
 
 
