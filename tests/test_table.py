@@ -228,3 +228,13 @@ def test_model_imports_warm_in_the_background():
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert "sklearn.linear_model" in sys.modules and "lifelines" in sys.modules
+
+
+def test_rows_come_out_sorted_by_id_whatever_the_file_order(tmp_path):
+    """The table skips its sort when the customers file is already in id order; an unsorted file is sorted."""
+    customers = "customer_id,signup_date,churn_date\nC,2024-01-01,\nA,2024-01-01,2024-03-01\nB,2024-01-02,\n"
+    events = "customer_id,event_type,event_time\nB,login,2024-05-01\nC,login,2024-05-02\nC,login,2024-05-03\n"
+    t = table(write(tmp_path, {"customers.csv": customers, "events.csv": events}), as_of=D(2024, 6, 1))
+    assert t.frame["customer_id"].to_list() == ["A", "B", "C"]
+    assert t.frame["n_login"].to_list() == [0, 1, 2]
+    assert t.frame["churned"].to_list() == [True, False, False]
