@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import json
 import sys
@@ -96,6 +98,9 @@ def test_terminal_chart_respects_width_and_views_render():
         chart = km_chart(r, width=width, height=12)
         assert max(len(line) for line in chart.splitlines()) <= width
     assert "plan=basic" in chart  # the legend fits at width 100
+    lines = chart.splitlines()
+    axis = lines[next(i for i, line in enumerate(lines) if line.strip() == "days") - 1]  # tick labels
+    assert re.search(r"\b0\b", axis) and not re.search(r"\de\d", axis), axis  # whole numbers, no 1.8e2
     assert km_chart(r, width=60) == km_chart(r, width=60)
     console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(survival_view(r, unit="weeks"))

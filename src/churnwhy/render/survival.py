@@ -118,6 +118,11 @@ def km_chart(result: SurvivalResult, *, by: str | None = None, width: int = 80, 
         fig.draw(sig)
         legend.append(f"{marker} {_label(by, group)}")
     fig.ruler(1).lim(0, 1)
+    if curves.height:
+        # Whole-number tick labels: plotext's own are scientific ("1.8e2") past a few hundred.
+        top = float(curves["time_days"].max()) * to_unit(1.0, unit)
+        ticks = np.linspace(0.0, top, 6)
+        fig.ruler(0).ticks(ticks.tolist(), [f"{v:,.0f}" if top >= 10 else f"{v:.1f}" for v in ticks])
     fig.title(f"Retention by {by}" if by != OVERALL else "Retention, all customers")
     fig.label(unit, 0)
     try:
