@@ -33,6 +33,8 @@ HOLDOUT = [
     ("you put the price up again", "brand_failed", "price"),
     ("bill keeps going up every year", "brand_failed", "price"),
     ("orders always missing items", "brand_failed", "experience"),
+    ("delivery used to be faster", "brand_failed", "experience"),
+    ("in terms of price it is too expensive", "better_offer", "price"),
     ("the courier left my parcel in the rain", "brand_failed", "experience"),
     ("took 3 weeks to deliver", "brand_failed", "experience"),
     ("nobody at your call centre could help me", "brand_failed", "experience"),

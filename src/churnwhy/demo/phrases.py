@@ -62,7 +62,7 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "my discount was removed without notice",
         "sneaky price rise",
         "auto-renewed at a higher price",
-        "you put the price up again",
+        "yet another price rise this spring",
         "paying 30% more than when I joined",
         "the fees keep creeping up",
         "the price rise was the last straw",

@@ -46,7 +46,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\bcould\s+(?:have\s+)?be(?:en)?\s+better\b", " couldbebetter "),
     # "should be faster", "wish it was easier": a wish about us, not praise of someone else.
     (
-        r"\b(?:should|could|needs?\s+to|ought\s+to|wish\s+(?:it|you|they)\s+(?:was|were|would))\s+(?:be\s+)?"
+        r"\b(?:should|could|needs?\s+to|ought\s+to|used\s+to|wish\s+(?:it|you|they)\s+(?:was|were|would))\s+(?:be\s+)?"
         r"(?:a\s+lot\s+|much\s+|way\s+)?(faster|quicker|easier|smoother|simpler|cheaper|better)\b",
         " couldbebetter ",
     ),
@@ -55,6 +55,10 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\bnot\s+(?:on|in)\s+time\b", " late "),
     (r"\bnot\s+(?:working|work|workin)\b", " notworking "),
     (r"\b(?:no\s*one|nobody)\b", " noone "),
+    # "you have no options for vegans": a lack, not another brand's offer.
+    (r"\b(?:has|have|had|offers?|offered)\s+(?:no|zero|few|fewer|limited|hardly\s+any)\b", " lacks "),
+    # "in terms of price": a phrase, not the brand's terms.
+    (r"\bin\s+terms\s+of\b", " regarding "),
     # "tried calling", "tried to cancel": an attempt, not trying another brand.
     (r"\b(?:tried|trying|try)\s+(?:to|calling|contacting|reaching|emailing|getting|everything|again|several|many|multiple|\d+)\b", " attempted "),
     # Negation: the first content word after the negator is neutralised.
