@@ -122,17 +122,18 @@ def screen_columns(x: np.ndarray, names: Sequence[str], *, max_abs_r: float, max
     return keep, notes
 
 
-def stratified_sample(churned: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted row indices: at most `size` rows keeping the churned / active proportions exactly (all rows if fewer)."""
-    n = churned.shape[0]
+def stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator, *, floor: int = 0) -> np.ndarray:
+    """Sorted row indices: about `size` rows keeping each label's share (all rows if there are fewer), each
+    label with at least min(floor, its count) rows. Churn flags (booleans) are drawn churners first."""
+    n = labels.shape[0]
     if n <= size:
         return np.arange(n)
     out = []
-    for flag in (True, False):
-        idx = np.flatnonzero(churned == flag)
-        k = int(round(size * idx.size / n))
+    for level in ((True, False) if labels.dtype == np.bool_ else np.unique(labels)):
+        idx = np.flatnonzero(labels == level)
+        k = min(idx.size, max(floor, int(round(size * idx.size / n))))
         if k:
-            out.append(rng.choice(idx, size=min(k, idx.size), replace=False))
+            out.append(rng.choice(idx, size=k, replace=False))
     return np.sort(np.concatenate(out)) if out else np.arange(0)
 
 

@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
-from churnwhy.models.drivers_prep import fill_features
+from churnwhy.models.drivers_prep import fill_features, stratified_sample
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
@@ -99,12 +99,12 @@ class SilentReasonClassifier:
         if x.shape[1] == 0:
             return self._refuse("no behaviour features to learn from")
         rng = np.random.default_rng(self.random_state)
-        idx = _label_stratified(y, self.max_rows, rng, floor=self.cv_folds)
+        idx = stratified_sample(y, self.max_rows, rng, floor=self.cv_folds)
         x, y = x[idx], y[idx]
         # Integer codes: scikit-learn re-sorts object labels (np.unique on strings) in every fit and fold.
         classes = np.asarray(self.classes_, dtype=object)
         code = np.searchsorted(classes, y)
-        cv_idx = _label_stratified(code, self.cv_rows, rng, floor=self.cv_folds)
+        cv_idx = stratified_sample(code, self.cv_rows, rng, floor=self.cv_folds)
         cv_code = code[cv_idx]
         cv_counts = np.bincount(cv_code, minlength=classes.size)
         self.baseline_accuracy_ = float(cv_counts.max() / cv_code.size)  # on the rows the accuracy is measured on
@@ -148,18 +148,6 @@ class SilentReasonClassifier:
 def _half_width(n: int) -> float:
     """Worst-case (p = 0.5) 95% half-width, in points, of an accuracy estimated from n predictions."""
     return 100 * Z95 * math.sqrt(0.25 / n)
-
-
-def _label_stratified(y: np.ndarray, size: int, rng: np.random.Generator, floor: int = 1) -> np.ndarray:
-    """About `size` rows, each label in proportion but with at least min(floor, its count) rows."""
-    if y.size <= size:
-        return np.arange(y.size)
-    out = []
-    for label in np.unique(y):
-        idx = np.flatnonzero(y == label)
-        k = min(idx.size, max(floor, int(round(size * idx.size / y.size))))
-        out.append(rng.choice(idx, size=k, replace=False))
-    return np.sort(np.concatenate(out))
 
 
 def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[CustomerTable, SilentResult]:
