@@ -25,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from churnwhy.models.reason_rules import INPUT_STATUS, score
+from churnwhy.models.reason_rules import INPUT_STATUS, distinct_rows, score
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, normalise_codes, settings_from_config, toml_line
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.reasons import Classification, UnmappedCode
@@ -185,10 +185,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             idx = base.with_row_index("_i").filter(todo)["_i"]
             # Each distinct answer is read once, then spread back to the rows that gave it.
             clipped = base["text"].gather(idx).fill_null("").str.slice(0, settings.max_chars).alias("t")
-            uniq = clipped.unique(maintain_order=True)
-            inv = (clipped.to_frame().join(uniq.to_frame().with_row_index("_u"), on="t", how="left", maintain_order="left")
-                   ["_u"].to_numpy())
-            texts = uniq.to_list()
+            distinct, inv = distinct_rows(clipped.to_frame())
+            texts = distinct["t"].to_list()
             proba = self.pipeline_.predict_proba(texts)[inv]
             # A text sharing no word with the training texts ("asdfgh") gets the class prior back: not a reading.
             word_vec = self.pipeline_.named_steps["tfidf"].transformer_list[0][1]
