@@ -349,19 +349,17 @@ class _Inputs:
 
     def raw(self, src: str) -> pl.Expr:
         """The value a reject shows: the trimmed text, or a typed value as text."""
-        if self.schema[src] == pl.String:
-            return self.text(src)
-        name = f"__kept__{src}"
-        self.kept.setdefault(name, pl.col(src).alias(name))
-        return pl.col(name).cast(pl.String)
+        return self.text(src) if self.schema[src] == pl.String else self._kept(src).cast(pl.String)
 
     def absent(self, src: str) -> pl.Expr:
         # Without casting a typed column to text (that cast, on every event time, cost more than the parse).
-        if self.schema[src] == pl.String:
-            return self.text(src).is_null()
+        return (self.text(src) if self.schema[src] == pl.String else self._kept(src)).is_null()
+
+    def _kept(self, src: str) -> pl.Expr:
+        """A typed source column, carried as it is for the checks."""
         name = f"__kept__{src}"
         self.kept.setdefault(name, pl.col(src).alias(name))
-        return pl.col(name).is_null()
+        return pl.col(name)
 
     def step(self, expr: pl.Expr) -> pl.Expr:
         """`expr` computed as a column of its own, after the texts and before the canonical columns."""
