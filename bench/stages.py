@@ -39,7 +39,8 @@ def main(path: str) -> dict:
     t = mark("load_exports", t)
     table = build_customer_table(exports, config)
     t = mark("build_customer_table", t)
-    loaded = pipeline.LoadedTable(exports, table, config)
+    loaded = pipeline.LoadedTable(exports.without_event_rows(), table, config)  # as analyze() does
+    del exports
     reasons, table = pipeline._section("reasons", pipeline._reasons, table, config)
     t = mark("reasons", t)
     drivers, _ = pipeline._section("drivers", pipeline._drivers, table, config, None)
@@ -54,7 +55,7 @@ def main(path: str) -> dict:
     out["total_s"] = t - t_start
     out["peak_mib"] = peak_mib()
     out["customers"] = table.n_customers
-    out["events_loaded"] = sum(f.rows_loaded for f in exports.files if f.role == "events")
+    out["events_loaded"] = sum(f.rows_loaded for f in loaded.exports.files if f.role == "events")
     out["json_bytes"] = len(text)
     out["skipped_sections"] = {s.name: s.skipped for s in (reasons, drivers, inferred, survival) if not s.ok}
     return out

@@ -85,6 +85,8 @@ def analyze(
     warm_model_imports()
     step("loading exports")
     loaded = load_table(path, config, rejects_to=rejects_to)
+    # The models read the customer table only: the event rows go before they run (peak memory).
+    loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
     step("classifying stated reasons")
     reasons, table = _section("reasons", _reasons, table, config)
