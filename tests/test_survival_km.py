@@ -17,6 +17,7 @@ from churnwhy.models.survival import (
     RetentionCurve,
     fit_survival,
     holm_adjust,
+    kaplan_meier,
     logrank_tests,
     segment_labels,
 )
@@ -230,3 +231,28 @@ def test_to_dict_is_json_safe_and_deterministic_with_tied_times(lung):
     assert runs[0] == runs[1]
     data = json.loads(runs[0])
     assert data["groups"][0]["group"] == OVERALL and {row["cause"] for row in data["incidence"]} == {"bugs", "price", "unknown"}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numpy_kaplan_meier_equals_lifelines(seed: int) -> None:
+    """Our numpy KM replaces lifelines' fitter for speed: same timeline, estimate, interval and event table,
+    including day-0 events, all-censored and all-churned groups, and curves that reach 0."""
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    t = rng.integers(0, int(rng.integers(1, 50)), n)
+    e = rng.random(n) < (1.0 if seed % 7 == 0 else 0.0 if seed % 11 == 0 else rng.random())
+    km = kaplan_meier(t, e)
+    ref = KaplanMeierFitter().fit(t.astype(float), e)
+    timeline = ref.survival_function_.index.to_numpy().astype(np.int64)
+    np.testing.assert_array_equal(km["time"], timeline)
+    np.testing.assert_allclose(km["survival"], ref.survival_function_.iloc[:, 0].to_numpy(), rtol=0, atol=1e-15)
+    ci = ref.confidence_interval_.to_numpy()
+    np.testing.assert_allclose(km["ci_low"], ci[:, 0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(km["ci_high"], ci[:, 1], rtol=0, atol=1e-15)
+    table = ref.event_table.reindex(timeline, fill_value=0)
+    assert km["observed"].tolist() == table["observed"].astype(int).tolist()
+    assert km["censored"].tolist() == table["censored"].astype(int).tolist()
+    assert km["at_risk"][1:].tolist() == table["at_risk"].astype(int).tolist()[1:]
+    assert km["at_risk"][0] == n

@@ -31,6 +31,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 
 import numpy as np
 import polars as pl
@@ -58,6 +59,17 @@ class CustomerTable:
         names = [f"{RATE_PREFIX}{t}" for t in self.event_types]
         names += [c for c in ("amount_window", "days_since_last_event", "activity_change") if c in self.frame.columns]
         return tuple(names)
+
+    @functools.cached_property
+    def filled_features(self):  # type: ignore[no-untyped-def]  # -> models.drivers_prep.Prepared
+        """`features` over every row through the models' missing-value and clipping rules
+        (models.drivers_prep.fill_features), worked out once per table and read-only: the drivers and the
+        silent-reason classifier read the same matrix (0.4-0.7 s each at a million customers)."""
+        from churnwhy.models.drivers_prep import fill_features
+
+        prepared = fill_features(self.frame.select(self.features), self.features)
+        prepared.x.setflags(write=False)
+        return prepared
 
     @property
     def n_customers(self) -> int:
@@ -259,17 +271,20 @@ def _with_surveys(frame: pl.LazyFrame, exports, as_of: dt.date) -> pl.LazyFrame:
         )
         scale = _score_scale(exports.customers["score"] if exports.customers is not None and "score" in exports.customers.columns else None)
         return out.with_columns(pl.lit(scale).alias("score_scale"))
-    ends = frame.select("customer_id", "end_date")
-    ordered = s.lazy().join(ends, on="customer_id", how="inner").sort("survey_date", nulls_last=False)
+    # Surveys find their customer's number once (one join on the text id); the group-by and the join back
+    # then run on integers (0.6 s -> 0.25 s at a million customers). Same-day surveys keep their file order.
+    ends = frame.select("customer_id", CIDX, "end_date")
+    ordered = (s.lazy().join(ends, on="customer_id", how="inner", maintain_order="left")
+               .sort("survey_date", nulls_last=False, maintain_order=True))
     before_end = pl.col("survey_date").is_null() | (pl.col("survey_date").dt.date() <= pl.col("end_date"))
-    agg = ordered.group_by("customer_id").agg(
+    agg = ordered.group_by(CIDX).agg(
         pl.col("score").filter(before_end & pl.col("score").is_not_null()).last().alias("__s_score"),
         pl.col("reason_code").drop_nulls().last().alias("__s_code"),
         pl.col("reason_text").drop_nulls().last().alias("__s_text"),
         pl.col("competitor").drop_nulls().last().alias("__s_comp"),
         pl.len().alias("__s_n"),
     )
-    out = frame.join(agg, on="customer_id", how="left", maintain_order="left").with_columns(
+    out = frame.join(agg, on=CIDX, how="left", maintain_order="left").with_columns(
         pl.coalesce("__s_score", cust["score"]).alias("last_score"),
         pl.coalesce("__s_code", cust["reason_code"]).alias("reason_code"),
         pl.coalesce("__s_text", cust["reason_text"]).alias("reason_text"),

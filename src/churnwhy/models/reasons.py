@@ -49,6 +49,37 @@ class ReasonsFit:
         return self.summary.warnings
 
 
+class _MemoAnalyzer:
+    """A TfidfVectorizer analyzer (built from these vectorizer parameters) that remembers each text's tokens.
+    Pure, so copies share the memory: scikit-learn deep-copies it when it clones the pipeline for CV."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self._analyze = TfidfVectorizer(**params).build_analyzer()
+        self._memo: dict[str, list[str]] = {}
+
+    def __call__(self, doc: str) -> list[str]:
+        tokens = self._memo.get(doc) if self.remember else None
+        if tokens is None:
+            tokens = self._analyze(doc)
+            if self.remember:
+                self._memo[doc] = tokens
+        return tokens
+
+    remember = True
+
+    def forget(self) -> None:
+        """Stop remembering (the memory is ~15 KB an answer; a fitted model keeps its analyzer)."""
+        self.remember = False
+        self._memo.clear()
+
+    def __deepcopy__(self, memo: dict) -> _MemoAnalyzer:
+        return self
+
+    def __repr__(self) -> str:
+        return f"_MemoAnalyzer({self.params!r})"
+
+
 class ReasonModel(ClassifierMixin, BaseEstimator):
     """Layered reason classifier; predict() gives "why/what" cells, predict_proba() the learned layer's.
 
@@ -83,6 +114,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
 
     def _fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None, competitors: Iterable[str | None] | None) -> ReasonModel:
         settings = self.settings or ReasonSettings()
+        self._analyzers = None  # fresh n-gram memories for this fit (_pipeline)
         frame = _input_frame(texts, codes, competitors)
         base = _codes_and_rules(frame, settings)
         # Training rows: free text we could read, labelled by a code or a confident rule.
@@ -123,6 +155,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             self.classes_ = self.pipeline_.classes_
             self.n_train_ = train.height
         self.labels_ = self._apply_model(base, settings)
+        for analyzer in self._analyzers or ():
+            analyzer.forget()
         self.unmapped_codes_ = _unmapped(frame, base, settings)
         return self
 
@@ -170,9 +204,15 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         )
 
     def _pipeline(self) -> Pipeline:
+        # One pair of remembering analyzers per fit: the CV folds, the final fit and the predictions read the
+        # same distinct answers, and splitting them into n-grams (Python) was most of the learned layer's time.
+        if getattr(self, "_analyzers", None) is None:
+            self._analyzers = (_MemoAnalyzer(ngram_range=(1, 2), lowercase=True),
+                               _MemoAnalyzer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True))
+        word, char = self._analyzers
         features = FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, max_features=20000, sublinear_tf=True, lowercase=True)),
+            ("word", TfidfVectorizer(analyzer=word, min_df=1, sublinear_tf=True)),
+            ("char", TfidfVectorizer(analyzer=char, min_df=2, max_features=20000, sublinear_tf=True)),
         ])
         return Pipeline([
             ("tfidf", features),

@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
-from churnwhy.models.drivers_prep import fill_features, stratified_sample
+from churnwhy.models.drivers_prep import stratified_sample
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
@@ -176,7 +176,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     ]
     notes: list[str] = []
     features = list(table.features)
-    prepared = fill_features(frame, features) if features else None
+    prepared = table.filled_features if features else None  # the drivers' matrix, computed once per table
     if prepared is not None:
         notes.extend(prepared.notes)
     new_cols: dict[str, np.ndarray] = {}

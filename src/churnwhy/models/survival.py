@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from lifelines import KaplanMeierFitter
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 
 from churnwhy.config import Config
 from churnwhy.errors import ChurnwhyError, InputError
@@ -49,19 +48,12 @@ class RetentionCurve:
         self.zero_tenure_ = int((t == 0).sum())
         if t.size == 0:
             raise InputError("no customers to fit a retention curve on")
-        kmf = KaplanMeierFitter(alpha=self.alpha).fit(t, e)
-        table = kmf.event_table
-        self.timeline_ = kmf.survival_function_.index.to_numpy().astype(np.int64)
-        self.survival_ = kmf.survival_function_.iloc[:, 0].to_numpy()
-        ci = kmf.confidence_interval_.to_numpy()
+        km = kaplan_meier(t, e, self.alpha)
+        self.timeline_, self.survival_ = km["time"], km["survival"]
         # R leaves the interval undefined where S = 0 (log(-log 0)); lifelines reports (0, 0).
-        self.ci_low_ = np.where(self.survival_ > 0, ci[:, 0], np.nan)
-        self.ci_high_ = np.where(self.survival_ > 0, ci[:, 1], np.nan)
-        self.at_risk_ = table["at_risk"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
-        if self.timeline_[0] == 0 and 0 not in table.index:  # lifelines' added day-0 row: everyone at risk
-            self.at_risk_[0] = self.n_
-        self.observed_ = table["observed"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
-        self.censored_ = table["censored"].reindex(self.timeline_, fill_value=0).to_numpy().astype(np.int64)
+        self.ci_low_ = np.where(self.survival_ > 0, km["ci_low"], np.nan)
+        self.ci_high_ = np.where(self.survival_ > 0, km["ci_high"], np.nan)
+        self.at_risk_, self.observed_, self.censored_ = km["at_risk"], km["observed"], km["censored"]
         self.median_ = _quantile(self.timeline_, self.survival_, 0.5)
         # The lower curve reaches 0.5 first, so it gives the lower limit of the median (R quantile.survfit).
         self.median_ci_ = (_quantile(self.timeline_, self.ci_low_, 0.5), _quantile(self.timeline_, self.ci_high_, 0.5))
@@ -90,6 +82,35 @@ class RetentionCurve:
              "ci_low": self.ci_low_, "ci_high": self.ci_high_, "at_risk": self.at_risk_,
              "events": self.observed_, "censored": self.censored_},
         ).with_columns(pl.col("ci_low", "ci_high").fill_nan(None))
+
+
+def kaplan_meier(t: np.ndarray, e: np.ndarray, alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """Kaplan-Meier on whole days, exactly as lifelines' KaplanMeierFitter computes it (the product on the log
+    scale, Greenwood's variance, the exponential (log-log) interval, a day-0 row where no one left on day 0),
+    from one `np.unique`: lifelines builds a pandas event table per call, 0.6 s for the 13 curves of a
+    million customers against 0.1 s. Tested against R survfit and against lifelines itself."""
+    times, inverse = np.unique(t, return_inverse=True)
+    removed = np.bincount(inverse, minlength=times.size)
+    observed = np.bincount(inverse, weights=e, minlength=times.size).astype(np.int64)
+    at_risk = t.size - np.concatenate(([0], np.cumsum(removed)[:-1]))
+    population, deaths = at_risk.astype(float), observed.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.cumsum(np.log(population - deaths) - np.log(population))
+        terms = deaths / (population * (population - deaths))
+    cum_sq = np.cumsum(np.where(np.isinf(terms), 0.0, terms))
+    censored = removed - observed
+    if times[0] != 0:  # everyone at risk on day 0
+        times, log_s, cum_sq = np.r_[0, times], np.r_[0.0, log_s], np.r_[0.0, cum_sq]
+        at_risk, observed, censored = np.r_[t.size, at_risk], np.r_[0, observed], np.r_[0, censored]
+    survival = np.exp(log_s)
+    z = float(norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(survival)
+        low = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cum_sq) / v))
+        high = np.exp(-np.exp(np.log(-v) + z * np.sqrt(cum_sq) / v))
+    return {"time": times.astype(np.int64), "survival": survival, "ci_low": np.where(np.isnan(low), 1.0, low),
+            "ci_high": np.where(np.isnan(high), 1.0, high), "at_risk": at_risk.astype(np.int64),
+            "observed": observed, "censored": censored.astype(np.int64)}
 
 
 def _f(x: float) -> float | None:
