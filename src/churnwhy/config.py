@@ -34,6 +34,9 @@ class Config:
     tenure_unit: str = "auto"
     segments: tuple[str, ...] | None = None  # None: detected (low-cardinality text columns)
     cancel_event_pattern: str = r"cancel|unsubscri|close[ _-]?account|terminat|churn|end[ _-]?subscription"
+    # Above this many event rows (estimated before reading), events go through temporary files on disk (the
+    # system temp folder, TMPDIR) instead of memory, so that memory does not grow with them; 0 = always.
+    spill_events_above: int = 100_000_000
     # Models
     seed: int = 0
     min_segment_size: int = 30
@@ -85,6 +88,8 @@ class Config:
         for key in ("lookback_days", "min_segment_size", "max_segment_levels"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be a positive whole number, got {getattr(self, key)!r}")
+        if not isinstance(self.spill_events_above, int) or self.spill_events_above < 0:
+            raise ConfigError(f"spill_events_above must be 0 (always) or a positive whole number, got {self.spill_events_above!r}")
         if not isinstance(self.inactivity_days, int) or self.inactivity_days < 0:
             raise ConfigError(f"inactivity_days must be 0 (off) or a positive whole number, got {self.inactivity_days!r}")
         if self.tenure_unit not in TENURE_UNITS:

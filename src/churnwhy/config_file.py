@@ -25,6 +25,7 @@ def render_config(exports: Exports, config: Config) -> str:
         f'tenure_unit = "{config.tenure_unit}"   # auto | days | weeks | months | years',
         f"# segments = {json.dumps(list(exports.segments))}",
         f"seed = {config.seed}",
+        f"spill_events_above = {config.spill_events_above}   # more event rows: through temp files, flat memory",
         "",
         "# Role of each file: customers | events | surveys | skip. Detected roles are shown.",
         "[files]",

@@ -165,7 +165,8 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
         # event codes number customers by their row here (EventCodes.ids is this customer_id column)
         cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
-    first = events.frame.group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
+    first = (events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
+             .collect(engine="streaming").sort(CIDX))
     return first.with_columns(
         events.ids.gather(first[CIDX]).alias("customer_id"),
         pl.lit(None, pl.Date).alias("churn_date"), pl.lit(None, pl.Boolean).alias("churn_flag"),
@@ -176,7 +177,7 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
 def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ignore[no-untyped-def]
     """Physical codes of the event types that match (or not) the cancellation pattern: the regex runs on the
     handful of type names, and rows are compared as small integers (string tests per row were the hot spot)."""
-    names = pl.Series(events.frame.schema["event_type"].categories)
+    names = pl.Series(events.schema["event_type"].categories)
     hit = names.str.contains(pattern)
     return [i for i, h in enumerate(hit.to_list()) if h == cancel]
 
@@ -184,7 +185,7 @@ def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ig
 def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     """Per customer number: first event, last non-cancellation event and first cancellation, up to as_of."""
     n, lo, hi = events.ids.len(), np.iinfo(np.int32).min, np.iinfo(np.int32).max
-    cancel = np.zeros(len(events.frame.schema["event_type"].categories), dtype=bool)
+    cancel = np.zeros(len(events.schema["event_type"].categories), dtype=bool)
     cancel[_type_codes(events, cancel_re, cancel=True)] = True
     cutoff = (as_of - dt.date(1970, 1, 1)).days
 
@@ -199,7 +200,7 @@ def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # t
         np.minimum.at(acc[2], cidx[keep], day[keep])
 
     first, last, first_cancel = _reduce_slices(
-        events.frame, lambda: [np.full(n, hi, np.int32), np.full(n, lo, np.int32), np.full(n, hi, np.int32)],
+        events, lambda: [np.full(n, hi, np.int32), np.full(n, lo, np.int32), np.full(n, hi, np.int32)],
         add, (np.minimum, np.maximum, np.minimum))
     return pl.DataFrame({CIDX: np.arange(n, dtype=np.uint32)}).with_columns(
         pl.Series("first_event", first).replace(hi, None).cast(pl.Date),
@@ -310,8 +311,9 @@ def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):
 
     Each event finds its customer's dates by position (customers are numbered 0..n-1 in the event codes);
     the sums are dense per-customer arrays (_behaviour_sums)."""
-    cats = events.frame.schema["event_type"].categories.to_list()
-    counts = events.frame.group_by("event_type").len().with_columns(pl.col("event_type").cast(pl.String))
+    cats = events.schema["event_type"].categories.to_list()
+    counts = (events.lazy().group_by("event_type").len().collect(engine="streaming")
+              .with_columns(pl.col("event_type").cast(pl.String)))
     counts = counts.sort(["len", "event_type"], descending=[True, False])
     not_cancel = set(_type_codes(events, cancel_re, cancel=False))
     kept = [t for t in counts["event_type"].to_list() if cats.index(t) in not_cancel]
@@ -347,8 +349,7 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     the table's hot spot (7 s at 50M events). Money is summed in whole cents, exactly, so the same input gives
     the same table on every run whatever the slicing."""
     n = events.ids.len()
-    ev = events.frame
-    ncodes = len(ev.schema["event_type"].categories)
+    ncodes = len(events.schema["event_type"].categories)
     dense = (pl.DataFrame({CIDX: pl.arange(0, n, dtype=pl.UInt32, eager=True)})
              .join(spans, on=CIDX, how="left", maintain_order="left"))
     lo = np.iinfo(np.int32).min
@@ -359,7 +360,7 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     # fills both (a customer's counters share cache lines). Row n is a spare slot for events outside every
     # customer's span (cheaper than dropping them).
     by_code, window_cents, total_cents, last = _reduce_slices(
-        ev, lambda: [np.zeros((n + 1, ncodes, 2), np.int32), np.zeros(n + 1), np.zeros(n + 1), np.full(n + 1, lo, np.int32)],
+        events, lambda: [np.zeros((n + 1, ncodes, 2), np.int32), np.zeros(n + 1), np.zeros(n + 1), np.full(n + 1, lo, np.int32)],
         lambda acc, part: _add_slice(acc, part, start, end, lookback),
         (np.add, np.add, np.add, np.maximum))
     by_code = by_code[:n]
@@ -375,19 +376,20 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     return pl.DataFrame(cols).with_columns(pl.Series("__last_before_end", last[:n]).replace(lo, None).cast(pl.Date))
 
 
-def _reduce_slices(ev: pl.DataFrame, init, add, combine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
-    """Per-customer reductions over the event rows, BEHAVIOUR_CHUNK rows at a time, on two threads.
+def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on two threads.
 
     `init()` makes one thread's accumulators, `add(acc, slice)` folds a slice into them, `combine` holds the
-    ufunc that merges the two threads' results, one per accumulator. Slices bound the temporary arrays;
-    numpy releases the GIL, so both cores work; every reduction used is exact and order-free (integer sums,
-    min, max), so the result does not depend on the slicing."""
-    slices = [(i, min(i + BEHAVIOUR_CHUNK, ev.height)) for i in range(0, ev.height, BEHAVIOUR_CHUNK)]
+    ufunc that merges the two threads' results, one per accumulator. Slices bound the temporary arrays (and,
+    for events spilled to disk, what is read at a time); numpy releases the GIL, so both cores work; every
+    reduction used is exact and order-free (integer sums, min, max), so the result does not depend on the
+    slicing."""
+    slices = [(i, min(i + BEHAVIOUR_CHUNK, events.height)) for i in range(0, events.height, BEHAVIOUR_CHUNK)]
 
     def run(mine: list[tuple[int, int]]) -> list[np.ndarray]:
         acc = init()
         for a, b in mine:
-            add(acc, ev.slice(a, b - a))
+            add(acc, events.slice(a, b - a))
         return acc
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -13,6 +13,7 @@ import fnmatch
 import functools
 import operator
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -43,6 +44,9 @@ REJECT_REASONS = {
 REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "reason": pl.String, "column": pl.String, "value": pl.String}
 REASON = "__reject"
 HASH_SLICE = 5_000_000  # event rows hashed at a time in the duplicate check (bounds its temporaries)
+SPILL_SLICE = 5_000_000  # event rows read at a time when the events are spilled to disk
+SPILL_PARTITION = 25_000_000  # hashes sorted at a time when spilled (200 MB)
+CODE_COLUMNS = [SRC, "__cidx", "event_time", "event_type", "amount"]
 REJECT_COL = "__reject_col"
 REJECT_VAL = "__reject_val"
 
@@ -73,11 +77,44 @@ class FileReport:
 class EventCodes:
     """The valid events, compact for aggregation (about 23 bytes an event instead of ~90 with text columns):
     customers as positions in `ids`, event types as an Enum, the source file as a position in `sources`; rows
-    in file, then row, order (row numbers are needed only until duplicates are found, so they are not kept)."""
+    in file, then row, order (row numbers are needed only until duplicates are found, so they are not kept).
 
-    frame: pl.DataFrame  # __src u16, __cidx u32, event_time datetime, event_type Enum, amount f64
+    Held in memory, or, above `Config.spill_events_above` rows, in Arrow IPC files in a temporary folder that
+    readers take a slice at a time (`slice`, `lazy`), so that memory does not grow with the events. The folder
+    goes with this object."""
+
+    data: pl.DataFrame | tuple[Path, ...]  # __src u16, __cidx u32, event_time, event_type Enum, amount f64
     ids: pl.Series  # customer_id of each __cidx; with a customers file, exactly Exports.customers["customer_id"]
     sources: tuple[str, ...]
+    folder: object = dataclasses.field(default=None, compare=False, repr=False)  # spilled: its TemporaryDirectory
+
+    @property
+    def spilled(self) -> bool:
+        return not isinstance(self.data, pl.DataFrame)
+
+    def lazy(self) -> pl.LazyFrame:
+        if isinstance(self.data, pl.DataFrame):
+            return self.data.lazy()
+        return pl.scan_ipc(list(self.data)).select(CODE_COLUMNS)
+
+    @functools.cached_property
+    def height(self) -> int:
+        return self.data.height if isinstance(self.data, pl.DataFrame) else self.lazy().select(pl.len()).collect().item()
+
+    @functools.cached_property
+    def schema(self) -> pl.Schema:
+        return self.lazy().collect_schema()
+
+    def slice(self, offset: int, length: int) -> pl.DataFrame:
+        """Rows offset .. offset + length: a view in memory, read from disk when spilled."""
+        if isinstance(self.data, pl.DataFrame):
+            return self.data.slice(offset, length)
+        return self.lazy().slice(offset, length).collect()
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """Every event in memory (spilled codes are read whole: for small exports and tests)."""
+        return self.data if isinstance(self.data, pl.DataFrame) else self.lazy().collect()
 
     def to_events(self) -> pl.DataFrame:
         """customer_id, event_time, event_type, amount, __source: the events as text, in file and row order."""
@@ -189,7 +226,7 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         links = _link_table(customers)
     events = surveys = None
     if parsed["events"]:
-        events, bad = _events(parsed["events"], customers, links)
+        events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
         late.append(bad)
     if parsed["surveys"]:
         surveys, bad = _surveys(parsed["surveys"], customers, links)
@@ -563,13 +600,14 @@ def _end_before_start(customers: pl.DataFrame, tables: list[_Parsed]) -> tuple[p
     return customers.filter(~pl.col("customer_id").is_in(bad["customer_id"].implode())), pl.concat(records)
 
 
-def _events(tables: list[_Parsed], customers: pl.DataFrame | None,
-            links: dict[str, pl.DataFrame] | None) -> tuple[EventCodes, pl.DataFrame]:
+def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None,
+            spill_above: int | None = None) -> tuple[EventCodes, pl.DataFrame]:
     """Every events file in one streaming pass into compact codes; rejected rows (file/row/reason) apart.
 
     Only the columns a table needs are read (projection pushdown); text is touched once per row (the id, by a
     join to the customer list) and event types once per distinct value. The rejected rows' columns and values
-    are read again afterwards for those rows alone, so the common case (no or few rejects) pays nothing."""
+    are read again afterwards for those rows alone, so the common case (no or few rejects) pays nothing.
+    Above `spill_above` (estimated) rows the pass writes to disk instead of memory (_spill)."""
     plans = []
     for i, p in enumerate(tables):
         lf = p.frame.with_columns(pl.lit(i, pl.UInt16).alias(SRC))
@@ -594,8 +632,13 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None,
     stacked = stacked.with_columns(pl.lit(None, pl.Float64).alias("amount")) if "amount" not in stacked.collect_schema().names() else stacked
     # maintain_order: the rows stay in file and row order (no slower here), so the codes need no row numbers
     # once duplicates are found, and the same input gives the same frame on every run.
-    frame = (stacked.join(index.lazy(), on="customer_id", how="left", maintain_order="left")
-             .select(pl.col(SRC), pl.col(ROW).cast(pl.UInt32), *cols[2:]).collect(engine="streaming"))
+    query = (stacked.join(index.lazy(), on="customer_id", how="left", maintain_order="left")
+             .select(pl.col(SRC), pl.col(ROW).cast(pl.UInt32), *cols[2:]))
+    sources = tuple(p.raw.name for p in tables)
+    if spill_above is not None and _estimated_rows(tables) > spill_above:
+        codes, marked, dups = _spill(query, tables, ids, sources)
+        return codes, _event_rejects(tables, pl.concat([marked, dups]))
+    frame = query.collect(engine="streaming")
     # Every row of every file is in `frame` here: the files' row counts come from it, not from a pass of their own.
     if len(tables) == 1:
         tables[0].n_rows = frame.height
@@ -603,50 +646,142 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None,
         counts = dict(frame.group_by(SRC).len().iter_rows())
         for i, p in enumerate(tables):
             p.n_rows = counts.get(i, 0)
-    # rows already rejected in their file, then rows whose id names no customer
-    flagged = pl.col(REASON).is_not_null() | pl.col("__cidx").is_null()
-    marked = frame.filter(flagged).select(
-        SRC, ROW, pl.coalesce(pl.col(REASON).cast(pl.String), pl.lit("unknown_customer")).alias("reason"))
+    marked = _marked(frame)
     if marked.height:
-        frame = frame.filter(~flagged)
-    frame = _event_types(frame.drop(REASON))
+        frame = frame.filter(~FLAGGED)
+    frame = _event_types(frame.drop(REASON), *_type_names(frame["event_type"].unique()))
     # Overlapping monthly exports repeat rows: the first copy (by file, then row) is kept. Exact duplicates hash
-    # alike; only rows sharing a hash are compared value by value.
-    same = ("__cidx", "event_time", "event_type", "amount")
-    key = pl.struct(*same)
-    # One hash per column, xor-ed (seeds keep equal values in different columns apart): 0.6 s at 50M rows
-    # against 2.8 s for the hash of the struct. They are written slice by slice into one array that is sorted
-    # in place (a sorted copy is another 400 MB at the loader's peak; is_duplicated's hash table cost 10x the
-    # time). A collision only makes rows candidates for the exact comparison below.
-    key_hash = functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(same)])
+    # alike; only rows sharing a hash are compared value by value. The hashes are written slice by slice into
+    # one array that is sorted in place (a sorted copy is another 400 MB at the loader's peak; is_duplicated's
+    # hash table cost 10x the time).
     hashes = np.empty(frame.height, np.uint64)
 
     def fill(a: int) -> None:  # slices on two threads: Polars releases the GIL, one select alone used ~1 core
-        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(key_hash).to_series().to_numpy()
+        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(KEY_HASH).to_series().to_numpy()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(fill, range(0, frame.height, HASH_SLICE)))
-    hashes.sort()
-    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    repeated = _repeated(hashes)
     del hashes
-    dups = pl.DataFrame(schema={SRC: pl.UInt16, ROW: pl.UInt32, "reason": pl.String})
-    if repeated.size:
-        cand = frame.filter(key_hash.is_in(pl.Series(repeated).implode())).sort(SRC, ROW)
-        dups = cand.filter(~key.is_first_distinct()).select(SRC, ROW, pl.lit("duplicate_row").alias("reason"))
+    dups = _duplicates(frame.filter(KEY_HASH.is_in(pl.Series(repeated).implode())) if repeated.size else None)
+    if dups.height:
+        frame = frame.join(dups.select(SRC, ROW), on=[SRC, ROW], how="anti", maintain_order="left")
+    return EventCodes(frame.drop(ROW), ids, sources), _event_rejects(tables, pl.concat([marked, dups]))
+
+
+# Rows already rejected in their file, and rows whose id names no customer.
+FLAGGED = pl.col(REASON).is_not_null() | pl.col("__cidx").is_null()
+# What makes two events the same; one hash per column, xor-ed (seeds keep equal values in different columns
+# apart): 0.6 s at 50M rows against 2.8 s for the hash of the struct. A collision only makes rows candidates
+# for the exact comparison (_duplicates).
+SAME_EVENT = ("__cidx", "event_time", "event_type", "amount")
+KEY_HASH = functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(SAME_EVENT)])
+
+
+def _marked(frame: pl.DataFrame) -> pl.DataFrame:
+    """__src, __row, reason of the flagged rows."""
+    return frame.filter(FLAGGED).select(
+        SRC, ROW, pl.coalesce(pl.col(REASON).cast(pl.String), pl.lit("unknown_customer")).alias("reason"))
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """The hash values that occur more than once (sorts `hashes` in place)."""
+    hashes.sort()
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+
+
+def _duplicates(candidates: pl.DataFrame | None) -> pl.DataFrame:
+    """__src, __row, reason of the rows that repeat an earlier row (by file, then row) exactly."""
+    if candidates is None or candidates.height == 0:
+        return pl.DataFrame(schema={SRC: pl.UInt16, ROW: pl.UInt32, "reason": pl.String})
+    return (candidates.sort(SRC, ROW).filter(~pl.struct(*SAME_EVENT).is_first_distinct())
+            .select(SRC, ROW, pl.lit("duplicate_row").alias("reason")))
+
+
+def _estimated_rows(tables: list[_Parsed]) -> int:
+    """Event rows before reading them: Parquet footers count them; text exports are guessed at 40 bytes a row
+    (a compressed one at 5 times its size), which errs towards spilling."""
+    total = 0
+    for p in tables:
+        src = p.raw.source
+        if src.format.startswith("parquet"):
+            total += int(p.raw.frame.select(pl.len()).collect().item())
+            continue
+        files = [src.path] if src.path.is_file() else [f for f in src.path.rglob("*") if f.is_file()]
+        total += sum(f.stat().st_size for f in files) * (5 if src.compressed else 1) // 40
+    return total
+
+
+def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
+           sources: tuple[str, ...]) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
+    """The events pass through files in a temporary folder, so that memory does not grow with the events: the
+    pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time; the duplicate check
+    sorts its hashes one hash range (SPILL_PARTITION rows) at a time. Same codes, rejects and counts as in
+    memory, at the cost of writing and reading the events a few times."""
+    folder = tempfile.TemporaryDirectory(prefix="churnwhy-events-")
+    tmp = Path(folder.name)
+    query.sink_ipc(tmp / "read.arrow")
+    read = pl.scan_ipc(tmp / "read.arrow")
+    n = int(read.select(pl.len()).collect().item())
+    starts = range(0, n, SPILL_SLICE)
+    # 1. rows per file, the rejected rows, the exported event types
+    per_file = np.zeros(len(tables), np.int64)
+    marked, exported = [], []
+    for a in starts:
+        part = read.slice(a, SPILL_SLICE).collect()
+        per_file += np.bincount(part[SRC].to_numpy(), minlength=len(tables))
+        marked.append(_marked(part))
+        exported.append(part["event_type"].unique())
+    for i, p in enumerate(tables):
+        p.n_rows = int(per_file[i])
+    names, enum = _type_names(pl.concat(exported).unique() if exported else pl.Series("event_type", [], pl.Categorical))
+    # 2. the valid rows with their types named, written in parts; their hashes, by hash range, to files
+    ranges = max(1, -(-n // SPILL_PARTITION))
+    bins = [tmp / f"hashes-{r}.u64" for r in range(ranges)]
+    parts: list[Path] = []
+    for k, a in enumerate(starts):
+        part = read.slice(a, SPILL_SLICE).collect().filter(~FLAGGED).drop(REASON)
+        part = _event_types(part, names, enum)
+        parts.append(tmp / f"valid-{k:06d}.arrow")
+        part.write_ipc(parts[-1])
+        h = part.select(KEY_HASH).to_series().to_numpy()
+        which = (h >> np.uint64(40)) * ranges >> 24  # equal hashes, equal range
+        for r in range(ranges):
+            with bins[r].open("ab") as f:
+                h[which == r].tofile(f)
+    if not parts:  # no rows at all: one empty part keeps the schema
+        parts.append(tmp / "valid-000000.arrow")
+        _event_types(read.collect().filter(~FLAGGED).drop(REASON), names, enum).write_ipc(parts[-1])
+    (tmp / "read.arrow").unlink()
+    repeated = np.concatenate([_repeated(np.fromfile(b, np.uint64)) if b.exists() else np.empty(0, np.uint64)
+                               for b in bins])
+    for b in bins:
+        b.unlink(missing_ok=True)
+    dups = _duplicates(None)
+    if repeated.size:  # 3. the rows sharing a hash, compared exactly; the parts rewritten without the repeats
+        wanted = KEY_HASH.is_in(pl.Series(repeated).implode())
+        dups = _duplicates(pl.concat([pl.read_ipc(f).filter(wanted) for f in parts]))
         if dups.height:
-            frame = frame.join(dups.select(SRC, ROW), on=[SRC, ROW], how="anti", maintain_order="left")
-    codes = EventCodes(frame.drop(ROW), ids, tuple(p.raw.name for p in tables))
-    return codes, _event_rejects(tables, pl.concat([marked, dups]))
+            drop = dups.select(SRC, ROW)
+            for f in parts:
+                pl.read_ipc(f).join(drop, on=[SRC, ROW], how="anti", maintain_order="left").write_ipc(f)
+    marked_rows = pl.concat(marked) if marked else _duplicates(None)
+    return EventCodes(tuple(parts), ids, sources, folder), marked_rows, dups
 
 
-def _event_types(frame: pl.DataFrame) -> pl.DataFrame:
-    """'Delivery Failed' / 'delivery-failed' -> 'delivery_failed', worked out once per distinct exported value."""
+def _type_names(exported: pl.Series) -> tuple[pl.DataFrame, pl.Enum]:
+    """'Delivery Failed' / 'delivery-failed' -> 'delivery_failed', worked out once per distinct exported value
+    (a Categorical series): the exported values with their names, and the Enum of the names."""
+    names = exported.to_frame("event_type").select(
+        pl.col("event_type"), V.event_type(pl.coalesce(V.text("event_type"), pl.lit("unknown"))).alias("__name"))
+    return names, pl.Enum(sorted(set(names["__name"].to_list())))
+
+
+def _event_types(frame: pl.DataFrame, names: pl.DataFrame, enum: pl.Enum) -> pl.DataFrame:
+    """The event type column as its names (`_type_names`); rows are mapped by the Categorical's codes."""
     phys = pl.col("event_type").to_physical().fill_null(2**32 - 1)  # a missing type is 'unknown'
-    distinct = frame.select(pl.col("event_type").unique()).with_columns(phys.alias("__code"))
-    names = distinct.select("__code", V.event_type(pl.coalesce(V.text("event_type"), pl.lit("unknown"))).alias("__name"))
-    enum = pl.Enum(sorted(set(names["__name"].to_list())))
-    return frame.with_columns(
-        phys.replace_strict(names["__code"], names["__name"], return_dtype=enum).alias("event_type"))
+    codes = names.select(phys.alias("__code"), "__name")
+    return frame.with_columns(phys.replace_strict(codes["__code"], codes["__name"], return_dtype=enum).alias("event_type"))
 
 
 def _event_rejects(tables: list[_Parsed], marked: pl.DataFrame) -> pl.DataFrame:
@@ -707,11 +842,14 @@ def _account(parsed: dict[str, list[_Parsed]], late: list[pl.DataFrame]) -> tupl
 
 def _data_end(customers, events: EventCodes | None, surveys) -> dt.date | None:
     ends = []
-    frame = events.frame if events is not None else None
-    for df, cols in ((customers, ("signup_date", "churn_date")), (frame, ("event_time",)), (surveys, ("survey_date",))):
+    for df, cols in ((customers, ("signup_date", "churn_date")), (surveys, ("survey_date",))):
         if df is None:
             continue
         for c in cols:
             if c in df.columns and df[c].drop_nulls().len():
                 ends.append(df[c].max())
+    if events is not None:
+        last = events.lazy().select(pl.col("event_time").max()).collect().item()
+        if last is not None:
+            ends.append(last)
     return max(ends).date() if ends else None

@@ -37,8 +37,11 @@ class InspectResult:
     def from_loaded(cls, path: str, exports: Exports, table: CustomerTable) -> InspectResult:
         df = table.frame
         ranges: dict[str, tuple[str | None, str | None]] = {}
-        for label, frame, col in (("signup", df, "start_date"), ("end", df, "end_date"),
-                                  ("events", exports.event_codes.frame if exports.event_codes else None, "event_time"),
+        codes = exports.event_codes
+        events = (codes.lazy().select(pl.col("event_time").min().alias("lo"), pl.col("event_time").max().alias("hi"))
+                  .collect(engine="streaming").select(pl.concat_list("lo", "hi").explode().alias("event_time"))
+                  if codes is not None else None)  # spilled events are read a slice at a time
+        for label, frame, col in (("signup", df, "start_date"), ("end", df, "end_date"), ("events", events, "event_time"),
                                   ("surveys", exports.surveys, "survey_date")):
             if frame is not None and col in frame.columns and frame[col].drop_nulls().len():
                 lo, hi = frame[col].min(), frame[col].max()
