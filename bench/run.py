@@ -1,10 +1,10 @@
 """`make bench`: churnwhy's pipeline stage by stage and end to end, against pandas + lifelines and DuckDB.
 
 Usage: python bench/run.py [--sizes 100000 1000000] [--formats parquet csv] [--repeats 3] [--big-repeats 1]
-       [--timeout 1800] [--no-write]
+       [--timeout 1800] [--no-write] [--no-growth]
 
 Data: the demo generator in --clean mode, 50 events a customer, seed 1, in bench/data/<format>_<n>/ (git-ignored;
-reused when present). Every measurement runs in a fresh subprocess, so its peak RSS (ru_maxrss) is its own.
+reused when present); for the memory-growth runs also 200 events a customer (200M events, 1.6 GB of Parquet). Every measurement runs in a fresh subprocess, so its peak RSS (ru_maxrss) is its own.
 Reports the median over repeats (sizes of a million customers and more use --big-repeats). Writes the tables
 into bench/RESULTS.md, keeping its "Demo generator" section.
 """
@@ -28,13 +28,36 @@ PY = sys.executable
 STAGES = ("load_exports", "build_customer_table", "reasons", "drivers", "silent", "survival", "render_json")
 
 
-def ensure_data(fmt: str, n: int) -> Path:
-    out = DATA / f"{fmt}_{n}"
+def ensure_data(fmt: str, n: int, per_customer: int = 50) -> Path:
+    out = DATA / (f"{fmt}_{n}" if per_customer == 50 else f"{fmt}_{n}_e{per_customer}")
     if not (out / "truth.json").exists():
         churnwhy = Path(PY).with_name("churnwhy")
         subprocess.run([str(churnwhy), "demo", str(out), "--customers", str(n), "--format", fmt, "--clean",
-                        "--events-per-customer", "50", "--seed", "1", "--quiet"], check=True)
+                        "--events-per-customer", str(per_customer), "--seed", "1", "--quiet"], check=True)
     return out
+
+
+GROWTH = ((50, None, "in memory (default)"), (200, None, "default: spilled to disk"),
+          (200, 10**12, "forced in memory"))
+
+
+def growth(timeout: float) -> str:
+    """Peak memory as events grow: 1M customers with 50 and 200 events each (Parquet), one run each."""
+    lines = ["| events | mode | load_exports (s) | build_customer_table (s) | library total (s) | peak RSS (MiB) |",
+             "|---|---|---|---|---|---|"]
+    for per, spill, label in GROWTH:
+        path = ensure_data("parquet", 1_000_000, per)
+        args = [str(HERE / "stages.py"), str(path)] + ([str(spill)] if spill is not None else [])
+        r = child(args, timeout)
+        print("growth", per, label, r.get("total_s", r.get("error")), file=sys.stderr, flush=True)
+        if "error" in r:
+            lines.append(f"| {per}M | {label} | {r['error']} | | | |")
+            continue
+        st = r["stages"]
+        lines.append(f"| {r['events_loaded']:,} | {label}{' (spilled)' if r.get('spilled') else ''} | "
+                     f"{_s(st['load_exports']['s'])} | {_s(st['build_customer_table']['s'])} | {_s(r['total_s'])} | "
+                     f"{r['peak_mib']:.0f} |")
+    return "\n".join(lines)
 
 
 def child(args: list[str], timeout: float) -> dict:
@@ -170,6 +193,7 @@ def main() -> None:
     ap.add_argument("--big-repeats", type=int, default=1, help="repeats for sizes of 1,000,000 customers and more")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per measured run")
     ap.add_argument("--no-write", action="store_true", help="print the tables, leave RESULTS.md alone")
+    ap.add_argument("--no-growth", action="store_true", help="skip the 200M-event memory runs")
     a = ap.parse_args()
     results = {}
     for n in a.sizes:
@@ -178,6 +202,9 @@ def main() -> None:
     section = (f"`python bench/run.py` ({versions()}). Demo exports in `--clean` mode, 50 events a customer. "
                f"Seconds; median of {a.repeats} runs ({a.big_repeats} at 1,000,000 customers and more); each run in a "
                "fresh process.\n\n" + table(results) + "\n")
+    if not a.no_growth:
+        section += ("\nMemory as events grow (1M customers, Parquet, `spill_events_above` = 100M by default; one run each):"
+                    "\n\n" + growth(a.timeout) + "\n")
     (HERE / "out").mkdir(exist_ok=True)
     (HERE / "out" / "results.json").write_text(json.dumps({f"{f}_{n}": r for (f, n), r in results.items()}, indent=1))
     print(section)

@@ -1,12 +1,14 @@
 """churnwhy's library pipeline, stage by stage, in this process: wall seconds and peak RSS after each stage.
 
-Usage: python bench/stages.py DIR   -> one JSON object on the last stdout line. Run it in a fresh process per
+Usage: python bench/stages.py DIR [SPILL_EVENTS_ABOVE]  -> one JSON object on the last stdout line (the optional
+number overrides Config.spill_events_above). Run it in a fresh process per
 measurement (bench/run.py does) so the peak RSS is this run's own. The stages are the ones `analyze` runs,
 in its order, through the same functions (pipeline._section), then the JSON the CLI would print.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import sys
@@ -17,7 +19,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def main(path: str) -> dict:
+def main(path: str, spill_events_above: int | None = None) -> dict:
     from churnwhy import pipeline
     from churnwhy.config import Config
     from churnwhy.load import load_exports
@@ -35,10 +37,13 @@ def main(path: str) -> dict:
     t_start = t = time.perf_counter()
     pipeline.warm_model_imports()  # as analyze() does
     config = Config.load(path)
+    if spill_events_above is not None:
+        config = dataclasses.replace(config, spill_events_above=spill_events_above)
     exports = load_exports(path, config)
     t = mark("load_exports", t)
     table = build_customer_table(exports, config)
     t = mark("build_customer_table", t)
+    spilled = exports.event_codes is not None and exports.event_codes.spilled
     loaded = pipeline.LoadedTable(exports.without_event_rows(), table, config)  # as analyze() does
     del exports
     reasons, table = pipeline._section("reasons", pipeline._reasons, table, config)
@@ -58,8 +63,9 @@ def main(path: str) -> dict:
     out["events_loaded"] = sum(f.rows_loaded for f in loaded.exports.files if f.role == "events")
     out["json_bytes"] = len(text)
     out["skipped_sections"] = {s.name: s.skipped for s in (reasons, drivers, inferred, survival) if not s.ok}
+    out["spilled"] = spilled
     return out
 
 
-if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1])))
+if __name__ == "__main__":  # python bench/stages.py DIR [SPILL_EVENTS_ABOVE]
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)))
