@@ -135,3 +135,15 @@ def test_table_output_renders(exports):
 
 def test_library_entry_point():
     assert churnwhy.analyze is analyze
+
+
+def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8: a user with a large export sees each stage (load, table, reasons, drivers, inferred, survival)."""
+    from churnwhy import pipeline
+    from churnwhy.demo import generate
+
+    generate(tmp_path / "d", customers=400, seed=3, format="csv", messy=False)
+    seen: list[str] = []
+    pipeline.analyze(tmp_path / "d", progress=seen.append)
+    assert seen == ["loading exports", "building the customer table", "classifying stated reasons",
+                    "fitting behavioural drivers", "inferring reasons of silent churners", "fitting survival curves"]

@@ -21,10 +21,13 @@ class LoadedTable:
     config: Config
 
 
-def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Path | str | None = None) -> LoadedTable:
+def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Path | str | None = None,
+               progress=None) -> LoadedTable:  # type: ignore[no-untyped-def]
     """Load the exports under `path` and build the per-customer table; `rejects_to` gets the rejected rows as CSV
-    (written before --strict can stop the run, so the user sees what to fix)."""
+    (written before --strict can stop the run, so the user sees what to fix); `progress(stage)` hears of each."""
+    step = progress or (lambda stage: None)
     config = config or Config.load(path)
+    step("loading exports")
     exports = load_exports(path, config)
     if rejects_to is not None:
         from churnwhy.render.files import write_frame
@@ -32,6 +35,7 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
         write_frame(rejects_to, exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
     if config.strict:
         _fail_on_warnings(exports)
+    step("building the customer table")
     return LoadedTable(exports, build_customer_table(exports, config), config)
 
 
@@ -83,8 +87,7 @@ def analyze(
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     warm_model_imports()
-    step("loading exports")
-    loaded = load_table(path, config, rejects_to=rejects_to)
+    loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
     # The models read the customer table only: the event rows go before they run (peak memory).
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
