@@ -44,7 +44,7 @@ REJECT_REASONS = {
 REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "reason": pl.String, "column": pl.String, "value": pl.String}
 REASON = "__reject"
 HASH_SLICE = 5_000_000  # event rows hashed at a time in the duplicate check (bounds its temporaries)
-SPILL_SLICE = 5_000_000  # event rows read at a time when the events are spilled to disk
+SPILL_SLICE = 2_500_000  # event rows read at a time (a thread) when the events are spilled to disk
 SPILL_PARTITION = 25_000_000  # hashes sorted at a time when spilled (200 MB)
 CODE_COLUMNS = [SRC, "__cidx", "event_time", "event_type", "amount"]
 REJECT_COL = "__reject_col"
@@ -715,48 +715,57 @@ def _estimated_rows(tables: list[_Parsed]) -> int:
 def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
            sources: tuple[str, ...]) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
     """The events pass through files in a temporary folder, so that memory does not grow with the events: the
-    pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time; the duplicate check
-    sorts its hashes one hash range (SPILL_PARTITION rows) at a time. Same codes, rejects and counts as in
-    memory, at the cost of writing and reading the events a few times."""
+    pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time (two slices on two
+    threads); the duplicate check sorts its hashes one hash range (about SPILL_PARTITION hashes) at a time. Same
+    codes, rejects and counts as in memory, at the cost of writing and reading the events a few times."""
     folder = tempfile.TemporaryDirectory(prefix="churnwhy-events-")
     tmp = Path(folder.name)
     query.sink_ipc(tmp / "read.arrow")
     read = pl.scan_ipc(tmp / "read.arrow")
+    # 1. rows per file, the rejected rows, the exported event types, a slice at a time and only the columns they
+    # need (a query over the whole file reads whole columns: 2.2 GB for the filter at 200M rows)
     n = int(read.select(pl.len()).collect().item())
-    starts = range(0, n, SPILL_SLICE)
-    # 1. rows per file, the rejected rows, the exported event types
     per_file = np.zeros(len(tables), np.int64)
-    marked, exported = [], []
-    for a in starts:
-        part = read.slice(a, SPILL_SLICE).collect()
+    marked_parts, exported = [], []
+    for a in range(0, n, SPILL_SLICE):
+        part = read.slice(a, SPILL_SLICE).select(SRC, ROW, REASON, "__cidx", "event_type").collect()
         per_file += np.bincount(part[SRC].to_numpy(), minlength=len(tables))
-        marked.append(_marked(part))
+        marked_parts.append(_marked(part))
         exported.append(part["event_type"].unique())
     for i, p in enumerate(tables):
         p.n_rows = int(per_file[i])
+    marked = pl.concat(marked_parts) if marked_parts else _duplicates(None)
     names, enum = _type_names(pl.concat(exported).unique() if exported else pl.Series("event_type", [], pl.Categorical))
-    # 2. the valid rows with their types named, written in parts; their hashes, by hash range, to files
+    # 2. the valid rows with their types named, written in parts; their hashes, by hash range, to files (two
+    # slices at a time: Polars and numpy release the GIL)
     ranges = max(1, -(-n // SPILL_PARTITION))
-    bins = [tmp / f"hashes-{r}.u64" for r in range(ranges)]
-    parts: list[Path] = []
-    for k, a in enumerate(starts):
-        part = read.slice(a, SPILL_SLICE).collect().filter(~FLAGGED).drop(REASON)
-        part = _event_types(part, names, enum)
-        parts.append(tmp / f"valid-{k:06d}.arrow")
-        part.write_ipc(parts[-1])
+    starts = list(range(0, n, SPILL_SLICE)) or [0]  # no rows at all: one empty part keeps the schema
+    parts = [tmp / f"valid-{k:06d}.arrow" for k in range(len(starts))]
+
+    def write(k: int) -> None:
+        part = _event_types(read.slice(starts[k], SPILL_SLICE).collect().filter(~FLAGGED).drop(REASON), names, enum)
+        part.write_ipc(parts[k])
         h = part.select(KEY_HASH).to_series().to_numpy()
         which = (h >> np.uint64(40)) * ranges >> 24  # equal hashes, equal range
         for r in range(ranges):
-            with bins[r].open("ab") as f:
-                h[which == r].tofile(f)
-    if not parts:  # no rows at all: one empty part keeps the schema
-        parts.append(tmp / "valid-000000.arrow")
-        _event_types(read.collect().filter(~FLAGGED).drop(REASON), names, enum).write_ipc(parts[-1])
+            h[which == r].tofile(tmp / f"hashes-{r}-{k:06d}.u64")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(write, range(len(starts))))
     (tmp / "read.arrow").unlink()
-    repeated = np.concatenate([_repeated(np.fromfile(b, np.uint64)) if b.exists() else np.empty(0, np.uint64)
-                               for b in bins])
-    for b in bins:
-        b.unlink(missing_ok=True)
+    per_range = []
+    for r in range(ranges):  # one hash range (about SPILL_PARTITION hashes) in memory at a time, no concat copy
+        files = sorted(tmp.glob(f"hashes-{r}-*.u64"))
+        hashes = np.empty(sum(f.stat().st_size for f in files) // 8, np.uint64)
+        at = 0
+        for f in files:  # one slice's share of the range: small
+            chunk = np.fromfile(f, np.uint64)
+            hashes[at:at + chunk.size] = chunk
+            at += chunk.size
+            f.unlink()
+        per_range.append(_repeated(hashes))
+        del hashes
+    repeated = np.concatenate(per_range)
     dups = _duplicates(None)
     if repeated.size:  # 3. the rows sharing a hash, compared exactly; the parts rewritten without the repeats
         wanted = KEY_HASH.is_in(pl.Series(repeated).implode())
@@ -765,8 +774,7 @@ def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
             drop = dups.select(SRC, ROW)
             for f in parts:
                 pl.read_ipc(f).join(drop, on=[SRC, ROW], how="anti", maintain_order="left").write_ipc(f)
-    marked_rows = pl.concat(marked) if marked else _duplicates(None)
-    return EventCodes(tuple(parts), ids, sources, folder), marked_rows, dups
+    return EventCodes(tuple(parts), ids, sources, folder), marked, dups
 
 
 def _type_names(exported: pl.Series) -> tuple[pl.DataFrame, pl.Enum]:
