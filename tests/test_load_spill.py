@@ -23,6 +23,8 @@ from churnwhy.table import build_customer_table
 
 
 def _same_exports(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.event_codes.schema == b.event_codes.schema  # the same columns and the same Enum of type names
+    assert_frame_equal(a.event_codes.frame, b.event_codes.frame)
     assert_frame_equal(a.events, b.events)
     assert_frame_equal(a.rejects, b.rejects)
     assert [f.to_dict() for f in a.files] == [f.to_dict() for f in b.files]
@@ -88,3 +90,13 @@ def test_spill_setting_is_validated() -> None:
 
     with pytest.raises(ConfigError, match="spill_events_above"):
         Config.from_mapping({"spill_events_above": -1})
+
+
+def test_a_type_seen_only_on_rejected_rows_is_not_a_type_either_way(tmp_path: Path) -> None:
+    folder = write(tmp_path, {
+        "customers.csv": "customer_id,signup_date\na,2024-01-01\nb,2024-01-02\n",
+        "events.csv": "customer_id,event_time,event_type\na,2024-02-01,login\nzz,2024-02-02,refund\nb,,order\n",
+    })
+    memory, spilled = load(folder), load(folder, spill_events_above=0)
+    _same_exports(memory, spilled)
+    assert spilled.event_codes.schema["event_type"].categories.to_list() == ["login"]
