@@ -138,7 +138,7 @@ def test_library_entry_point():
 
 
 def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Issue 8: a user with a large export sees each stage (load, table, reasons, drivers, inferred, survival)."""
+    """Issue 8: a user with a large export sees each stage (load, table, reasons, inferred, drivers + survival)."""
     from churnwhy import pipeline
     from churnwhy.demo import generate
 
@@ -146,4 +146,4 @@ def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no
     seen: list[str] = []
     pipeline.analyze(tmp_path / "d", progress=seen.append)
     assert seen == ["loading exports", "building the customer table", "classifying stated reasons",
-                    "fitting behavioural drivers", "inferring reasons of silent churners", "fitting survival curves"]
+                    "inferring reasons of silent churners", "fitting behavioural drivers and survival curves"]

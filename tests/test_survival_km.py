@@ -256,3 +256,38 @@ def test_numpy_kaplan_meier_equals_lifelines(seed: int) -> None:
     assert km["censored"].tolist() == table["censored"].astype(int).tolist()
     assert km["at_risk"][1:].tolist() == table["at_risk"].astype(int).tolist()[1:]
     assert km["at_risk"][0] == n
+
+
+def test_survival_raises_no_python_warnings_even_on_edge_cases() -> None:
+    """`analyze` fits survival on a thread beside the drivers, which turn warnings into notes; Python's filters
+    are process-wide, so survival must not warn (pipeline._drivers_and_survival). Strictest filter, with numpy
+    floating-point warnings on: everyone churning on day 0, nobody churning, a curve reaching 0, a group without
+    churn, reasons for incidence and signup dates for cohorts."""
+    import warnings
+    from pathlib import Path
+
+    from churnwhy import pipeline
+    from churnwhy.load import load_exports
+    from churnwhy.table import build_customer_table
+
+    rng = np.random.default_rng(5)
+    n = 60
+    tables = [
+        _table(np.zeros(40, int), np.ones(40, bool), plan=["a", "b"] * 20),
+        _table([5, 6, 7] * 20, [0] * 60, plan=["a", "b", "c"] * 20),
+        _table([1, 2, 3, 4], [1, 1, 1, 1]),
+        _table(np.r_[rng.integers(1, 200, n), rng.integers(1, 200, n)], np.r_[rng.random(n) < 0.7, np.zeros(n, bool)],
+               plan=["a"] * n + ["b"] * n),
+    ]
+    examples = Path(__file__).resolve().parents[1] / "examples" / "exports"
+    config = Config.load(examples)
+    table = build_customer_table(load_exports(examples, config), config)
+    _, table = pipeline._section("reasons", pipeline._reasons, table, config)
+    _, table = pipeline._section("inferred", pipeline._inferred, table, config)
+    tables.append(table)
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        for t in tables:
+            section, _ = pipeline._section("survival", pipeline._survival, t, config, tuple(t.segments))
+            assert section.ok
+    assert [str(w.message) for w in caught] == []
