@@ -92,18 +92,24 @@ GROUP BY ALL
 """
 
 
-def run_duckdb(path: str) -> dict:
+def _duckdb_views(path: str):  # type: ignore[no-untyped-def]
+    """A 2-thread DuckDB connection with views cust, ev (the four event columns) and sv (survey dates)."""
     import duckdb
 
-    steps: dict[str, float] = {}
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     cf, fmt = _files(path, "customers")
-    ef, _ = _files(path, "events")
     reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
-    t = time.perf_counter()
     con.execute(f"CREATE VIEW cust AS SELECT * FROM {reader}('{cf}')")
-    con.execute(f"CREATE VIEW ev AS SELECT customer_id, event_time, event_type, amount FROM {reader}('{ef}')")
+    con.execute(f"CREATE VIEW ev AS SELECT customer_id, event_time, event_type, amount FROM {reader}('{_files(path, 'events')[0]}')")
+    con.execute(f"CREATE VIEW sv AS SELECT survey_date FROM {reader}('{_files(path, 'surveys')[0]}')")
+    return con
+
+
+def run_duckdb(path: str) -> dict:
+    steps: dict[str, float] = {}
+    t = time.perf_counter()
+    con = _duckdb_views(path)
     types = [r[0] for r in con.execute("SELECT DISTINCT event_type FROM ev ORDER BY 1").fetchall()]
     steps["distinct_types"] = time.perf_counter() - t
     counts = ", ".join(f"count(*) FILTER (WHERE w.event_type = '{x}') AS n_{x}" for x in types)
@@ -163,19 +169,9 @@ GROUP BY d.customer_id, d.start_date, d.end_date, d.churn_source
 
 def run_duckdb_table(path: str, out: str | None = None) -> dict:
     """churnwhy's customer table (behaviour part) computed by DuckDB from the same files."""
-    import duckdb
-
     steps: dict[str, float] = {}
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    cf, fmt = _files(path, "customers")
-    ef, _ = _files(path, "events")
-    sf, _ = _files(path, "surveys")
-    reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
     t = time.perf_counter()
-    con.execute(f"CREATE VIEW cust AS SELECT * FROM {reader}('{cf}')")
-    con.execute(f"CREATE VIEW ev AS SELECT customer_id, event_time, event_type, amount FROM {reader}('{ef}')")
-    con.execute(f"CREATE VIEW sv AS SELECT survey_date FROM {reader}('{sf}')")
+    con = _duckdb_views(path)
     types = [r[0] for r in con.execute(
         f"SELECT DISTINCT lower(event_type) FROM ev WHERE NOT regexp_matches(lower(event_type), '{CANCEL}') ORDER BY 1").fetchall()]
     steps["distinct_types"] = time.perf_counter() - t
