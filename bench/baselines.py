@@ -199,14 +199,19 @@ def check_table(path: str, duck_parquet: str) -> dict:
     diffs: dict[str, int] = {"rows": abs(ours.height - duck.height)}
     joined = ours.join(duck, on="customer_id", how="inner", suffix="_duck")
     diffs["unmatched_ids"] = ours.height - joined.height
-    for col in ("start_date", "end_date", "churn_source", "exposure_days", "days_since_last_event",
-                *[c for c in duck.columns if c.startswith("n_")]):
-        a, b = pl.col(col).cast(pl.Float64) if col not in ("churn_source",) else pl.col(col), pl.col(f"{col}_duck")
-        if col in ("start_date", "end_date"):
-            a, b = pl.col(col), pl.col(f"{col}_duck").cast(pl.Date)
-        elif col != "churn_source":
-            b = b.cast(pl.Float64)
-        diffs[col] = int(joined.select((~a.eq_missing(b)).sum()).item())
+
+    def differ(col: str, dtype: pl.DataType) -> int:  # rows where the two tables disagree on col
+        a, b = pl.col(col).cast(dtype), pl.col(f"{col}_duck").cast(dtype)
+        return int(joined.select((~a.eq_missing(b)).sum()).item())
+
+    ours_counts = {c for c in ours.columns if c.startswith("n_")}
+    duck_counts = {c for c in duck.columns if c.startswith("n_")}
+    diffs["count_columns"] = len(ours_counts ^ duck_counts)  # event types one table has and the other not
+    for col in ("start_date", "end_date"):
+        diffs[col] = differ(col, pl.Date)
+    diffs["churn_source"] = differ("churn_source", pl.String)
+    for col in ("exposure_days", "days_since_last_event", *sorted(ours_counts & duck_counts)):
+        diffs[col] = differ(col, pl.Float64)
     for col in ("amount_window", "amount_total"):
         diffs[col] = int(joined.select(((pl.col(col) - pl.col(f"{col}_duck").fill_null(0)).abs() > 0.005).sum()).item())
     trend = (pl.col("second_half") - pl.col("first_half")) / (pl.col("first_half") + 1)
