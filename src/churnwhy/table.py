@@ -21,7 +21,12 @@ Contract (column -> dtype); models may rely on these names:
     amount_window       f64      sum of event amounts in the window (0 when no amounts)
     amount_total        f64      lifetime sum of amounts strictly before end_date (value at risk)
     days_since_last_event f64    end_date - last event before it (null: no events)
-    activity_change     f64      (second half - first half) / (first half + 1) of the window's event counts
+    activity_change     f64      (second half - first half) / (first half + 1) of the window's event counts; null
+                                 when the window's first half starts before signup (no change can be read
+                                 from days the customer was not yet a customer)
+
+`CustomerTable.monthly` holds, for a stated random sample of customers, their event counts per type in each
+30-day month of their observed life (strictly before end_date): what the drivers' counting-process model reads.
 
 Models add: why, what, reason_source (stated | inferred | none), reason_confidence.
 """
@@ -52,6 +57,7 @@ class CustomerTable:
     event_types: tuple[str, ...] = ()  # normalised names: n_<t>, rate_<t> exist for each
     lookback_days: int = 180
     churn_rule: str = ""  # a sentence: which rule decided churn, for reports
+    monthly: MonthlyCounts | None = None  # event counts per month of life for a sample (None: no events)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -80,11 +86,30 @@ class CustomerTable:
         return int(self.frame["churned"].sum())
 
 
+@dataclasses.dataclass(frozen=True)
+class MonthlyCounts:
+    """Event counts per customer, type and 30-day month of life, for a random sample of customers.
+
+    `customer_ids`: the sampled customers (every one of them, with or without events); `counts`: one row per
+    (customer_id, month, type) with at least one event: month = (event day - start_date) // 30, type = index
+    into CustomerTable.event_types, n = events. Only events strictly before the customer's end date count."""
+
+    customer_ids: pl.Series
+    counts: pl.DataFrame  # customer_id str, month i32, type i16, n i32
+    n_population: int  # customers the sample was drawn from
+
+    @property
+    def sampled(self) -> bool:
+        return self.customer_ids.len() < self.n_population
+
+
 # --- building the table --------------------------------------------------------------------------------------
 
 DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
 MAX_EVENT_TYPES = 30  # rarer types are summed into `other_events` so the table stays narrow
 CIDX = "__cidx"  # a customer's number in the loaded event codes
+MONTHLY_CUSTOMERS = 20_000  # customers whose month-by-month counts are kept (all when fewer)
+MONTH_DAYS = 30
 BEHAVIOUR_CHUNK = 1_000_000  # event rows per slice in _behaviour_sums (bounds its temporary arrays)
 _TIME_PER_DAY = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}
 
@@ -117,8 +142,9 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     frame = decided.lazy()
     frame = _with_surveys(frame, exports, as_of)
     types: tuple[str, ...] = ()
+    monthly = None
     if events is not None:
-        frame, types = _with_behaviour(frame, events, config.lookback_days, cancel_re)
+        frame, types, monthly = _with_behaviour(frame, events, config.lookback_days, cancel_re)
     else:
         frame = frame.with_columns(
             pl.lit(config.lookback_days, pl.Int64).alias("exposure_days"),
@@ -134,7 +160,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     # sorted (exports usually are): the sort copies the whole table, 300+ MB at a million customers.
     ordered_frame = frame.select(ordered)
     df = (ordered_frame if decided["customer_id"].is_sorted() else ordered_frame.sort("customer_id")).collect()
-    return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of))
+    return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of), monthly)
 
 
 def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
@@ -319,9 +345,13 @@ def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):
     kept = [t for t in counts["event_type"].to_list() if cats.index(t) in not_cancel]
     types = sorted(kept[:MAX_EVENT_TYPES]) + (["other_events"] if len(kept) > MAX_EVENT_TYPES else [])
     spans = frame.select(CIDX, "start_date", "end_date").collect()
-    agg = _behaviour_sums(events, spans, lookback, [[cats.index(t)] for t in types if t != "other_events"]
-                          + ([[cats.index(t) for t in kept[MAX_EVENT_TYPES:]]] if len(kept) > MAX_EVENT_TYPES else []),
-                          [f"{COUNT_PREFIX}{t}" for t in types])
+    groups = ([[cats.index(t)] for t in types if t != "other_events"]
+              + ([[cats.index(t) for t in kept[MAX_EVENT_TYPES:]]] if len(kept) > MAX_EVENT_TYPES else []))
+    agg = _behaviour_sums(events, spans, lookback, groups, [f"{COUNT_PREFIX}{t}" for t in types])
+    monthly = _monthly_counts(events, spans, groups)
+    # The window's first half lies before signup: there is no "before" to compare with (it is not zero change).
+    half_before_signup = pl.col("start_date").is_not_null() & (
+        pl.col("start_date") > pl.col("end_date") - pl.duration(days=lookback))
     exposure = (pl.col("end_date") - pl.max_horizontal(pl.col("start_date"), pl.col("end_date") - pl.duration(days=lookback)))
     out = (
         frame.join(agg.lazy(), on=CIDX, how="left", maintain_order="left")
@@ -330,14 +360,62 @@ def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):
             *[pl.col(f"{COUNT_PREFIX}{t}").fill_null(0).cast(pl.Int64) for t in types],
             pl.col("amount_window").fill_null(0.0), pl.col("amount_total").fill_null(0.0),
             (pl.col("end_date") - pl.col("__last_before_end")).dt.total_days().cast(pl.Float64).alias("days_since_last_event"),
-            ((pl.col("__second_half").fill_null(0) - pl.col("__first_half").fill_null(0))
-             / (pl.col("__first_half").fill_null(0) + 1)).cast(pl.Float64).alias("activity_change"),
+            pl.when(half_before_signup).then(None).otherwise(
+                (pl.col("__second_half").fill_null(0) - pl.col("__first_half").fill_null(0))
+                / (pl.col("__first_half").fill_null(0) + 1)).cast(pl.Float64).alias("activity_change"),
         )
         .with_columns(
             [(pl.col(f"{COUNT_PREFIX}{t}") / pl.col("exposure_days") * RATE_DAYS).alias(f"{RATE_PREFIX}{t}") for t in types]
         )
     )
-    return out, tuple(types)
+    return out, tuple(types), monthly
+
+
+def _dense_spans(spans: pl.DataFrame, n: int, missing: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end day (days since 1970, int32) of customer numbers 0..n-1; `missing` where unknown."""
+    dense = (pl.DataFrame({CIDX: pl.arange(0, n, dtype=pl.UInt32, eager=True)})
+             .join(spans, on=CIDX, how="left", maintain_order="left"))
+    start = dense["start_date"].to_physical().fill_null(missing).to_numpy().astype(np.int32)
+    end = dense["end_date"].to_physical().fill_null(missing).to_numpy().astype(np.int32)
+    return start, end
+
+
+def _monthly_counts(events, spans: pl.DataFrame, groups: list[list[int]]) -> MonthlyCounts:  # type: ignore[no-untyped-def]
+    """Counts per (sampled customer, month of life, type) from the events strictly before each end date.
+
+    The sample (MONTHLY_CUSTOMERS, drawn with a fixed seed over customer numbers, so the same input gives the
+    same sample) bounds the work: the drivers fit their counting-process model on it. Vectorised per slice."""
+    n = events.ids.len()
+    ncodes = len(events.schema["event_type"].categories)
+    lo = np.iinfo(np.int32).min
+    start, end = _dense_spans(spans, n, lo)
+    eligible = np.flatnonzero((start != lo) & (end != lo))
+    pick = eligible if eligible.size <= MONTHLY_CUSTOMERS else np.sort(
+        np.random.default_rng(0).choice(eligible, MONTHLY_CUSTOMERS, replace=False))
+    chosen = np.zeros(n, dtype=bool)
+    chosen[pick] = True
+    type_of = np.full(ncodes, -1, dtype=np.int16)  # physical event code -> index of its type (-1: not a feature)
+    for i, group in enumerate(groups):
+        type_of[group] = i
+    parts: list[pl.DataFrame] = []
+    for a in range(0, events.height, BEHAVIOUR_CHUNK):
+        ev = events.slice(a, min(BEHAVIOUR_CHUNK, events.height - a))
+        cidx = ev[CIDX].to_numpy()
+        day = _event_days(ev)
+        kind = type_of[ev["event_type"].to_physical().to_numpy()]
+        keep = np.flatnonzero(chosen[cidx] & (kind >= 0) & (day < end[cidx]) & (day >= start[cidx]))
+        if keep.size:
+            c = cidx[keep]
+            parts.append(pl.DataFrame({CIDX: c, "month": ((day[keep] - start[c]) // MONTH_DAYS).astype(np.int32),
+                                       "type": kind[keep]}))
+    ids = events.ids.gather(pl.Series(pick.astype(np.uint32)))
+    if parts:
+        counts = (pl.concat(parts).group_by(CIDX, "month", "type").agg(pl.len().cast(pl.Int32).alias("n"))
+                  .sort(CIDX, "month", "type"))
+        counts = counts.select(events.ids.gather(counts[CIDX]).alias("customer_id"), "month", "type", "n")
+    else:
+        counts = pl.DataFrame(schema={"customer_id": pl.String, "month": pl.Int32, "type": pl.Int16, "n": pl.Int32})
+    return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
 
 
 def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[list[int]], names: list[str]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -350,11 +428,8 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     the same table on every run whatever the slicing."""
     n = events.ids.len()
     ncodes = len(events.schema["event_type"].categories)
-    dense = (pl.DataFrame({CIDX: pl.arange(0, n, dtype=pl.UInt32, eager=True)})
-             .join(spans, on=CIDX, how="left", maintain_order="left"))
     lo = np.iinfo(np.int32).min
-    start = dense["start_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)
-    end = dense["end_date"].to_physical().fill_null(lo).to_numpy().astype(np.int32)  # no end date: no event before it
+    start, end = _dense_spans(spans, n, lo)  # no end date: no event before it
 
     # Counts by (customer, type, half of the window): the halves are their sums over types, so one `ufunc.at`
     # fills both (a customer's counters share cache lines). Row n is a spare slot for events outside every
