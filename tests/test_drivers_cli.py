@@ -60,10 +60,11 @@ def test_json_equals_to_dict(fake_pipeline, tmp_path) -> None:
 def test_table_and_markdown(fake_pipeline, tmp_path) -> None:
     out = CliRunner().invoke(app, ["drivers", str(tmp_path)], env={"COLUMNS": "240"})
     assert out.exit_code == 0, out.output
-    assert "rate_delivery_failed" in out.stdout and "of 12-month churn is attributable to" in out.stdout
+    assert "rate_delivery_failed" in out.stdout and "of 12-month churn is associated with" in out.stdout
     md = CliRunner().invoke(app, ["drivers", str(tmp_path), "--format", "markdown", "--quiet"])
     assert md.exit_code == 0 and md.stdout.startswith("## What they did before leaving")
-    assert "| feature | family |" in md.stdout and "How it was computed" in md.stdout
+    assert "| driver | family |" in md.stdout and "p (Holm)" in md.stdout and "How it was computed" in md.stdout
+    assert md.stdout.count("are associations in this data, not causes") == 1
 
 
 def test_bad_config_is_one_clean_error(fake_pipeline, tmp_path) -> None:

@@ -24,14 +24,23 @@ from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
 from churnwhy.config import Config
-from churnwhy.models.drivers_attribution import attribute, baseline_at, best_levels, sentence
+from churnwhy.models import drivers_attributes as attrs
+from churnwhy.models.cox_counting import CountingCox
+from churnwhy.models.drivers_attribution import INTERPRETATION, attribute, baseline_at, best_levels, breslow, sentence
+from churnwhy.models.drivers_counting import RatePriors, fit_priors, interval_frame, monthly_intervals
+from churnwhy.models.drivers_effects import holm_effects, not_estimable, read_effects, separated_levels
 from churnwhy.models.drivers_families import MISSING_SUFFIX, WHATS, DriverSettings, assign_families
 from churnwhy.models.drivers_prep import fill_features, screen_columns, stratified_sample
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import DriverEffect, DriversResult, FamilyAttribution
-from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
+from churnwhy.table import COUNT_PREFIX, MONTH_DAYS, RATE_DAYS, RATE_PREFIX, CustomerTable
 
-__all__ = ["CoxDrivers", "fit_drivers", "DriverSettings"]
+__all__ = ["CoxDrivers", "fit_drivers", "fit_driver_model", "DriverSettings"]
+# Read on each customer's end date, these describe the leaving itself (and, with inactivity churn, the rule
+# that decided it); in a model that compares customers month by month they would also carry the future.
+END_DATE_FEATURES = ("days_since_last_event", "activity_change")
+# Sums over each customer's own window, which is shorter for a customer who left early: they encode tenure.
+SUM_FEATURES = ("amount_window", "amount_total")
 
 # (penalizer, Newton-Raphson step size) tried in order: unpenalised first; smaller steps cure a diverging
 # Newton-Raphson (lifelines #398, #516); ridge strengths on per-SD coefficients cure collinearity (#364).
@@ -42,15 +51,24 @@ _T, _E, _S = "__tenure", "__churned", "__stratum"
 
 def fit_drivers(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> DriversResult:
     """Cox hazard ratios per behaviour feature and attributable churn per family; `skipped` says why when it can't."""
+    return fit_driver_model(table, config, horizon_days=horizon_days).result()
+
+
+def fit_driver_model(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> CoxDrivers:
+    """The fitted CoxDrivers itself, for callers that score customers with it (predict_churn, predict_log_hazard)."""
     settings = DriverSettings.from_config(config, horizon_days=horizon_days)
     with single_blas_thread():  # small dense algebra: BLAS threads cost more than they save (models/threads.py)
-        return CoxDrivers(settings, max_segment_levels=config.max_segment_levels).fit(table).result()
+        return CoxDrivers(
+            settings, max_segment_levels=config.max_segment_levels, min_segment_size=config.min_segment_size
+        ).fit(table)
 
 
 def unit_of(feature: str) -> tuple[str, float]:
     """The interpretable unit of a feature and its size in the feature's own scale."""
     if feature.endswith(MISSING_SUFFIX):
         return "missing vs present", 1.0
+    if attrs.ATTR_SEP in feature:
+        return "vs the reference level", 1.0
     if feature.startswith(RATE_PREFIX):
         return f"per event per {RATE_DAYS} days", 1.0
     if feature.startswith(COUNT_PREFIX):
@@ -67,14 +85,23 @@ def unit_of(feature: str) -> tuple[str, float]:
 class CoxDrivers:
     """Cox PH driver model on a CustomerTable's behaviour features, with attributable churn per family."""
 
-    def __init__(self, settings: DriverSettings | None = None, *, max_segment_levels: int = 20, random_state: int | None = None):
+    def __init__(
+        self,
+        settings: DriverSettings | None = None,
+        *,
+        max_segment_levels: int = 20,
+        min_segment_size: int = 30,
+        random_state: int | None = None,
+    ):
         self.settings = settings if settings is not None else DriverSettings()
         self.max_segment_levels = max_segment_levels
+        self.min_segment_size = min_segment_size
         self.random_state = random_state
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, table: CustomerTable, features: Sequence[str] | None = None) -> CoxDrivers:
-        """Fit on `features` (default: table.features). Never raises on bad data: see notes_ and skipped_."""
+        """Fit on `features` (default: table.features) and the customer attributes. Never raises on bad data:
+        see notes_ and skipped_."""
         s = self.settings
         seed = s.seed if self.random_state is None else self.random_state
         rng = np.random.default_rng(seed)
@@ -83,21 +110,20 @@ class CoxDrivers:
         self.effects_: tuple[DriverEffect, ...] = ()
         self.attribution_: tuple[FamilyAttribution, ...] = ()
         self.skipped_: str | None = None
-        self.cox_: CoxPHFitter | None = None
+        self.cox_: CoxPHFitter | CountingCox | None = None
         self.penalizer_ = 0.0
         self.strata_: tuple[str, ...] = ()
         self.concordance_, self.concordance_n_ = float("nan"), 0
-        self.predicted_churn_ = self.explained_share_ = float("nan")
+        self.predicted_churn_ = self.explained_share_ = self.family_share_sum_ = float("nan")
         self.n_fit_ = self.n_fit_events_ = 0
+        self.priors_: RatePriors | None = None
+        self.counting_process_ = False
+        self.separated_ = set()
+        self.baseline_: tuple[np.ndarray, np.ndarray] | None = None
         frame = table.frame
         self.n_customers_ = frame.height
-        features = list(table.features if features is None else features)
-        if s.exclude:
-            excluded = set(s.exclude) | {RATE_PREFIX + e for e in s.exclude}
-            features = [f for f in features if f not in excluded]
-            self.notes_.append(f"left out by [drivers] exclude: {', '.join(sorted(s.exclude))}")
-
-        tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()
+        behaviour = self._behaviour_features(table, features)
+        tenure = self.tenure_ = self._follow_up(table)
         churned = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
         valid = np.isfinite(tenure) & (tenure >= 0)
         if not valid.all():
@@ -107,64 +133,272 @@ class CoxDrivers:
             return self._skip(
                 f"only {self.n_events_} churn event(s); a hazard model needs at least {s.min_events} to say anything"
             )
-        if not features:
-            return self._skip("the table has no behaviour features (no events export?)")
-
         rows = np.flatnonzero(valid)
-        # Only the feature columns, and no row copy when every tenure is valid (gathering the whole frame: 0.8 s at 1M).
-        if rows.size == frame.height and features == list(table.features):
-            prepared = table.filled_features  # shared with the silent-reason classifier
-        else:
-            feature_frame = frame.select(c for c in features if c in frame.columns)
-            prepared = fill_features(feature_frame if rows.size == frame.height else feature_frame[rows], features)
-        self.notes_.extend(prepared.notes)
-        self.rules_.append(
-            "missing counts/rates read as 0; other missing values set to the median with a <name>_missing flag; "
-            "rates clipped at their 99.9th percentile, other features at their 0.5th-99.5th percentiles"
-        )
-        x_all, t_all, e_all = prepared.x, tenure[rows], churned[rows]
+        x_all, names = self._design(table, behaviour, rows)
+        if not names:
+            return self._skip("no behaviour feature and no customer attribute to fit (no events export, no attributes?)")
+        t_all, e_all = tenure[rows], churned[rows]
         fit_idx = stratified_sample(e_all, s.max_fit_rows, rng)
-        self.rules_.append(
-            f"Cox model fitted on {fit_idx.size:,} of {rows.size:,} customers "
-            f"(churn-stratified random sample when more than {s.max_fit_rows:,})"
-        )
-        keep, screen_notes = screen_columns(x_all[fit_idx], prepared.names, max_abs_r=s.max_abs_r, max_vif=s.max_vif)
+        keep, screen_notes = screen_columns(x_all[fit_idx], names, max_abs_r=s.max_abs_r, max_vif=s.max_vif)
         self.notes_.extend(screen_notes)
         if not keep:
-            return self._skip("no behaviour feature varies between customers")
-        names = [prepared.names[j] for j in keep]
+            return self._skip("no behaviour feature or customer attribute varies between customers")
+        names = [names[j] for j in keep]
         x_all = x_all[:, keep]
-        self.features_ = tuple(names)
-        self.families_, fam_notes = assign_families(names, s.families)
+        # A level nobody (or everybody) in it churned from cannot have a finite hazard ratio: out before the fit.
+        self.refused_: dict[str, str] = separated_levels(x_all[fit_idx], e_all[fit_idx], names, self.column_of_)
+        if self.refused_:
+            kept = [j for j, f in enumerate(names) if f not in self.refused_]
+            names, x_all = [names[j] for j in kept], x_all[:, kept]
+        self.families_, fam_notes = assign_families(names + list(self.refused_), s.families)
         self.notes_.extend(fam_notes)
+        if not names:
+            return self._skip("every candidate driver separates churners from stayers (see notes): nothing estimable")
 
         x_fit = x_all[fit_idx]
         self.mean_, self.sd_ = x_fit.mean(axis=0), x_fit.std(axis=0)
         z_fit = (x_fit - self.mean_) / self.sd_
         t_fit, e_fit = t_all[fit_idx], e_all[fit_idx]
         self.n_fit_, self.n_fit_events_ = int(fit_idx.size), int(e_fit.sum())
+        self.features_ = tuple(names)
 
-        cox = self._fit_cox(z_fit, t_fit, e_fit, names, None, report=True)
+        all_names, mean0, sd0 = list(names), self.mean_, self.sd_
+        cox, names, ph_p, strata_all = self._fit_model(table, frame, rows, fit_idx, x_all, z_fit, t_fit, e_fit, names, rng)
         if cox is None:
             return self._skip("the Cox model did not converge, even with a penalizer (see notes)")
-        ph_p = self._check_ph(cox, z_fit, t_fit, e_fit, names, rng)
-        stratum = self._segment_to_stratify(table, frame, rows[fit_idx], z_fit, t_fit, e_fit, names, rng)
-        strata_all = None
-        if stratum is not None:
-            strata_all = frame[stratum].cast(pl.String).fill_null("(missing)").to_numpy()[rows]
-            refit = self._fit_cox(z_fit, t_fit, e_fit, names, strata_all[fit_idx], report=True)
-            if refit is not None:
-                cox = refit
-                self.strata_ = (stratum,)
         self.cox_ = cox
-        self.effects_ = self._effects(cox, names, ph_p)
+        keep_idx = [all_names.index(f) for f in names]
+        x_all, self.mean_, self.sd_ = x_all[:, keep_idx], mean0[keep_idx], sd0[keep_idx]
+        z_fit = z_fit[:, keep_idx]
+        self.features_ = tuple(names)
+        self.effects_ = holm_effects(
+            read_effects(cox, names, ph_p, self.sd_, self.families_, unit_of, self.settings.ph_alpha, self._reference)
+            + not_estimable(self.refused_, self.families_, unit_of, self._reference)
+        )
         self._concordance(cox, z_fit, t_fit, e_fit, rng, stratified=strata_all is not None)
         self._attribute(cox, x_all, t_all, e_all, fit_idx, strata_all, names, rng)
         return self
 
+    def _follow_up(self, table: CustomerTable) -> np.ndarray:
+        """Days each customer is followed: the tenure, except that with churn inferred from inactivity an active
+        customer's follow-up ends `inactivity_days` before the analysis date. Someone who left in those last days
+        is still listed active (the silence is too short to tell), and their silent days would otherwise read as
+        "quiet customers stay"."""
+        frame = table.frame
+        tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()
+        inact = self.settings.inactivity_days
+        if inact <= 0 or "churn_source" not in frame.columns or not (frame["churn_source"] == "inactivity").any():
+            return tenure
+        active = ~frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
+        tenure = np.where(active, np.maximum(tenure - inact, 0.0), tenure)
+        if "days_since_last_event" in frame.columns:
+            # No event at all: the inactivity rule can never call them churned, so "active" says nothing (a
+            # customer who left in week one looks like a quiet one who stays); their status is unknown.
+            silent = active & frame["days_since_last_event"].is_null().to_numpy() & (tenure > 0)
+            if silent.any():
+                tenure = np.where(silent, np.nan, tenure)
+                self.notes_.append(
+                    f"{int(silent.sum()):,} 'active' customer(s) without any event left out of the drivers: with churn "
+                    "inferred from inactivity, whether they are still customers cannot be read"
+                )
+        self.rules_.append(
+            f"churn is inferred from inactivity, so active customers are followed until {inact} days before the "
+            "analysis date: whether they left after that is not yet knowable"
+        )
+        return tenure
+
+    # -- the design: behaviour and attributes ----------------------------------------------------
+    def _behaviour_features(self, table: CustomerTable, features: Sequence[str] | None) -> list[str]:
+        s = self.settings
+        feats = list(table.features if features is None else features)
+        if s.exclude:
+            excluded = set(s.exclude) | {RATE_PREFIX + e for e in s.exclude}
+            feats = [f for f in feats if f not in excluded]
+            self.notes_.append(f"left out by [drivers] exclude: {', '.join(sorted(s.exclude))}")
+        inactivity = "churn_source" in table.frame.columns and bool((table.frame["churn_source"] == "inactivity").any())
+        end_date = [f for f in feats if f in END_DATE_FEATURES]
+        if end_date:
+            feats = [f for f in feats if f not in END_DATE_FEATURES]
+            why = (
+                "churn here is inferred from inactivity, and these features read the very events the inactivity rule "
+                "reads, so they would predict the rule that defined churn"
+                if inactivity
+                else "they are read on each customer's end date and describe the leaving itself"
+            )
+            self.notes_.append(f"left out of the drivers: {', '.join(end_date)} ({why})")
+        sums = [f for f in feats if f in SUM_FEATURES]
+        if sums:
+            feats = [f for f in feats if f not in SUM_FEATURES]
+            self.notes_.append(
+                f"left out of the drivers: {', '.join(sums)} (sums over each customer's own window, shorter for a customer "
+                "who left early: they would encode tenure)"
+            )
+        return feats
+
+    def _design(self, table: CustomerTable, behaviour: list[str], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """The customers x features matrix (behaviour rates, shrunk when counts are known; attribute levels)."""
+        frame = table.frame
+        whole = rows.size == frame.height
+        feature_frame = frame.select(c for c in behaviour if c in frame.columns)
+        prepared = fill_features(feature_frame if whole else feature_frame[rows], behaviour)
+        self.notes_.extend(prepared.notes)
+        x_beh, names = prepared.x, list(prepared.names)
+        if names:
+            self.rules_.append(
+                "missing counts/rates read as 0; other missing values set to the median (with a <name>_missing flag "
+                "only where missing does not just mean a short life); rates clipped at their 99.9th percentile"
+            )
+        x_beh = self._shrink_rates(frame, names, x_beh, rows) if table.monthly is not None else x_beh
+        if table.monthly is None:
+            self.rate_cols_, self.rate_types_ = [], []
+        outcomes = tuple(getattr(table, "outcome_columns", ()) or ())
+        candidates = list(table.segments) + list(getattr(table, "attributes", ()) or ())
+        cols, notes = attrs.attribute_columns(frame, candidates, outcomes)
+        self.notes_.extend(notes)
+        sub = frame.select(cols) if whole else frame.select(cols)[rows]
+        enc = attrs.encode(sub, cols, min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+        self.notes_.extend(enc.notes)
+        self.column_of_ = dict(enc.column_of)
+        self.reference_ = dict(enc.reference)
+        if enc.names:
+            self.rules_.append(
+                "customer attributes: each level against the largest level of its column (its reference, HR 1); "
+                f"numbers with more than {attrs.MAX_NUMERIC_LEVELS} values cut at their quartiles (lowest bin = "
+                f"reference); levels under {self.min_segment_size} customers pooled into 'other'"
+            )
+        x = np.hstack([x_beh, enc.x]) if enc.names else x_beh
+        return x, names + list(enc.names)
+
+    def _reference(self, feature: str) -> str | None:
+        col = self.column_of_.get(feature)
+        return f"{col}{attrs.ATTR_SEP}{self.reference_[col]}" if col else None
+
+    def _shrink_rates(self, frame: pl.DataFrame, names: list[str], x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Rates measured from events (counts and exposure in the table): the gamma-Poisson shrunk rates
+        (drivers_counting). A table given without its events (rates as they are) is fitted as given."""
+        self.rate_cols_: list[int] = []
+        self.rate_types_: list[str] = []
+        if "exposure_days" not in frame.columns:
+            return x
+        for j, f in enumerate(names):
+            if f.startswith(RATE_PREFIX) and f"{COUNT_PREFIX}{f[len(RATE_PREFIX):]}" in frame.columns:
+                self.rate_cols_.append(j)
+                self.rate_types_.append(f[len(RATE_PREFIX):])
+        if not self.rate_cols_:
+            return x
+        counts = np.column_stack(
+            [frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy()[rows] for t in self.rate_types_]
+        )
+        exposure = frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy()[rows]
+        self.priors_ = fit_priors(counts, exposure)
+        x = x.copy()
+        x[:, self.rate_cols_] = self.priors_.shrink(counts, exposure)
+        rel = np.median(self.priors_.reliability(exposure), axis=0)
+        self.rules_.append(
+            "behaviour rates shrunk toward the population rate by their reliability (gamma-Poisson, "
+            f"exposure/(exposure + b)); median reliability {', '.join(f'{t} {r:.2f}' for t, r in zip(self.rate_types_, rel, strict=True))}"
+        )
+        return x
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def _fit_model(self, table, frame, rows, fit_idx, x_all, z_fit, t_fit, e_fit, names, rng):  # type: ignore[no-untyped-def]
+        """Counting-process Cox when month-by-month counts are known, else a Cox model on one row per customer.
+        Refits once without any coefficient that turns out not estimable. -> (model, names, ph p, strata)."""
+        monthly = table.monthly
+        use_cp = monthly is not None and bool(self.rate_cols_) and self.priors_ is not None
+        for attempt in range(2):
+            strata_all = None
+            ph_p: dict[str, float] = {}
+            if use_cp:
+                cox = self._fit_counting(table, frame, rows, x_all, names, rng)
+            else:
+                cox = self._fit_cox(z_fit, t_fit, e_fit, names, None, report=attempt == 0)
+                if cox is not None:
+                    ph_p = self._check_ph(cox, z_fit, t_fit, e_fit, names, rng)
+                    stratum = self._segment_to_stratify(table, frame, rows[fit_idx], z_fit, t_fit, e_fit, names, rng)
+                    if stratum is not None:
+                        strata_all = frame[stratum].cast(pl.String).fill_null("(missing)").to_numpy()[rows]
+                        # its own levels are the strata now: their dummies would be constant within each
+                        own = [j for j, f in enumerate(names) if self.column_of_.get(f) != stratum]
+                        refit = self._fit_cox(z_fit[:, own], t_fit, e_fit, [names[j] for j in own], strata_all[fit_idx],
+                                              report=True)  # fmt: skip
+                        if refit is not None:
+                            cox = refit
+                            self.strata_ = (stratum,)
+                            names, x_all, z_fit = [names[j] for j in own], x_all[:, own], z_fit[:, own]
+                            self.mean_, self.sd_ = self.mean_[own], self.sd_[own]
+                        else:
+                            strata_all = None
+            if cox is None:
+                return None, names, ph_p, None
+            bad = self._unestimable(cox, names)
+            if not bad or attempt == 1 or len(bad) == len(names):
+                for f, why in bad.items():
+                    self.refused_[f] = why
+                keep = [f for f in names if f not in bad]
+                return cox, keep, ph_p, strata_all
+            self.refused_.update(bad)
+            keep_idx = [j for j, f in enumerate(names) if f not in bad]
+            names = [names[j] for j in keep_idx]
+            x_all, z_fit = x_all[:, keep_idx], z_fit[:, keep_idx]
+            self.mean_, self.sd_ = self.mean_[keep_idx], self.sd_[keep_idx]
+            self.features_ = tuple(names)
+            self.rate_cols_ = [names.index(f) for f in names if f.startswith(RATE_PREFIX) and f[len(RATE_PREFIX):] in self.rate_types_]
+            self.notes_.append(f"refitted without {', '.join(bad)} (not estimable, see the table)")
+        return None, names, {}, None
+
+    def _unestimable(self, cox, names: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        """Coefficients that cannot be read as hazard ratios: named by lifelines' separation warning, or with an
+        interval spanning more than a factor of 1,000 on the reported unit."""
+        out: dict[str, str] = {}
+        se = cox.standard_errors_.reindex(names).to_numpy()
+        beta = cox.params_.reindex(names).to_numpy()
+        for j, f in enumerate(names):
+            k = unit_of(f)[1] / self.sd_[j]
+            if f in self.separated_:
+                out[f] = "separation: it (almost) perfectly splits churners from stayers"
+            elif not np.isfinite(se[j]) or 2 * Z95 * se[j] * k > np.log(1000) or abs(beta[j]) > 10:
+                out[f] = "its 95% interval spans more than a factor of 1,000 (too little information, or quasi-separation)"
+        return out
+
     def _skip(self, reason: str) -> CoxDrivers:
         self.skipped_ = reason
         return self
+
+    def _fit_counting(self, table, frame, rows, x_all, names, rng):  # type: ignore[no-untyped-def]
+        """Counting-process Cox on the month-by-month sample (drivers_counting): rates from the months before."""
+        monthly = table.monthly
+        ids = frame["customer_id"].gather(pl.Series(rows))
+        idx = np.flatnonzero(ids.is_in(monthly.customer_ids.implode()).to_numpy())
+        tenure = self.tenure_[rows][idx]
+        churned = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()[rows][idx]
+        rate_cols = [j for j, f in enumerate(names) if f.startswith(RATE_PREFIX) and f[len(RATE_PREFIX):] in self.rate_types_]
+        types = [names[j][len(RATE_PREFIX):] for j in rate_cols]
+        pick = [self.rate_types_.index(t) for t in types]
+        window = max(table.lookback_days // MONTH_DAYS, 1)
+        tix = np.array([table.event_types.index(t) for t in types], dtype=np.int64)
+
+        priors = RatePriors(a=self.priors_.a[pick], b=self.priors_.b[pick])  # months with few at risk use these
+        iv = monthly_intervals(
+            monthly, ids.to_numpy()[idx], tenure, churned,
+            np.array([table.event_types.index(t) for t in types], dtype=np.int64), priors, window,
+        )  # fmt: skip
+        z = (x_all[idx] - self.mean_) / self.sd_
+        df = interval_frame(iv, z, rate_cols, names, self.mean_, self.sd_)
+        self.n_fit_, self.n_fit_events_ = int(idx.size), int(churned.sum())
+        self.counting_process_ = True
+        cox = self._fit_cox_frame(df, names, report=True, counting=True)
+        if cox is None:
+            return None
+        lp = df[names].to_numpy() @ cox.params_.reindex(names).to_numpy()
+        self.baseline_ = breslow(iv.start, iv.stop, iv.event, lp)
+        self.rules_.append(
+            f"counting-process Cox model (churnwhy's CountingCox: Efron ties, the estimates of lifelines' CoxTimeVaryingFitter) on {idx.size:,} customers cut into "
+            f"{len(df):,} {MONTH_DAYS}-day months of life"
+            + (f" (a random sample of {monthly.n_population:,})" if monthly.sampled else "")
+            + f"; in each month a rate is the shrunk rate over the {window} months before it, never after"
+        )
+        return cox
 
     def _fit_cox(
         self, z: np.ndarray, t: np.ndarray, e: np.ndarray, names: list[str], strata: np.ndarray | None, *, report: bool
@@ -174,17 +408,28 @@ class CoxDrivers:
         df[_T], df[_E] = t, e.astype(int)
         if strata is not None:
             df[_S] = strata
+        return self._fit_cox_frame(df, names, report=report, strata=strata is not None)
+
+    def _fit_cox_frame(
+        self, df: pd.DataFrame, names: list[str], *, report: bool, strata: bool = False, counting: bool = False
+    ) -> CoxPHFitter | CountingCox | None:
         attempts = [a for a in ATTEMPTS if a[0] >= self.penalizer_]
-        fallback: tuple[CoxPHFitter, float, float | None, list] | None = None
+        fallback: tuple[CoxPHFitter | CountingCox, float, float | None, list] | None = None
         for pen, step in attempts:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    cox = CoxPHFitter(penalizer=pen).fit(
-                        df, duration_col=_T, event_col=_E, strata=[_S] if strata is not None else None,
-                        fit_options={"step_size": step} if step else None,
-                    )  # fmt: skip
-                except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
+                    if counting:
+                        cox = CountingCox(penalizer=pen).fit(
+                            df[names].to_numpy(), df["__start"].to_numpy(float), df["__stop"].to_numpy(float),
+                            df["__event"].to_numpy(bool), names, step_size=step,
+                        )  # fmt: skip
+                    else:
+                        cox = CoxPHFitter(penalizer=pen).fit(
+                            df, duration_col=_T, event_col=_E, strata=[_S] if strata else None,
+                            fit_options={"step_size": step} if step else None,
+                        )  # fmt: skip
+                except (ConvergenceError, np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
                     if report:
                         first = str(exc).strip().splitlines()[0][:120]
                         self.notes_.append(f"Cox fit (penalizer {pen:g}) failed: {first}; trying again more cautiously")
@@ -201,11 +446,11 @@ class CoxDrivers:
         self._accept(cox, pen, step, caught, report)
         return cox
 
-    def _accept(self, cox: CoxPHFitter, pen: float, step: float | None, caught: list, report: bool) -> None:
+    def _accept(self, cox, pen: float, step: float | None, caught: list, report: bool) -> None:  # type: ignore[no-untyped-def]
         self.penalizer_ = pen
+        self._warning_notes(caught, report)
         if not report:
             return
-        self._warning_notes(caught)
         if step:
             self.notes_.append(f"Newton-Raphson needed smaller steps (step size {step:g}) to converge")
         if pen > 0:
@@ -213,21 +458,24 @@ class CoxDrivers:
                 f"fitted with an L2 penalizer of {pen:g} on per-SD coefficients: hazard ratios are shrunk towards 1"
             )
 
-    def _warning_notes(self, caught: list[warnings.WarningMessage]) -> None:
+    def _warning_notes(self, caught: list[warnings.WarningMessage], report: bool = True) -> None:
+        """lifelines' warnings as notes; the columns it names as separated are remembered (separated_)."""
         seen: set[str] = set()
+        self.separated_: set[str] = set()
         for w in caught:
             if not issubclass(w.category, (ConvergenceWarning, RuntimeWarning)):
                 continue
             msg = " ".join(str(w.message).split())
             cols = re.search(r"Column\(?s?\)?\s*\[?([^\]]*?)\]?\s+ha(?:s|ve) very low variance", msg)
             if "complete separation" in msg and cols:
+                self.separated_.update(c.strip().strip("'\"") for c in cols.group(1).split(","))
                 note = (
                     f"possible complete separation on {cols.group(1)}: it (almost) perfectly splits churners from "
                     "stayers, so its hazard ratio is not meaningful"
                 )
             else:
                 note = f"lifelines warned: {msg[:200]}"
-            if note not in seen:
+            if note not in seen and report:
                 seen.add(note)
                 self.notes_.append(note)
 
@@ -311,39 +559,12 @@ class CoxDrivers:
         return worst[1]
 
     # -- reading results -----------------------------------------------------------------------
-    def _effects(self, cox: CoxPHFitter, names: list[str], ph_p: dict[str, float]) -> tuple[DriverEffect, ...]:
-        beta = cox.params_.reindex(names).to_numpy()
-        se = cox.standard_errors_.reindex(names).to_numpy()
-        pval = cox.summary["p"].reindex(names).to_numpy()
-        cut = self.settings.ph_alpha / max(len(names), 1)
-        out = []
-        with np.errstate(over="ignore"):  # a separated feature's HR overflows to inf; to_dict turns it into None
-            for j, f in enumerate(names):
-                unit, size = unit_of(f)
-                k = size / self.sd_[j]  # per-SD coefficient -> per-unit coefficient
-                what, why = self.families_[f]
-                php = ph_p.get(f, float("nan"))
-                out.append(
-                    DriverEffect(
-                        feature=f, family=what, why_side=why, unit=unit,
-                        hazard_ratio=float(np.exp(beta[j] * k)),
-                        ci_low=float(np.exp((beta[j] - Z95 * se[j]) * k)),
-                        ci_high=float(np.exp((beta[j] + Z95 * se[j]) * k)),
-                        p_value=float(pval[j]),
-                        hr_per_sd=float(np.exp(beta[j])),
-                        hr_per_sd_ci_low=float(np.exp(beta[j] - Z95 * se[j])),
-                        hr_per_sd_ci_high=float(np.exp(beta[j] + Z95 * se[j])),
-                        sd=float(self.sd_[j]), ph_p_value=php, ph_violated=bool(php < cut),
-                    )  # fmt: skip
-                )
-        return tuple(sorted(out, key=lambda d: (-d.hr_per_sd, d.feature)))
-
     def _concordance(
         self, cox: CoxPHFitter, z: np.ndarray, t: np.ndarray, e: np.ndarray, rng: np.random.Generator, *, stratified: bool
     ) -> None:
         s = self.settings
         idx = stratified_sample(e, s.concordance_rows, rng)
-        lp = z[idx] @ cox.params_.to_numpy()
+        lp = z[idx] @ cox.params_.reindex(list(self.features_)).to_numpy()
         self.concordance_ = float(concordance_index(t[idx], -lp, e[idx]))
         self.concordance_n_ = int(idx.size)
         self.rules_.append(
@@ -365,8 +586,14 @@ class CoxDrivers:
         s = self.settings
         h = s.horizon_days
         beta = cox.params_.reindex(names).to_numpy()
-        cov = cox.variance_matrix_.reindex(index=names, columns=names).to_numpy()
-        bch = cox.baseline_cumulative_hazard_
+        vm = cox.variance_matrix_  # name the columns like the rows, whichever fitter made it
+        vm = pd.DataFrame(vm.to_numpy(), index=list(cox.params_.index), columns=list(cox.params_.index))
+        cov = vm.reindex(index=names, columns=names).to_numpy()
+        if self.baseline_ is not None:  # counting process: Breslow at z = 0, computed from the intervals
+            times, cumhaz = self.baseline_
+            bch = pd.DataFrame({"baseline": cumhaz}, index=times)
+        else:
+            bch = cox.baseline_cumulative_hazard_
         times = bch.index.to_numpy(dtype=float)
         if times.size and h > times.max():
             self.notes_.append(
@@ -387,8 +614,10 @@ class CoxDrivers:
         if s.counterfactual == "zero":
             best_x = np.zeros(len(names))
         else:
-            is_rate = np.array([f.startswith((RATE_PREFIX, COUNT_PREFIX)) for f in names])
+            is_rate = np.array([f.startswith((RATE_PREFIX, COUNT_PREFIX)) or f in self.column_of_ for f in names])
             best_x = best_levels(x_all[fit_idx], beta, s.best_quantile, is_rate)
+            # An attribute level's best is not being in it (against the reference); never "everyone in it".
+            best_x = np.where([f in self.column_of_ for f in names], 0.0, best_x)
         best_z = (best_x - self.mean_) / self.sd_
         groups = {w: [j for j, f in enumerate(names) if self.families_[f][0] == w] for w in WHATS}
         att = attribute(
@@ -404,7 +633,7 @@ class CoxDrivers:
                 else f"best level = 0 for a harmful rate, else the {s.best_quantile:.0%} quantile of a harmful feature, "
                 f"the {1 - s.best_quantile:.0%} quantile of a protective one"
             )
-            + f"; 95% CIs from {s.n_bootstrap} draws of the "
+            + f"; 95% CIs: estimate +- 1.96 x the standard deviation over {s.n_bootstrap} draws of the "
             "coefficients (normal, from the Cox fit) with the customers resampled, baseline hazard held fixed"
         )
         self.predicted_churn_ = att.predicted_churn
@@ -422,6 +651,49 @@ class CoxDrivers:
                 )  # fmt: skip
             )
         self.attribution_ = tuple(sorted(rows, key=lambda r: (-r.share, r.family)))
+        self.family_share_sum_ = float(sum(r.share for r in rows))
+
+    # -- scoring customers (public: the risk model reads it) ---------------------------------------
+    def design_matrix(self, table: CustomerTable) -> np.ndarray:
+        """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table."""
+        if self.cox_ is None:
+            raise ValueError("the driver model is not fitted (see skipped_)")
+        frame = table.frame
+        cols = []
+        beh = [f for f in self.features_ if f not in self.column_of_]
+        prepared = fill_features(frame.select(c for c in beh if c in frame.columns), beh) if beh else None
+        for f in self.features_:
+            if f in self.column_of_:
+                col, level = self.column_of_[f], f.split(attrs.ATTR_SEP, 1)[1]
+                enc = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+                cols.append(enc.x[:, enc.names.index(f)] if f in enc.names else np.zeros(frame.height))
+                continue
+            j = prepared.names.index(f)
+            v = prepared.x[:, j]
+            t = f[len(RATE_PREFIX):] if f.startswith(RATE_PREFIX) else None
+            if t in self.rate_types_ and self.priors_ is not None and f"{COUNT_PREFIX}{t}" in frame.columns:
+                k = self.rate_types_.index(t)
+                n = frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy()
+                e = frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy()
+                v = (n + self.priors_.a[k]) / (e / RATE_DAYS + self.priors_.b[k])
+            cols.append(v)
+        return np.column_stack(cols) if cols else np.empty((frame.height, 0))
+
+    def predict_log_hazard(self, table: CustomerTable) -> np.ndarray:
+        """log relative hazard per customer (0 = the fitted sample's average customer), from today's drivers."""
+        z = (self.design_matrix(table) - self.mean_) / self.sd_
+        return z @ self.cox_.params_.reindex(list(self.features_)).to_numpy()
+
+    def predict_churn(self, table: CustomerTable, days: int) -> np.ndarray:
+        """P(churn within `days` of signup | drivers), 1 - exp(-H0(days) exp(log hazard)); unstratified baselines
+        only (a stratified model has one per stratum: use the first)."""
+        if self.baseline_ is not None:
+            times, cumhaz = self.baseline_
+        else:
+            bch = self.cox_.baseline_cumulative_hazard_
+            times, cumhaz = bch.index.to_numpy(dtype=float), bch.iloc[:, 0].ffill().fillna(0.0).to_numpy()
+        h0 = baseline_at(times, cumhaz, days)
+        return -np.expm1(-h0 * np.exp(np.minimum(self.predict_log_hazard(table), 50.0)))
 
     def result(self) -> DriversResult:
         """The fitted model as a frozen DriversResult."""
@@ -439,6 +711,9 @@ class CoxDrivers:
             strata=self.strata_,
             predicted_churn=self.predicted_churn_,
             explained_share=self.explained_share_,
+            family_share_sum=self.family_share_sum_,
+            model="counting_process" if self.counting_process_ else "cox_ph",
+            interpretation=INTERPRETATION if self.cox_ is not None else "",
             notes=tuple(self.notes_),
             rules=tuple(self.rules_),
             skipped=self.skipped_,

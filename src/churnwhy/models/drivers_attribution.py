@@ -14,7 +14,9 @@ Shares of overlapping families need not add up; the Shapley split of v(S) = mean
 their best) - mean P(all at their best) does, to the explained churn.
 
 CIs: `n_bootstrap` draws, each with β ~ N(β̂, V̂) (the Cox estimate's sampling distribution) and a
-resample of the evaluated customers (multinomial weights); percentile 95% intervals. H0 is held fixed
+resample of the evaluated customers (multinomial weights); the 95% interval is the estimate ± 1.96 × the
+draws' standard deviation. (Percentile intervals of a share computed through a clipped counterfactual can
+exclude the estimate itself; this one always contains it.) H0 is held fixed
 (its uncertainty is small next to β's at the sizes where these numbers are read). No refit per draw:
 that is what keeps this bounded at 1M customers.
 """
@@ -29,7 +31,16 @@ import numpy as np
 from churnwhy.models.shapley import shapley_values
 
 _MAX_LP = 50.0  # exp overflow guard; P is 1 far below this
+Z95 = 1.959963984540054
 
+INTERPRETATION = (
+    "These are associations in this data, not causes: a hazard ratio says that customers with more of a "
+    "behaviour (or in a level, against its reference) left sooner or later, holding the other drivers fixed; a "
+    "share says how much predicted churn goes with a family being at its best observed level, if the model is "
+    "right. Neither says what would happen if you changed that behaviour: a driver can stand in for something "
+    "not measured. Family shares overlap (each moves one family with the others as they are) and need not add "
+    "up; the Shapley column splits the total so that it does."
+)
 
 @dataclasses.dataclass(frozen=True)
 class Attribution:
@@ -108,10 +119,10 @@ def attribute(
     def summarise(values: np.ndarray) -> tuple[float, float, float]:
         rest = values[1:]
         rest = rest[np.isfinite(rest)]
-        if rest.size < 2:
+        if rest.size < 2 or not np.isfinite(values[0]):
             return float(values[0]), float("nan"), float("nan")
-        lo, hi = np.quantile(rest, [0.025, 0.975])
-        return float(values[0]), float(lo), float(hi)
+        half = Z95 * float(rest.std(ddof=1))
+        return float(values[0]), float(values[0] - half), float(values[0] + half)
 
     share = {f: summarise((p_obs - mean_p(everyone - {f})) / safe) for f in players}
     phi = shapley_values(players, lambda s: mean_p(frozenset(s)) - p_none)
@@ -140,12 +151,27 @@ FAMILY_PHRASES = {
     "experience": "experience failures",
     "price": "price",
     "product": "product use and engagement",
-    "other": "other behaviour",
+    "other": "other behaviour and customer attributes",
 }
 
 
 def sentence(family: str, share: float, lo: float, hi: float, horizon_days: int) -> str:
-    """'38% of 12-month churn is attributable to experience failures (95% CI 33% to 43%)'."""
+    """'38% of 12-month churn is associated with experience failures (95% CI 33% to 43%)'."""
     what = FAMILY_PHRASES.get(family, family)
     ci = f" (95% CI {lo * 100:.0f}% to {hi * 100:.0f}%)" if np.isfinite(lo) and np.isfinite(hi) else ""
-    return f"{share * 100:.0f}% of {horizon_label(horizon_days)} churn is attributable to {what}{ci}"
+    return f"{share * 100:.0f}% of {horizon_label(horizon_days)} churn is associated with {what}{ci}"
+
+
+def breslow(start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Breslow cumulative baseline hazard at lp = 0 from start/stop rows: (event times, H0 at each).
+
+    At an event time t the risk set is every row with start < t <= stop; its weight sum is
+    sum(w; stop >= t) - sum(w; start >= t), from two sorted cumulative sums (no loop over rows)."""
+    w = np.exp(np.minimum(lp, _MAX_LP))
+    times, deaths = np.unique(stop[event], return_counts=True)
+    order_stop, order_start = np.argsort(stop), np.argsort(start)
+    tail_stop = np.concatenate([np.cumsum(w[order_stop][::-1])[::-1], [0.0]])
+    tail_start = np.concatenate([np.cumsum(w[order_start][::-1])[::-1], [0.0]])
+    at_risk = (tail_stop[np.searchsorted(stop[order_stop], times, side="left")]
+               - tail_start[np.searchsorted(start[order_start], times, side="left")])  # fmt: skip
+    return times, np.cumsum(deaths / np.maximum(at_risk, 1e-300))

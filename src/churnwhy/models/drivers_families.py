@@ -90,6 +90,7 @@ class DriverSettings:
     silent_cv_rows: int = 10_000
     silent_c: float = 1.0
     seed: int = 0
+    inactivity_days: int = 90  # Config.inactivity_days: how long a silence means churn (0: never)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> DriverSettings:
@@ -125,7 +126,7 @@ class DriverSettings:
             raise ConfigError(f"[drivers] best_quantile must be below 0.5, got {values['best_quantile']!r}")
         if not values["max_abs_r"] <= 1 or not values["ph_alpha"] < 1:
             raise ConfigError("[drivers] max_abs_r must be at most 1 and ph_alpha below 1")
-        return cls(families=families, seed=config.seed, **values)
+        return cls(families=families, seed=config.seed, inactivity_days=config.inactivity_days, **values)
 
 
 def parse_families(raw: Any) -> dict[str, tuple[str, str | None]]:

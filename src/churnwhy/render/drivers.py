@@ -40,16 +40,20 @@ def _ci(lo: float | None, hi: float | None, fmt=_hr) -> str:
 def hazard_table(result: DriversResult) -> Table:
     """One row per feature: hazard ratio on its unit and per SD, 95% CIs, p-value, family."""
     table = Table(
-        title="What they did before leaving (Cox hazard ratios; > 1 = churn sooner)", title_justify="left"
+        title="Drivers: who left sooner (Cox hazard ratios, ranked; > 1 = churn sooner; p Holm-adjusted)",
+        title_justify="left",
     )
-    for name, justify in (("feature", "left"), ("family", "left"), ("why", "left"), ("HR", "right"),
-                          ("95% CI", "right"), ("unit", "left"), ("HR per SD", "right"), ("p", "right")):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=name in ("feature", "HR", "p"))
+    for name, justify in (("driver", "left"), ("family", "left"), ("why", "left"), ("HR", "right"),
+                          ("95% CI", "right"), ("unit", "left"), ("HR per SD", "right"), ("p (Holm)", "right")):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=name in ("driver", "HR", "p (Holm)"))
     for e in result.effects:
         flag = " (PH)" if e.ph_violated else ""
+        if not e.estimable:
+            table.add_row(e.feature, e.family, e.why_side or "", "not estimable", e.not_estimable_reason or "", e.unit, "", "")
+            continue
         table.add_row(
             e.feature + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high), e.unit,
-            _hr(e.hr_per_sd), _p(e.p_value),
+            _hr(e.hr_per_sd), _p(e.p_holm),
         )  # fmt: skip
     return table
 
@@ -66,7 +70,19 @@ def attribution_table(result: DriversResult) -> Table:
         table.add_row(
             a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), a.sentence
         )
+    table.caption = overlap_line(result)
     return table
+
+
+def overlap_line(result: DriversResult) -> str:
+    """How the family shares relate to the total: they overlap; the Shapley shares add up to it."""
+    if not _ok(result.family_share_sum) or not _ok(result.explained_share):
+        return ""
+    return (
+        f"The families' shares add up to {_pct(result.family_share_sum)} against {_pct(result.explained_share)} for all "
+        "families together: they overlap (each moves one family, the others as they are). The Shapley shares "
+        f"split the {_pct(result.explained_share)} so that they add up to it."
+    )
 
 
 def silent_table(silent: SilentResult) -> Table:
@@ -92,7 +108,7 @@ def _fit_line(result: DriversResult) -> str:
     if _ok(result.explained_share):
         line += (
             f". The model predicts {_pct(result.predicted_churn)} churn within {result.horizon_days} days; "
-            f"{_pct(result.explained_share)} of it is explained by behaviour."
+            f"{_pct(result.explained_share)} of it is associated with the drivers."
         )
     return line
 
@@ -112,6 +128,8 @@ def drivers_view(result: DriversResult, silent: SilentResult | None = None) -> R
     else:
         parts = [Text(_fit_line(result)), hazard_table(result), attribution_table(result)]
         parts += [Text(a.sentence + ".") for a in result.attribution]
+        if result.interpretation:
+            parts.append(Text(result.interpretation))
     if silent is not None:
         if silent.skipped:
             parts.append(Text(f"Reasons for the silent: {silent.skipped}."))
@@ -137,17 +155,23 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
     else:
         lines += [_fit_line(result), ""]
         lines += [f"- {a.sentence}." for a in result.attribution] + [""]
-        lines += ["| feature | family | why | HR | 95% CI | unit | HR per SD | p |", "|---|---|---|---:|---:|---|---:|---:|"]
+        if result.interpretation:
+            lines += [result.interpretation, ""]
+        lines += ["| driver | family | why | HR | 95% CI | unit | HR per SD | p (Holm) |", "|---|---|---|---:|---:|---|---:|---:|"]
         for e in result.effects:
+            if not e.estimable:
+                lines.append(f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | not estimable | "
+                             f"{_md_cell(e.not_estimable_reason or '')} | {_md_cell(e.unit)} |  |  |")
+                continue
             lines.append(
                 f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
-                f"{_ci(e.ci_low, e.ci_high)} | {e.unit} | {_hr(e.hr_per_sd)} | {_p(e.p_value)} |"
+                f"{_ci(e.ci_low, e.ci_high)} | {_md_cell(e.unit)} | {_hr(e.hr_per_sd)} | {_p(e.p_holm)} |"
             )
         lines.append("")
         lines += ["| family | attributable | 95% CI | Shapley share |", "|---|---:|---:|---:|"]
         for a in result.attribution:
             lines.append(f"| {a.family} | {_pct(a.share)} | {_ci(a.ci_low, a.ci_high, _pct)} | {_pct(a.shapley_share)} |")
-        lines.append("")
+        lines += ["", overlap_line(result), ""] if overlap_line(result) else [""]
     if silent is not None:
         lines += ["### Reasons for the silent", ""]
         if silent.skipped:

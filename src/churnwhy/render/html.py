@@ -107,7 +107,11 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     drivers = doc["drivers"]
     if drivers.get("status") == "ok":
         parts += [f"<p>{escape(a['sentence'])}</p>" for a in drivers.get("attribution", []) if a.get("sentence")]
+        if drivers.get("interpretation"):
+            parts.append(f"<p class='note'>{escape(drivers['interpretation'])}</p>")
         parts.append(_driver_bars(drivers.get("effects", [])))
+        parts += [f"<p class='note'>{escape(e['feature'])}: not estimable ({escape(e.get('not_estimable_reason') or '')})</p>"
+                  for e in drivers.get("effects", []) if e.get("estimable") is False]
     else:
         parts.append(f"<p class='note'>Not computed: {escape(str(drivers.get('reason') or drivers.get('skipped')))}</p>")
     parts.append("<h2>Retention</h2>")

@@ -48,13 +48,20 @@ def markdown_report(doc: dict[str, Any]) -> str:
         for fam in drivers["attribution"]:
             if fam.get("sentence"):
                 out.append(f"- {_cell(fam['sentence'])}")
+        if drivers.get("interpretation"):
+            out += ["", _cell(drivers["interpretation"])]
         top = sorted((e for e in drivers.get("effects", []) if e.get("hazard_ratio") is not None),
                      key=lambda e: -abs((e.get("hr_per_sd") or 1) - 1))[:5]
         if top:
-            out += ["", "| driver | family | hazard ratio | 95% CI | p |", "|---|---|---:|---|---:|"]
+            out += ["", "| driver | family | hazard ratio | 95% CI | p (Holm) |", "|---|---|---:|---|---:|"]
             for e in top:
+                p = e.get("p_holm", e["p_value"])
                 out.append(f"| {_cell(e['feature'])} | {e['family']} | {_ratio(e['hazard_ratio'])} | "
-                           f"{_ratio(e['ci_low'])}–{_ratio(e['ci_high'])} | {e['p_value']:.2g} |")
+                           f"{_ratio(e['ci_low'])}–{_ratio(e['ci_high'])} | {'–' if p is None else f'{p:.2g}'} |")
+        refused = [e for e in drivers.get("effects", []) if e.get("estimable") is False]
+        if refused:
+            out += [""] + [f"- {_cell(e['feature'])}: not estimable ({_cell(e.get('not_estimable_reason') or '')})"
+                           for e in refused]  # fmt: skip
     else:
         out.append(f"Not computed: {_cell(drivers.get('reason') or drivers.get('skipped') or 'no model')}")
     q = doc["data_quality"]["rows"]

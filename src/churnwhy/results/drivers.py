@@ -15,7 +15,8 @@ import polars as pl
 
 EFFECT_COLUMNS = (
     "feature", "family", "why_side", "unit", "hazard_ratio", "ci_low", "ci_high", "p_value", "hr_per_sd",
-    "hr_per_sd_ci_low", "hr_per_sd_ci_high", "sd", "ph_p_value", "ph_violated",
+    "hr_per_sd_ci_low", "hr_per_sd_ci_high", "sd", "ph_p_value", "ph_violated", "p_holm", "kind", "reference",
+    "estimable", "not_estimable_reason",
 )  # fmt: skip
 
 
@@ -48,6 +49,11 @@ class DriverEffect:
     sd: float  # the feature's SD in the fitted sample, to convert between the two scales
     ph_p_value: float = math.nan  # Schoenfeld-residual test of proportional hazards (NaN: not tested)
     ph_violated: bool = False
+    p_holm: float = math.nan  # Holm-adjusted across every estimable driver of the model (p_value is the raw one)
+    kind: str = "behaviour"  # behaviour | attribute (a customer attribute's level against its reference)
+    reference: str | None = None  # attribute levels: "<column>=<reference level>"
+    estimable: bool = True  # False: no hazard ratio is given (separation, or an interval wider than 1,000x)
+    not_estimable_reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +88,9 @@ class DriversResult:
     strata: tuple[str, ...] = ()
     predicted_churn: float = math.nan  # mean model probability of churning within the horizon
     explained_share: float = math.nan  # share of that churn removed with every family at its best level
+    family_share_sum: float = math.nan  # the families' shares added up: they overlap, so need not equal explained_share
+    model: str = "cox_ph"  # cox_ph (one row per customer) | counting_process (month-by-month, time-varying rates)
+    interpretation: str = ""  # what the numbers can and cannot mean, said once
     notes: tuple[str, ...] = ()  # what was dropped, refitted, flagged and why
     rules: tuple[str, ...] = ()  # the bounded sampling rules used, in words
     skipped: str | None = None  # why no model was fitted (too few events, no features)
@@ -92,8 +101,9 @@ class DriversResult:
     def to_frame(self) -> pl.DataFrame:
         """One row per feature (columns EFFECT_COLUMNS), ordered by hazard ratio per SD, most harmful first."""
         if not self.effects:
-            return pl.DataFrame(schema={c: (pl.Boolean if c == "ph_violated" else pl.Float64 if c not in (
-                "feature", "family", "why_side", "unit") else pl.String) for c in EFFECT_COLUMNS})  # fmt: skip
+            return pl.DataFrame(schema={c: (pl.Boolean if c in ("ph_violated", "estimable") else pl.Float64 if c not in (
+                "feature", "family", "why_side", "unit", "kind", "reference", "not_estimable_reason") else pl.String)
+                for c in EFFECT_COLUMNS})  # fmt: skip
         return _frame(self.effects, DriverEffect).select(EFFECT_COLUMNS)
 
     def attribution_frame(self) -> pl.DataFrame:

@@ -1,0 +1,145 @@
+"""Customer attributes (contract, plan, region, charges, age...) as drivers beside behaviour.
+
+Encoding (docs/drivers.md):
+- a text column, or a numeric one with at most `MAX_NUMERIC_LEVELS` distinct values, is categorical: one 0/1
+  column per level against a stated reference level, the largest one (its hazard ratio is 1 by definition).
+  Levels below min_segment_size customers and beyond max_segment_levels are pooled into "other", nulls are
+  their own "(missing)" level, as in the survival curves (survival.segment_labels).
+- a numeric column with more distinct values is cut at its quartiles into up to four bins, the lowest bin
+  being the reference: no straight line is assumed (age and charges rarely act linearly on churn).
+- outcome columns are never drivers: the loader's list when it gives one, and any column whose name says it
+  is a churn flag, label, model score, status or stated reason (OUTCOME_NAME).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from churnwhy.models.survival import segment_labels
+
+MAX_NUMERIC_LEVELS = 10
+N_BINS = 4
+ATTR_SEP = "="
+# Names that say a column is the outcome (or derived from it): never a driver, whatever the loader said.
+OUTCOME_NAME = re.compile(
+    r"churn|attrit|exited|^exit$|label|target|status|reason|cancel|predict|classifier|propensity|probabilit"
+    r"|^score$|risk[_ ]?score|model[_ ]?score|leav|terminat|closed|deactivat",
+    re.IGNORECASE,
+)
+# Columns the table itself computes (dates, tenure, survey and reason columns): never attributes.
+_TABLE_COLUMNS = {
+    "customer_id", "start_date", "end_date", "tenure_days", "churned", "churn_source", "last_score", "score_scale",
+    "reason_code", "reason_text", "competitor", "surveyed", "exposure_days", "amount_window", "amount_total",
+    "days_since_last_event", "activity_change", "why", "what", "reason_source", "reason_confidence",
+}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """Attribute columns as a 0/1 matrix, one column per non-reference level."""
+
+    x: np.ndarray  # n x q float
+    names: tuple[str, ...]  # "<column>=<level>"
+    column_of: dict[str, str]  # encoded name -> attribute column
+    reference: dict[str, str]  # attribute column -> its reference level
+    notes: tuple[str, ...]
+
+
+def is_outcome(name: str, declared: Sequence[str] = ()) -> bool:
+    """True for a column the loader declared an outcome, or whose name says it is one."""
+    return name in set(declared) or bool(OUTCOME_NAME.search(name))
+
+
+def attribute_columns(frame: pl.DataFrame, candidates: Sequence[str], outcomes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(usable attribute columns, notes): candidates present in the frame, outcome columns and table columns out."""
+    cols, notes, left_out = [], [], []
+    for c in dict.fromkeys(candidates):
+        if c not in frame.columns or c in _TABLE_COLUMNS or c.startswith(("n_", "rate_", "__")):
+            continue
+        if is_outcome(c, outcomes):
+            left_out.append(c)
+            continue
+        cols.append(c)
+    if left_out:
+        notes.append(
+            f"left out of the drivers as outcome columns (a churn flag, label, score, status or reason says "
+            f"who left, not why): {', '.join(left_out)}"
+        )
+    return cols, notes
+
+
+def encode(frame: pl.DataFrame, columns: Sequence[str], *, min_size: int, max_levels: int) -> Encoded:
+    """One-hot (categorical) or quartile-bin (numeric) encoding of `columns` over every row of `frame`."""
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    column_of: dict[str, str] = {}
+    reference: dict[str, str] = {}
+    notes: list[str] = []
+    n = frame.height
+    for col in columns:
+        s = frame[col]
+        labels, ref, order, how = _levels(s, min_size=min_size, max_levels=max_levels)
+        if labels is None:
+            notes.append(f"{col}: {how[0]}; not used as a driver")
+            continue
+        notes.extend(how)
+        codes = labels.to_numpy()
+        others = [lv for lv in order if lv != ref]
+        if not others:
+            notes.append(f"{col}: one level only after pooling; not used as a driver")
+            continue
+        block = np.zeros((n, len(others)))
+        for j, lv in enumerate(others):
+            block[:, j] = codes == lv
+            name = f"{col}{ATTR_SEP}{lv}"
+            names.append(name)
+            column_of[name] = col
+        blocks.append(block)
+        reference[col] = ref
+    x = np.hstack(blocks) if blocks else np.empty((n, 0))
+    return Encoded(x=x, names=tuple(names), column_of=column_of, reference=reference, notes=tuple(notes))
+
+
+def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no-untyped-def]
+    """(labels, reference level, levels in order, notes) or (None, None, None, why not)."""
+    values = s
+    if s.dtype == pl.String:
+        as_num = s.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
+        if as_num.null_count() == s.null_count() and s.drop_nulls().len():
+            values = as_num
+    numeric = values.dtype.is_numeric() or values.dtype == pl.Boolean
+    present = values.drop_nulls()
+    if present.len() == 0:
+        return None, None, None, ("no values",)
+    distinct = present.n_unique()
+    if distinct < 2:
+        return None, None, None, ("the same value for every customer",)
+    if numeric and values.dtype != pl.Boolean and distinct > MAX_NUMERIC_LEVELS:
+        x = values.cast(pl.Float64)
+        cuts = np.unique(np.quantile(present.cast(pl.Float64).to_numpy(), np.linspace(0, 1, N_BINS + 1)[1:-1]))
+        edges = [float(present.min()), *cuts.tolist(), float(present.max())]
+        idx = np.searchsorted(cuts, x.fill_null(np.nan).to_numpy(), side="right")
+        labels_list = [f"[{_num(edges[i])}, {_num(edges[i + 1])}{']' if i == len(cuts) else ')'}" for i in range(len(cuts) + 1)]
+        lab = np.array(labels_list, dtype=object)[idx]
+        lab = np.where(x.is_null().to_numpy(), "(missing)", lab)
+        labels = pl.Series(s.name, lab, dtype=pl.String)
+        order = labels_list + (["(missing)"] if x.null_count() else [])
+        order = [lv for lv in order if (labels == lv).any()]
+        return labels, order[0], order, ()
+    if numeric and values.dtype != pl.Boolean:
+        as_float = values.cast(pl.Float64)
+        uniq = as_float.drop_nulls().unique().to_list()  # at most MAX_NUMERIC_LEVELS values to name
+        values = as_float.replace_strict(uniq, [_num(u) for u in uniq], default=None, return_dtype=pl.String)
+    labels, notes = segment_labels(values.cast(pl.String).rename(s.name), min_size=min_size, max_levels=max_levels)
+    counts = labels.value_counts(name="n").sort(["n", labels.name], descending=[True, False])
+    order = counts[labels.name].to_list()
+    return labels, order[0], order, notes
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}" if x is not None and np.isfinite(x) else "(missing)"
