@@ -129,7 +129,8 @@ def _summary(ctx: Context, writer: EventWriter, surveys: pl.DataFrame, seed: int
     pop, m = ctx.pop, ctx.model
     n, churners = pop.start.size, int(pop.churned.sum())
     names = (*m.events, CANCEL)
-    per = f"+1 event per {RATE_DAYS} days of rate_<type> (events in the {LOOKBACK} days before end_date / exposure days x {RATE_DAYS})"
+    per = (f"+1 event per {RATE_DAYS} days of the customer's latent rate, which rate_<type> (events in the "
+           f"{LOOKBACK} days before end_date / exposure days x {RATE_DAYS}) reads with Poisson noise")
     kinds = surveys["kind"].value_counts()
     kind_n = dict(zip(kinds["kind"].to_list(), kinds["count"].to_list(), strict=True))
     last_nps = (
@@ -204,6 +205,9 @@ def _truth_frame(ctx: Context, surveys: pl.DataFrame) -> pl.DataFrame:
          "why": pl.Series(why).replace("", None), "what": pl.Series(what).replace("", None),
          "responded": pop.responded, "latent_class": pl.Series(list(m.classes))[pl.Series(pop.klass.astype(np.int64))]}
     )  # fmt: skip
-    x = pl.DataFrame({f"x_{k}": pop.x[:, i] for i, k in enumerate(m.events)})
-    return pl.concat([frame, x], how="horizontal")
+    x = pl.DataFrame({f"x_{k}": pop.x[:, i] for i, k in enumerate(m.events)})  # measured (the table's rates)
+    r = pl.DataFrame({f"r_{k}": pop.rate[:, i] for i, k in enumerate(m.events)})  # latent (the hazard's covariates)
+    segs = pl.DataFrame({col: pl.Series(list(levels))[pl.Series(getattr(pop, col).astype(np.int64))]
+                         for col, levels in (("plan", m.plans), ("region", m.regions), ("channel", m.channels))})
+    return pl.concat([frame, segs, x, r], how="horizontal")
 

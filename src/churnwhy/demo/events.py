@@ -1,11 +1,9 @@
 """Behaviour events for a chunk of customers, vectorised (no loop over customers or events).
 
-Placement rule (why the planted hazard ratios are the hazard ratios on `rate_<type>`): a customer observed
-for >= 180 days gets exactly `window_count` events of each type in the 180 days before their end date
-(days end-179 .. end-1), so the table's rate equals the planted covariate x = count / 6. A shorter
-customer (tenure T < 180) gets count * T / 180 events, stochastically rounded, inside [start, end): the
-table's rate is then an unbiased, slightly noisy reading of x. Before the window (days start .. end-181)
-events follow a Poisson process at the latent rate; they do not enter any rate feature.
+Each type's events form a Poisson process at the customer's latent rate over their observed life (signup to
+end date): `window_count` of them fall in the (up to) 180 days before the end date (days max(start, end-180)
+.. end-1, the customer table's window), the rest before it. The hazard depends on the latent rate, so the
+table's rate_<type> is a Poisson-noisy reading of the covariate, noisier for a customer who left early.
 """
 
 from __future__ import annotations
@@ -43,13 +41,10 @@ def draw_events(pop: Population, model: DemoModel, lo: int, hi: int, rng: np.ran
     rate = pop.rate[lo:hi]
     count = pop.window_count[lo:hi]
     n = hi - lo
-    tenure = (end - start)[:, None]
-    full = tenure >= LOOKBACK
-    short_count = np.floor(count * (tenure / LOOKBACK) + rng.random((n, k))).astype(np.int64)
-    win_n = np.where(full, count, short_count)
-    win_lo = np.broadcast_to(np.where(full, end[:, None] - (LOOKBACK - 1), start[:, None]), (n, k))
+    win_n = count
+    win_lo = np.broadcast_to(np.maximum(start, end - LOOKBACK)[:, None], (n, k))
     win_len = end[:, None] - win_lo  # days win_lo .. end-1
-    pre_len = np.maximum(0, (end - LOOKBACK - 1) - start)[:, None]  # days start .. end-181 (pre_len days)
+    pre_len = np.maximum(0, (end - LOOKBACK) - start)[:, None]  # days start .. end-181 (pre_len days)
     pre_n = rng.poisson(rate * (pre_len / RATE_DAYS))
 
     cust_parts, type_parts, day_parts = [], [], []

@@ -28,7 +28,7 @@ class EventSpec:
 
     mean_rate: float  # events per 30 days for a reference customer (class "steady", plan multiplier 1)
     shape: float  # gamma shape of the per-customer rate multiplier (mean 1, variance 1/shape)
-    hr: float  # planted hazard ratio per +1 event per 30 days of the windowed rate
+    hr: float  # planted hazard ratio per +1 event per 30 days of the customer's latent rate
     family: str  # experience | price | product | none: what removing it means in the attribution
     volume: bool = False  # rescaled by `events_per_customer` (allowed only for hr == 1)
 
@@ -57,8 +57,8 @@ class DemoModel:
     as_of: dt.date = dt.date(2025, 6, 30)
     history_days: int = 1095  # signups uniform over this many days before as_of
     base_hazard: float = 0.0009  # churn hazard per day of a reference customer with all rates at 0
-    min_term_days: int = 180  # hazard is multiplied by early_hazard before this tenure (a minimum term)
-    early_hazard: float = 0.0  # 0: nobody leaves inside the minimum term
+    min_term_days: int = 0  # hazard is multiplied by early_hazard before this tenure (0: churn from day 0)
+    early_hazard: float = 0.0  # with a minimum term, 0 means nobody leaves inside it
     plans: Mapping[str, tuple[float, float, float]] = dataclasses.field(  # name: (share, hazard ratio, monthly fee)
         default_factory=lambda: {"basic": (0.5, 1.0, 9.99), "plus": (0.32, 0.8, 19.99), "premium": (0.18, 0.65, 34.99)}
     )
@@ -153,8 +153,8 @@ class Population:
     region: np.ndarray
     channel: np.ndarray
     klass: np.ndarray
-    rate: np.ndarray  # n x K latent rates per 30 days
-    window_count: np.ndarray  # n x K events in a full 180-day window before end (x = count / 6)
+    rate: np.ndarray  # n x K latent rates per 30 days: what the hazard depends on
+    window_count: np.ndarray  # n x K events in the (up to) 180 days before end: Poisson(rate x exposure / 30)
     log_hazard: np.ndarray  # per day
     exp_draw: np.ndarray  # the Exp(1) draw behind the churn time (common random numbers)
     why: np.ndarray  # index into WHYS, -1 when active
@@ -163,9 +163,15 @@ class Population:
     volume_scale: float
 
     @property
+    def exposure(self) -> np.ndarray:
+        """Days in each customer's behaviour window: min(tenure, 180), at least 1 (as the customer table)."""
+        return np.clip(np.minimum(self.end - self.start, LOOKBACK), 1, None)
+
+    @property
     def x(self) -> np.ndarray:
-        """The planted covariates: windowed rates per 30 days (what the customer table measures)."""
-        return self.window_count * (RATE_DAYS / LOOKBACK)
+        """The measured windowed rates per 30 days (what the customer table's rate_<type> reads): Poisson-noisy
+        readings of `rate`, the noisier the shorter the customer's life."""
+        return self.window_count * (RATE_DAYS / self.exposure[:, None])
 
 
 def rng_for(seed: int, *stream: int) -> np.random.Generator:
@@ -203,22 +209,25 @@ def simulate(n: int, seed: int, model: DemoModel, events_per_customer: float | N
     spread = rng.gamma(shape, 1.0 / shape, size=(n, k))
     rate = mean * class_mult[klass] * spread
 
-    # The hazard depends on the windowed rate x = count/6, drawn once: the table measures x exactly for
-    # customers observed >= 180 days, so the planted hazard ratio is the hazard ratio on rate_<type>.
-    window_count = np.zeros((n, k), dtype=np.int64)
+    # The hazard depends on the latent rates; the exports show only Poisson events around them (events.py),
+    # so a rate read over a short life is noisy, as in real data (issue 16).
     drv = ~volume
-    window_count[:, drv] = rng.poisson(rate[:, drv] * (LOOKBACK / RATE_DAYS))
     seg_log = (
         np.log([v[1] for v in model.plans.values()])[plan]
         + np.log([v[1] for v in model.regions.values()])[region]
         + np.log([v[1] for v in model.channels.values()])[channel]
     )
-    x = window_count * (RATE_DAYS / LOOKBACK)
-    log_hazard = math.log(model.base_hazard) + seg_log + x @ beta
+    log_hazard = math.log(model.base_hazard) + seg_log + rate[:, drv] @ beta[drv]
     exp_draw = rng.exponential(1.0, n)
     t = np.maximum(1, np.ceil(model.time_for(exp_draw / np.exp(log_hazard)))).astype(np.int64)
     churned = start + t < as_of
     end = np.where(churned, start + t, as_of)
+
+    # Events in each customer's window (up to 180 days before the end): the behaviour types first, so that
+    # rescaling the volume types below leaves them (and the reasons they drive) as they are.
+    observed = np.minimum(end - start, LOOKBACK)[:, None]
+    window_count = np.zeros((n, k), dtype=np.int64)
+    window_count[:, drv] = rng.poisson(rate[:, drv] * (observed / RATE_DAYS))
 
     # Volume types carry no effect; rescale them to hit the requested events per customer.
     obs_months = (end - start) / RATE_DAYS
@@ -233,7 +242,8 @@ def simulate(n: int, seed: int, model: DemoModel, events_per_customer: float | N
                 "(the behaviour that drives churn is fixed by the model)"
             )
         rate[:, volume] *= scale
-    window_count[:, volume] = rng.poisson(rate[:, volume] * (LOOKBACK / RATE_DAYS))
+    window_count[:, volume] = rng.poisson(rate[:, volume] * (observed / RATE_DAYS))
+    x = window_count * (RATE_DAYS / np.clip(observed, 1, None))
 
     why, what, responded = _reasons(rng, model, x, churned, plan, names)
     return Population(
@@ -336,7 +346,7 @@ def attributable_shares(pop: Population, model: DemoModel, horizon: int = 365) -
     """
     names = list(model.events)
     beta = np.log([s.hr for s in model.events.values()])
-    x = pop.x
+    x = pop.rate  # the hazard's covariates: the latent rates
     clock = float(model.clock(horizon))
     base = float((pop.exp_draw < clock * np.exp(pop.log_hazard)).mean())
 
