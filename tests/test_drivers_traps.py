@@ -158,8 +158,27 @@ def test_priors_recover_a_gamma_and_shrink_by_exposure():
     exposure = rng.integers(1, 360, 20000).astype(float)
     counts = rng.poisson(lam * exposure / 30)[:, None]
     pri = fit_priors(counts, exposure)
-    assert pri.mean[0] == pytest.approx(1.0, rel=0.03) and pri.b[0] == pytest.approx(2.0, rel=0.1)
-    one = RatePriors(a=np.array([2.0]), b=np.array([2.0]))
+    assert pri.mean[0] == pytest.approx(1.0, rel=0.03) and pri.cov[0, 0] == pytest.approx(0.5, rel=0.1)
+    # one type: the gamma-Poisson posterior mean (n + a) / (e + b), a = mu^2 / var, b = mu / var
+    one = RatePriors(mean=np.array([1.0]), cov=np.array([[0.5]]))
     short, long = one.shrink(np.array([[3.0], [300.0]]), np.array([3.0, 3000.0]))[:, 0]
-    assert short == pytest.approx((3 + 2) / (0.1 + 2))  # a week of data: mostly the population rate
+    assert short == pytest.approx((3 + 2) / (0.1 + 2))  # a few days of data: mostly the population rate
     assert long == pytest.approx((300 + 2) / (100 + 2))  # years of data: almost the observed rate
+    assert one.shrink(np.array([[5.0]]), np.array([0.0]))[0, 0] == 1.0  # nothing observed: the mean
+
+
+def test_correlated_behaviours_inform_each_other():
+    """Complaints are rare, tickets frequent, and both follow one latent 'unlucky' level: a customer's tickets
+    say something about their complaint rate, so the calibrated complaint rate is closer to the truth than
+    the complaints alone can make it (mean squared error)."""
+    rng = np.random.default_rng(2)
+    n = 20000
+    level = rng.gamma(2.0, 0.5, n)
+    lam = np.column_stack([level * 2.0, level * 0.2])  # tickets, complaints
+    exposure = np.full(n, 60.0)
+    counts = rng.poisson(lam * exposure[:, None] / 30)
+    pri = fit_priors(counts, exposure)
+    assert pri.cov[0, 1] / np.sqrt(pri.cov[0, 0] * pri.cov[1, 1]) > 0.9
+    joint = pri.shrink(counts, exposure)[:, 1]
+    alone = pri.subset([1]).shrink(counts[:, [1]], exposure)[:, 0]
+    assert np.mean((joint - lam[:, 1]) ** 2) < 0.5 * np.mean((alone - lam[:, 1]) ** 2)

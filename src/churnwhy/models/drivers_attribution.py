@@ -151,7 +151,8 @@ FAMILY_PHRASES = {
     "experience": "experience failures",
     "price": "price",
     "product": "product use and engagement",
-    "other": "other behaviour and customer attributes",
+    "other": "other behaviour",
+    "attributes": "customer attributes (who the customers are: plan, contract, region...)",
 }
 
 

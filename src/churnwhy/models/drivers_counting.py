@@ -4,10 +4,14 @@ A customer's rate of an event type is a count over an exposure. Over a short exp
 noise, and a Cox model on noisy rates pulls every hazard ratio towards 1 (measurement error). Two things
 undo that here (docs/drivers.md):
 
-1. Shrinkage. Each customer's latent rate lambda (events per 30 days) is taken to be gamma across customers,
-   with shape a and rate b fitted by moments on the whole table. Given n events over e months of exposure,
-   E[lambda | n, e] = (n + a) / (e + b): the observed rate n/e weighted by the reliability e / (e + b), the
-   rest the population rate a/b. A long history counts almost as observed; a week is mostly the average.
+1. Shrinkage (regression calibration). Each customer's latent rates lambda (events per 30 days, one per
+   event type) vary across customers with mean mu and covariance S, fitted by moments. Given the observed
+   rates r = n / e over e months, the best linear predictor is E[lambda | r] = mu + K (r - mu) with the
+   gain K = S (S + diag(mu) / e)^-1. With one type this is exactly the gamma-Poisson posterior mean
+   (n + a) / (e + b), the observed rate weighted by its reliability e / (e + b); with several, correlated
+   behaviours (tickets and complaints come together) also inform each other, so the effect of the one with
+   more events is not credited to its noisier partner. A long history counts almost as observed; a week is
+   mostly the average.
 2. A counting-process Cox model. Each customer's life is cut into 30-day months; in month m the covariate
    is the shrunk rate from the `window` months before m only (the past, never the future), so a customer
    who leaves in week 2 enters the model with the population rate (what was knowable), not with two
@@ -29,39 +33,59 @@ _MIN_VAR = 1e-9
 
 @dataclasses.dataclass(frozen=True)
 class RatePriors:
-    """Gamma shape `a` and rate `b` (per RATE_DAYS of exposure) per event type; the mean rate is a / b."""
+    """Mean `mean` (k) and covariance `cov` (k x k) of the latent rates across customers, per RATE_DAYS."""
 
-    a: np.ndarray
-    b: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
 
-    @property
-    def mean(self) -> np.ndarray:
-        return self.a / self.b
+    def subset(self, idx: list[int]) -> RatePriors:
+        return RatePriors(mean=self.mean[idx], cov=self.cov[np.ix_(idx, idx)])
+
+    def gain(self, exposure_days: float) -> np.ndarray:
+        """K = S (S + diag(mu) / e)^-1 for one exposure (0: K = 0, nothing observed)."""
+        e = float(exposure_days) / RATE_DAYS
+        k = self.mean.size
+        if e <= 0:
+            return np.zeros((k, k))
+        return np.linalg.solve(self.cov + np.diag(self.mean / e), self.cov).T  # S symmetric: (A^-1 S)^T = S A^-1
 
     def reliability(self, exposure_days: np.ndarray) -> np.ndarray:
-        """e / (e + b) per customer and type: the weight the customer's own rate gets."""
-        e = np.asarray(exposure_days, dtype=float)[:, None] / RATE_DAYS
-        return e / (e + self.b[None, :])
+        """diag(K) per customer: the weight each customer's own rate of each type gets."""
+        values, inverse = np.unique(np.asarray(exposure_days, dtype=float), return_inverse=True)
+        return np.stack([np.diag(self.gain(v)) for v in values])[inverse]
 
     def shrink(self, counts: np.ndarray, exposure_days: np.ndarray) -> np.ndarray:
-        """E[lambda | counts, exposure] per customer (rows) and type (columns), events per RATE_DAYS."""
-        e = np.asarray(exposure_days, dtype=float)[:, None] / RATE_DAYS
-        return (np.asarray(counts, dtype=float) + self.a[None, :]) / (e + self.b[None, :])
+        """E[lambda | counts, exposure] per customer (rows) and type (columns), events per RATE_DAYS. One gain
+        per distinct exposure (whole days: at most lookback_days + 1 of them), not one per customer."""
+        counts = np.asarray(counts, dtype=float)
+        exposure = np.asarray(exposure_days, dtype=float)
+        out = np.empty_like(counts)
+        values, inverse = np.unique(exposure, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(values.size + 1))
+        for j, v in enumerate(values):  # distinct exposures, not rows
+            rows = order[bounds[j]:bounds[j + 1]]
+            if v <= 0:
+                out[rows] = self.mean
+                continue
+            r = counts[rows] * (RATE_DAYS / v) - self.mean
+            out[rows] = self.mean + r @ self.gain(v).T
+        return out
 
 
 def fit_priors(counts: np.ndarray, exposure_days: np.ndarray) -> RatePriors:
-    """Method of moments for a gamma-Poisson mixture with unequal exposures: E[n] = mu e, Var[n] = mu e + tau^2 e^2.
-
-    A type whose counts show no spread beyond Poisson noise (tau^2 <= 0) gets a tiny variance: every
-    customer is then read at the population rate, and the feature carries (correctly) no information."""
+    """Moments of a Poisson mixture with unequal exposures: E[n] = mu e, Cov[n] = S e^2 + diag(mu e) (Poisson
+    noise is independent across types given the rates). S is made positive semi-definite; a type with no
+    spread beyond Poisson noise gets a tiny variance, so every customer reads as the population rate on it."""
     e = np.asarray(exposure_days, dtype=float) / RATE_DAYS
     n = np.asarray(counts, dtype=float)
-    mu = n.sum(axis=0) / max(e.sum(), 1e-12)
-    resid = (n - mu[None, :] * e[:, None]) ** 2 - mu[None, :] * e[:, None]
-    tau2 = np.maximum(resid.sum(axis=0) / max((e**2).sum(), 1e-12), _MIN_VAR)
-    mu = np.maximum(mu, 1e-12)
-    b = mu / tau2
-    return RatePriors(a=mu * b, b=b)
+    mu = np.maximum(n.sum(axis=0) / max(e.sum(), 1e-12), 1e-12)
+    d = n - mu[None, :] * e[:, None]
+    cov = (d.T @ d - np.diag(mu * e.sum())) / max((e**2).sum(), 1e-12)
+    w, v = np.linalg.eigh((cov + cov.T) / 2)
+    floor = _MIN_VAR * max(1.0, float(np.abs(w).max()) if w.size else 1.0)
+    cov = (v * np.maximum(w, floor)) @ v.T
+    return RatePriors(mean=mu, cov=cov)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +126,7 @@ def monthly_intervals(
         (counts["__pos"].to_numpy()[inside], m[inside] + 1, col_of[counts["type"].to_numpy().astype(np.int64)][inside]),
         counts["n"].to_numpy()[inside].astype(float),
     )
-    a_m, b_m = risk_set_priors(cube[:, 1:, :], tenure, months, priors)
+    by_month = risk_set_priors(cube[:, 1:, :], tenure, months, priors)
     cum = np.cumsum(cube, axis=1)  # cum[i, m] = events in months < m
     who = np.repeat(np.arange(n), months)
     month = np.arange(who.size) - np.repeat(np.cumsum(months) - months, months)
@@ -113,7 +137,13 @@ def monthly_intervals(
     stop = np.minimum((month + 1) * MONTH_DAYS, tenure[who]).astype(float)
     stop = np.where(stop > start, stop, start + 0.5)  # churn on the signup day: a half-day interval (lifelines #768)
     last = month == months[who] - 1
-    rates = (seen + a_m[month]) / (exposure[:, None] / RATE_DAYS + b_m[month])
+    rates = np.empty((who.size, k))
+    order = np.argsort(month, kind="stable")
+    bounds = np.searchsorted(month[order], np.arange(width + 1))
+    for m in range(width):  # months, not rows: every row of month m has the same exposure
+        rows = order[bounds[m]:bounds[m + 1]]
+        if rows.size:
+            rates[rows] = by_month[m].shrink(seen[rows], exposure[rows])
     return Intervals(who=who, start=start, stop=stop, event=churned[who] & last, rates=rates)
 
 
@@ -122,22 +152,21 @@ MIN_AT_RISK = 200  # customers at risk in a month for its own prior; fewer: the 
 
 def risk_set_priors(
     by_month: np.ndarray, tenure: np.ndarray, months: np.ndarray, fallback: RatePriors
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gamma priors (a, b per month x type) of the rates among the customers still at risk in each month, by
-    moments from that month's own counts. Churn thins out the customers whose rates drive it, so the spread of
-    rates among those at risk drifts with tenure; a customer's past counts update the prior of the month they
-    are compared in (their past is independent of having survived, given their rate), not the prior at signup.
+) -> list[RatePriors]:
+    """The latent rates' mean and covariance among the customers still at risk in each month, by moments from
+    that month's own counts. Churn thins out the customers whose rates drive it, so the rates among those at
+    risk drift with tenure; a customer's past counts update the prior of the month they are compared in
+    (given their rates, their past does not depend on having survived), not the prior at signup.
     A loop over months (at most a few hundred), not over customers."""
-    width, k = by_month.shape[1], by_month.shape[2]
-    a_m, b_m = np.empty((width, k)), np.empty((width, k))
+    out: list[RatePriors] = []
     prev = fallback
-    for m in range(width):
+    for m in range(by_month.shape[1]):
         at_risk = months > m
         if at_risk.sum() >= MIN_AT_RISK:
             exposure = np.clip(tenure[at_risk] - m * MONTH_DAYS, 0.5, MONTH_DAYS)
             prev = fit_priors(by_month[at_risk, m, :], exposure)
-        a_m[m], b_m[m] = prev.a, prev.b
-    return a_m, b_m
+        out.append(prev)
+    return out
 
 
 def interval_frame(

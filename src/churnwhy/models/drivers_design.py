@@ -1,0 +1,197 @@
+"""What enters the drivers model: behaviour rates (shrunk when their events are known), customer attributes,
+and each customer's follow-up; features that would encode tenure or the churn rule are left out here, each
+with a note. A mixin of CoxDrivers, which holds the state it reads and sets (notes_, rules_, settings,
+column_of_, reference_, priors_, rate_types_...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from churnwhy.models import drivers_attributes as attrs
+from churnwhy.models.drivers_counting import fit_priors
+from churnwhy.models.drivers_families import MISSING_SUFFIX
+from churnwhy.models.drivers_prep import fill_features
+from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
+
+# Read on each customer's end date, these describe the leaving itself (and, with inactivity churn, the rule
+# that decided it); in a model that compares customers month by month they would also carry the future.
+END_DATE_FEATURES = ("days_since_last_event", "activity_change")
+# Sums over each customer's own window, which is shorter for a customer who left early: they encode tenure.
+SUM_FEATURES = ("amount_window", "amount_total")
+
+
+def unit_of(feature: str) -> tuple[str, float]:
+    """The interpretable unit of a feature and its size in the feature's own scale."""
+    if feature.endswith(MISSING_SUFFIX):
+        return "missing vs present", 1.0
+    if attrs.ATTR_SEP in feature:
+        return "vs the reference level", 1.0
+    if feature.startswith(RATE_PREFIX):
+        return f"per event per {RATE_DAYS} days", 1.0
+    if feature.startswith(COUNT_PREFIX):
+        return "per event", 1.0
+    if feature.startswith("amount"):
+        return "per 10 currency units", 10.0
+    if feature.startswith("days_"):
+        return "per 30 days", 30.0
+    if feature == "activity_change":
+        return "per +0.1 relative change", 0.1
+    return "per unit", 1.0
+
+
+class DriverDesign:
+    """The design matrix of CoxDrivers (see the module docstring)."""
+
+    def _follow_up(self, table: CustomerTable) -> np.ndarray:
+        """Days each customer is followed: the tenure, except that with churn inferred from inactivity an active
+        customer's follow-up ends `inactivity_days` before the analysis date. Someone who left in those last days
+        is still listed active (the silence is too short to tell), and their silent days would otherwise read as
+        "quiet customers stay"."""
+        frame = table.frame
+        tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()
+        inact = self.settings.inactivity_days
+        if inact <= 0 or "churn_source" not in frame.columns or not (frame["churn_source"] == "inactivity").any():
+            return tenure
+        active = ~frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
+        tenure = np.where(active, np.maximum(tenure - inact, 0.0), tenure)
+        if "days_since_last_event" in frame.columns:
+            # No event at all: the inactivity rule can never call them churned, so "active" says nothing (a
+            # customer who left in week one looks like a quiet one who stays); their status is unknown.
+            silent = active & frame["days_since_last_event"].is_null().to_numpy() & (tenure > 0)
+            if silent.any():
+                tenure = np.where(silent, np.nan, tenure)
+                self.notes_.append(
+                    f"{int(silent.sum()):,} 'active' customer(s) without any event left out of the drivers: with churn "
+                    "inferred from inactivity, whether they are still customers cannot be read"
+                )
+        self.rules_.append(
+            f"churn is inferred from inactivity, so active customers are followed until {inact} days before the "
+            "analysis date: whether they left after that is not yet knowable"
+        )
+        return tenure
+
+    # -- the design: behaviour and attributes ----------------------------------------------------
+    def _behaviour_features(self, table: CustomerTable, features: Sequence[str] | None) -> list[str]:
+        s = self.settings
+        feats = list(table.features if features is None else features)
+        if s.exclude:
+            excluded = set(s.exclude) | {RATE_PREFIX + e for e in s.exclude}
+            feats = [f for f in feats if f not in excluded]
+            self.notes_.append(f"left out by [drivers] exclude: {', '.join(sorted(s.exclude))}")
+        inactivity = "churn_source" in table.frame.columns and bool((table.frame["churn_source"] == "inactivity").any())
+        end_date = [f for f in feats if f in END_DATE_FEATURES]
+        if end_date:
+            feats = [f for f in feats if f not in END_DATE_FEATURES]
+            why = (
+                "churn here is inferred from inactivity, and these features read the very events the inactivity rule "
+                "reads, so they would predict the rule that defined churn"
+                if inactivity
+                else "they are read on each customer's end date and describe the leaving itself"
+            )
+            self.notes_.append(f"left out of the drivers: {', '.join(end_date)} ({why})")
+        sums = [f for f in feats if f in SUM_FEATURES]
+        if sums:
+            feats = [f for f in feats if f not in SUM_FEATURES]
+            self.notes_.append(
+                f"left out of the drivers: {', '.join(sums)} (sums over each customer's own window, shorter for a customer "
+                "who left early: they would encode tenure)"
+            )
+        return feats
+
+    def _design(self, table: CustomerTable, behaviour: list[str], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """The customers x features matrix (behaviour rates, shrunk when counts are known; attribute levels)."""
+        frame = table.frame
+        whole = rows.size == frame.height
+        feature_frame = frame.select(c for c in behaviour if c in frame.columns)
+        prepared = fill_features(feature_frame if whole else feature_frame[rows], behaviour)
+        self.notes_.extend(prepared.notes)
+        x_beh, names = prepared.x, list(prepared.names)
+        if names:
+            self.rules_.append(
+                "missing counts/rates read as 0; other missing values set to the median (with a <name>_missing flag "
+                "only where missing does not just mean a short life); rates clipped at their 99.9th percentile"
+            )
+        x_beh = self._shrink_rates(frame, names, x_beh, rows) if table.monthly is not None else x_beh
+        if table.monthly is None:
+            self.rate_cols_, self.rate_types_ = [], []
+        outcomes = tuple(getattr(table, "outcome_columns", ()) or ())
+        candidates = list(table.segments) + list(getattr(table, "attributes", ()) or ())
+        cols, notes = attrs.attribute_columns(frame, candidates, outcomes)
+        self.notes_.extend(notes)
+        sub = frame.select(cols) if whole else frame.select(cols)[rows]
+        enc = attrs.encode(sub, cols, min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+        self.notes_.extend(enc.notes)
+        self.column_of_ = dict(enc.column_of)
+        self.reference_ = dict(enc.reference)
+        if enc.names:
+            self.rules_.append(
+                "customer attributes: each level against the largest level of its column (its reference, HR 1); "
+                f"numbers with more than {attrs.MAX_NUMERIC_LEVELS} values cut at their quartiles (lowest bin = "
+                f"reference); levels under {self.min_segment_size} customers pooled into 'other'"
+            )
+        x = np.hstack([x_beh, enc.x]) if enc.names else x_beh
+        return x, names + list(enc.names)
+
+    def _reference(self, feature: str) -> str | None:
+        col = self.column_of_.get(feature)
+        return f"{col}{attrs.ATTR_SEP}{self.reference_[col]}" if col else None
+
+    def _shrink_rates(self, frame: pl.DataFrame, names: list[str], x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Rates measured from events (counts and exposure in the table): the gamma-Poisson shrunk rates
+        (drivers_counting). A table given without its events (rates as they are) is fitted as given."""
+        self.rate_cols_: list[int] = []
+        self.rate_types_: list[str] = []
+        if "exposure_days" not in frame.columns:
+            return x
+        for j, f in enumerate(names):
+            if f.startswith(RATE_PREFIX) and f"{COUNT_PREFIX}{f[len(RATE_PREFIX):]}" in frame.columns:
+                self.rate_cols_.append(j)
+                self.rate_types_.append(f[len(RATE_PREFIX):])
+        if not self.rate_cols_:
+            return x
+        counts = np.column_stack(
+            [frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy()[rows] for t in self.rate_types_]
+        )
+        exposure = frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy()[rows]
+        self.priors_ = fit_priors(counts, exposure)
+        x = x.copy()
+        x[:, self.rate_cols_] = self.priors_.shrink(counts, exposure)
+        rel = np.median(self.priors_.reliability(exposure), axis=0)
+        self.rules_.append(
+            "behaviour rates shrunk toward the population rate by their reliability (regression calibration over "
+            "all event types together: correlated behaviours inform each other); median reliability {', '.join(f'{t} {r:.2f}' for t, r in zip(self.rate_types_, rel, strict=True))}"
+        )
+        return x
+
+    # -- fitting ---------------------------------------------------------------------------------
+
+    def design_matrix(self, table: CustomerTable) -> np.ndarray:
+        """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table."""
+        if self.cox_ is None:
+            raise ValueError("the driver model is not fitted (see skipped_)")
+        frame = table.frame
+        cols = []
+        beh = [f for f in self.features_ if f not in self.column_of_]
+        prepared = fill_features(frame.select(c for c in beh if c in frame.columns), beh) if beh else None
+        shrunk = None
+        if self.priors_ is not None and all(f"{COUNT_PREFIX}{t}" in frame.columns for t in self.rate_types_):
+            counts = np.column_stack(
+                [frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy() for t in self.rate_types_]
+            )
+            shrunk = self.priors_.shrink(counts, frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy())
+        for f in self.features_:
+            if f in self.column_of_:
+                col, level = self.column_of_[f], f.split(attrs.ATTR_SEP, 1)[1]
+                enc = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+                cols.append(enc.x[:, enc.names.index(f)] if f in enc.names else np.zeros(frame.height))
+                continue
+            j = prepared.names.index(f)
+            v = prepared.x[:, j]
+            t = f[len(RATE_PREFIX):] if f.startswith(RATE_PREFIX) else None
+            if shrunk is not None and t in self.rate_types_:
+                v = shrunk[:, self.rate_types_.index(t)]
+            cols.append(v)
+        return np.column_stack(cols) if cols else np.empty((frame.height, 0))
