@@ -19,6 +19,13 @@ class Section:
     name: str
     result: Any = None  # an object with to_dict()
     skipped: str | None = None
+    # An unexpected error inside the section (a bug): `skipped` holds its one line, `error` the exception for
+    # --debug. Reported as status "failed"; the other sections still ran; --strict makes it an error.
+    error: BaseException | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
     @property
     def ok(self) -> bool:
@@ -26,7 +33,7 @@ class Section:
 
     def to_dict(self) -> dict[str, Any]:
         if not self.ok:
-            return {"status": "skipped", "reason": self.skipped or "not computed"}
+            return {"status": "failed" if self.failed else "skipped", "reason": self.skipped or "not computed"}
         return {"status": "ok", **self.result.to_dict()}
 
 
@@ -42,6 +49,15 @@ class Report:
     drivers: Section
     survival: Section
     include_examples: bool = False
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return (self.reasons, self.inferred, self.drivers, self.survival)
+
+    @property
+    def failed_sections(self) -> tuple[Section, ...]:
+        """Sections stopped by an unexpected error (a bug in churnwhy), each with its one-line reason."""
+        return tuple(s for s in self.sections if s.failed)
 
     @property
     def as_of(self) -> dt.date | None:
