@@ -9,6 +9,7 @@ import typer
 
 from churnwhy.commands._common import ConfigOpt, PathArg, QuietOpt, build_config, err_console, handle_errors
 from churnwhy.errors import ChurnwhyError
+from churnwhy.render.safe import safe_text
 
 
 @handle_errors
@@ -31,7 +32,7 @@ def init(
     exports = load_exports(path, cfg)
     write_text(target, render_config(exports, cfg))
     if not quiet:
-        err_console().print(f"wrote {target}")
+        err_console().print(f"wrote {safe_text(target)}")
 
 
 def register(app: typer.Typer) -> None:

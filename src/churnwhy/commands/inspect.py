@@ -8,6 +8,7 @@ from churnwhy.commands._common import (
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, err_console,
     handle_errors, out_console,
 )
+from churnwhy.render.safe import safe_text
 
 
 @handle_errors
@@ -30,7 +31,7 @@ def inspect(
     loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
         if not quiet:
-            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {rejects}")
+            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {safe_text(rejects)}")
     result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)
     if format is Format.json:
         typer.echo(dumps(result.to_dict()), nl=False)

@@ -86,7 +86,7 @@ def survival(
 
         print_notes(result.notes, err)
         for p in written:
-            err.print(f"wrote {p}")
+            err.print(f"wrote {p}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from churnwhy.checks import headline_caption, headline_shares
+from churnwhy.render.safe import md_cell as _cell
 
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_report(doc: dict[str, Any]) -> str:
