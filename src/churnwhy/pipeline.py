@@ -32,9 +32,9 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     step("loading exports")
     exports = load_exports(path, config)
     if rejects_to is not None:
-        from churnwhy.render.files import write_frame
+        from churnwhy.render.files import write_csv
 
-        write_frame(rejects_to, exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
+        write_csv(rejects_to, exports.rejects.rename({"source": "file"}))
     if config.strict:
         _fail_on_warnings(exports)
     step("building the customer table")
@@ -86,9 +86,13 @@ def analyze(
     """
     from churnwhy.report import Report
 
+    from churnwhy.models.survival import check_by
+
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
+    if by:
+        check_by(loaded.table, by, config)  # a usage error: before any model runs
     # The models read the customer table only: the event rows go before they run (peak memory).
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table

@@ -71,6 +71,18 @@ def build_config(path: Path | None, config: Path | None, as_of: str | None = Non
     return Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
 
 
+def check_outputs(path: Path, *, out: Path | None = None, rejects: Path | None = None, output: Path | None = None) -> None:
+    """Every output path a command was given, checked before the analysis runs (exit 2 naming the flag)."""
+    from churnwhy.render.files import check_output_file
+    from churnwhy.render.outputs import check_out
+
+    if out is not None:
+        check_out(out, path)
+    for flag, file in (("--rejects", rejects), ("--output", output)):
+        if file is not None:
+            check_output_file(file, path, flag=flag)
+
+
 DebugOpt = Annotated[bool, typer.Option("--debug", help="On an internal error (exit 3), show the whole traceback.")]
 INTERNAL_ERROR_EXIT = 3  # a bug in churnwhy, never the user's input: 1 is check's "threshold breached"
 _DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("churnwhy_debug", default=False)

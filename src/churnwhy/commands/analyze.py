@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, err_console,
+    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
     handle_errors, out_console, warn_failed_sections,
 )
 from churnwhy.errors import ChurnwhyError, InputError
@@ -70,6 +70,7 @@ def analyze(
     from churnwhy.render.outputs import write_outputs
     from churnwhy.render.report import rich_report
 
+    check_outputs(path, out=out, rejects=rejects)
     report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
     if out is not None:
         written = write_outputs(report, out)
@@ -171,6 +172,7 @@ def report(
     from churnwhy.render.files import write_text
     from churnwhy.render.html import html_report
 
+    check_outputs(path, output=output)
     result = _run(path, config, as_of, strict, quiet, by, None, include_examples)
     write_text(output, html_report(result))
     if not quiet:
