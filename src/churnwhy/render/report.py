@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from churnwhy.checks import Change, Check, headline_caption, headline_shares
 from churnwhy.render.safe import md_cell, safe_text, safe_value
@@ -54,6 +55,9 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
             table.add_row(axis, safe_value(row["label"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
     cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
+    if reasons.get("examples"):  # only with --include-examples
+        parts.append("Example answers (redacted):")
+        parts += [f"  {safe_value(q['why'])}: “{safe_value(q['quote'])}”" for q in reasons["examples"]]
     if cells:
         grid = Table(title="Why × what among respondents (share of classified stated reasons)", title_justify="left")
         grid.add_column("why \\ what")
@@ -80,7 +84,7 @@ def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
     else:
         parts.append(f"[yellow]What drove it: not computed[/] ({safe_text(report.drivers.skipped)})")
     if report.survival.ok:
-        parts += [summary_table(report.survival.result), km_chart(report.survival.result)]
+        parts += [summary_table(report.survival.result), Text(km_chart(report.survival.result))]  # plain text, not markup
     else:
         parts.append(f"[yellow]Retention: not computed[/] ({safe_text(report.survival.skipped)})")
     parts.append(quality_table(doc))
