@@ -106,7 +106,7 @@ def analyze(
     report = Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples)
     if config.strict and report.failed_sections:
         first = report.failed_sections[0]
-        raise StrictModeError(f"--strict: the {first.name} section could not be computed ({first.skipped})",
+        raise StrictModeError(f"--strict: the {first.name} section {first.skipped}",
                               hint="drop --strict to get the other sections; rerun with --debug for the traceback")
     return report
 

@@ -56,8 +56,14 @@ def write_json(path: Path | str, document: Any) -> None:
 
 
 def dumps(document: Any) -> str:
-    """The one JSON encoding churnwhy emits: sorted keys, 2-space indent, no NaN, trailing newline."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    """The one JSON encoding churnwhy emits: sorted keys, 2-space indent, no NaN, trailing newline. JSON escapes
+    C0 controls itself; DEL, C1 controls (U+009B is a terminal's CSI) and bidi overrides are escaped too, so a
+    document printed to a terminal shows them instead of obeying them."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def write_frame(path: Path | str, frame: pl.DataFrame, writer: Callable[[pl.DataFrame, Path], None] | None = None) -> None:
