@@ -11,6 +11,8 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,29 @@ def test_a_bug_outside_a_section_exits_3_with_one_line_and_the_traceback_only_wi
     debug = runner.invoke(app, ["analyze", str(exports), "--debug"])
     assert debug.exit_code == 3
     assert "Traceback (most recent call last)" in debug.stderr and "in broken" in debug.stderr
+
+
+def test_no_module_is_imported_off_the_main_thread_during_analyze(exports, tmp_path):
+    """Issues 14 and 20: importing on a background thread raced the main thread (`_DeadlockError`, hangs).
+    A fresh process records every real import (a sys.meta_path finder sees only modules not yet loaded) and the
+    thread it happened on; scripts/repeat_analyze.py checks the whole run many times over."""
+    script = tmp_path / "spy.py"
+    script.write_text(
+        "import sys, threading\n"
+        "off_main = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if threading.current_thread() is not threading.main_thread():\n"
+        "            off_main.append((threading.current_thread().name, name))\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "import churnwhy\n"
+        f"report = churnwhy.analyze({str(exports)!r})\n"
+        "assert report.drivers.ok or report.drivers.skipped, report.drivers\n"
+        "print(off_main)\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 # --- configuration ---------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ def analyze(
     from churnwhy.render.report import rich_report
 
     check_outputs(path, out=out, rejects=rejects)
+    if horizon is not None and horizon < 1:
+        raise ChurnwhyError(f"--horizon must be a positive number of days, got {horizon}", hint="e.g. --horizon 365")
     report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
     if out is not None:
         written = write_outputs(report, out)

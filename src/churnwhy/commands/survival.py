@@ -65,6 +65,10 @@ def survival(
 
     if format == Format.markdown:
         raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
+    if plots is not None:  # a folder of named PNG/SVG files beside whatever it holds; checked before the analysis
+        from churnwhy.render.files import check_output_dir
+
+        check_output_dir(plots, flag="--plots", ours=lambda p: True)
     cfg = build_config(path, config, as_of)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
     result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
