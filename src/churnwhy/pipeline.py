@@ -10,6 +10,7 @@ import numpy as np
 from churnwhy.config import Config
 from churnwhy.errors import StrictModeError
 from churnwhy.load import Exports, load_exports
+from churnwhy.load.span import check_as_of, check_loaded
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import CustomerTable, build_customer_table
 
@@ -35,6 +36,8 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
         from churnwhy.render.files import write_csv
 
         write_csv(rejects_to, exports.rejects.rename({"source": "file"}))
+    check_loaded(exports)
+    exports = check_as_of(exports, config.as_of)
     if config.strict:
         _fail_on_warnings(exports)
     step("building the customer table")
