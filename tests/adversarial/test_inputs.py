@@ -303,6 +303,20 @@ def test_literal_quote_inside_a_value_is_not_an_unclosed_quote(tmp_path):
     assert inspect(write(tmp_path / "x", {"c.csv": body}))["customers"] == 2
 
 
+def test_excel_serial_dates_with_a_stray_number(tmp_path):
+    # 45292 is 2024-01-01; a stray 7 among the serials is one bad date, not a column that cannot be read.
+    body = "customer_id,signup_date\n" + "".join(f"{i},{45292 + i}\n" for i in range(1, 30)) + "30,7\n"
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["rows"]["rejected"]) == (29, {"bad_date": 1})
+
+
+def test_ids_a_spreadsheet_wrote_in_scientific_notation_are_named(tmp_path):
+    body = "customer_id,signup_date\n1.23457E+18,2024-01-01\n1.23457E+18,2024-01-02\n9,2024-01-03\n"
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert "2 ids in 'customer_id' are written like 1.23457E+18" in all_notes(out)
+    assert out["rows"]["rejected"] == {"duplicate_customer": 1}
+
+
 # --- analysis date ---------------------------------------------------------------------------------------------
 
 

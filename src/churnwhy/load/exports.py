@@ -306,6 +306,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     # Ids exported as floats ('1.0') in one file and as integers in another must match: '.0' goes in this file.
     float_like = bool(id_src and schema[id_src] == pl.String
                       and sample[id_src].str.strip_chars().str.contains(V.FLOAT_LIKE_ID).any())  # type: ignore[index]
+    if id_src and schema[id_src] == pl.String:
+        rounded = sample[id_src].str.strip_chars().str.contains(V.SCIENTIFIC_ID).sum()  # type: ignore[index]
+        if rounded:
+            notes.append(f"{raw.name}: {rounded} ids in {id_src!r} are written like 1.23457E+18: their digits were "
+                         "lost when the file was saved (a spreadsheet?); re-export that column as text")
     specs: dict[str, DateSpec] = {}
     for canon in date_cols:
         src = m[canon]

@@ -42,6 +42,7 @@ def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None, *, float_
 
 
 FLOAT_LIKE_ID = r"^-?\d+\.0+$"
+SCIENTIFIC_ID = r"^-?\d(\.\d+)?[eE]\+?\d+$"  # 1.23457E+18: an id a spreadsheet rounded
 
 
 def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
