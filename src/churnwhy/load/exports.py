@@ -354,9 +354,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
             src = m[canon]
             numeric = schema[src].is_numeric()
             exprs.append(V.number(src, schema[src], None if numeric else inputs.text(src), inputs.step).alias(canon))
+            raw_value = inputs.raw(src)
+            odd = V.implausible_number(canon)  # inf, NaN, 1e300, a negative tenure
             if not numeric:  # a numeric column casts without failures
-                raw_value = inputs.raw(src)
-                checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_number", src, raw_value))
+                odd = odd | (raw_value.is_not_null() & pl.col(canon).is_null())
+            checks.append((odd, "bad_number", src, raw_value))
     for canon in ("reason_code", "reason_text", "competitor", "status"):
         if canon in m:
             exprs.append(inputs.text(m[canon]).alias(canon))

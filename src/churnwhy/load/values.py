@@ -79,6 +79,18 @@ def number(
     return pl.when(ok).then(plain).otherwise(rest)
 
 
+# Bounds of a number each canonical column can hold: beyond them a value is an export error, not a customer
+# (an infinite tenure, an amount of 1e308 that overflows every sum).
+NUMBER_BOUNDS = {"amount": (-1e12, 1e12), "score": (-1e6, 1e6), "tenure": (0.0, 100_000.0)}
+
+
+def implausible_number(canon: str) -> pl.Expr:
+    """True where the canonical number column holds NaN, an infinity, or a value outside NUMBER_BOUNDS."""
+    low, high = NUMBER_BOUNDS[canon]
+    value = pl.col(canon)
+    return (value.is_nan() | ~value.is_between(low, high)).fill_null(False)
+
+
 def _rules_where_needed(batch: pl.Series) -> pl.Series:
     if batch.null_count() == batch.len():
         return pl.repeat(None, batch.len(), dtype=pl.Float64, eager=True).alias(batch.name)
