@@ -8,6 +8,7 @@ Results are naive UTC datetimes: values with an offset are converted to UTC firs
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 
@@ -27,6 +28,22 @@ MDY = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "
 NAMED = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%a, %d %b %Y %H:%M:%S %z")
 SAMPLE = 5000
 EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+# Dates outside these years are typos or placeholders, not events (a 9999 signup overflows every duration);
+# an end date from OPEN_END on is the "no end yet" placeholder of many systems (9999-12-31): no churn.
+EARLIEST, LATEST, OPEN_END = dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1), dt.datetime(9000, 1, 1)
+
+
+def implausible(parsed: pl.Expr, *, open_end: bool = False) -> pl.Expr:
+    """True where a parsed date lies outside EARLIEST..LATEST (an end date from OPEN_END on is allowed)."""
+    out = ~parsed.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")
+    if open_end:
+        out = out & (parsed < pl.lit(OPEN_END))
+    return out.fill_null(False)
+
+
+def without_open_end(column: str) -> pl.Expr:
+    """An end date column with the OPEN_END placeholders as null (no end)."""
+    return pl.when(pl.col(column) < pl.lit(OPEN_END)).then(pl.col(column)).alias(column)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +70,9 @@ def detect(values: pl.Series, *, column: str, table: str, configured: str | None
     if sample.len() == 0:
         return DateSpec("empty")
     numeric = sample.str.contains(r"^\d+(\.\d+)?$")
-    if numeric.all() and not sample.str.contains(r"^\d{8}$").all():
-        return _numeric_kind(sample.cast(pl.Float64), column=column, table=table)
+    # Mostly numbers: serials or epochs; the few values that are not are rejected rows, not a lost file.
+    if numeric.mean() >= MOSTLY and not sample.str.contains(r"^\d{8}$").all():  # type: ignore[operator]
+        return _numeric_kind(sample.filter(numeric).cast(pl.Float64), column=column, table=table)
     prepared = _prepare(sample)
     hits = {fmt: _parses(prepared, fmt) for fmt in (*ISO, *DMY, *MDY, *NAMED)}
     n = sample.len()
@@ -85,16 +103,18 @@ def detect(values: pl.Series, *, column: str, table: str, configured: str | None
     return DateSpec("formats", tuple(chosen))
 
 
+# Numbers that read as dates, by kind: the range of values each kind takes (about 1902-2173 for serials).
+NUMERIC_KINDS = {"excel_serial": (1_000, 100_000), "epoch_s": (1e8, 1e10), "epoch_ms": (1e11, 1e13)}
+MOSTLY = 0.9  # share of a column's values that decides its kind; values outside it are bad dates
+
+
 def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
     if values.len() == 0:
         return DateSpec("empty")
     lo, hi = values.min(), values.max()
-    if 1_000 <= lo and hi < 100_000:
-        return DateSpec("excel_serial")
-    if 1e8 <= lo and hi < 1e10:
-        return DateSpec("epoch_s")
-    if 1e11 <= lo and hi < 1e13:
-        return DateSpec("epoch_ms")
+    for kind, (low, high) in NUMERIC_KINDS.items():
+        if values.is_between(low, high, closed="left").mean() >= MOSTLY:  # type: ignore[operator]
+            return DateSpec(kind)
     raise DateFormatError(
         f"{table}: column {column!r} holds numbers ({lo:g} to {hi:g}) that are not Excel serial dates or epoch times",
         hint=f'map another column, or set its format in churnwhy.toml:  [dates.columns]  "{column}" = "%Y%m%d"',
@@ -201,6 +221,8 @@ def parse_expr(
             num = trimmed.cast(pl.Float64, strict=False)
         else:
             num = col.cast(pl.Float64)
+        low, high = NUMERIC_KINDS[spec.kind]
+        num = pl.when(num.is_between(low, high, closed="left")).then(num)  # outside: a bad date, not 1970
         if spec.kind == "excel_serial":
             return (EXCEL_EPOCH + pl.duration(milliseconds=(num * 86_400_000).round(0).cast(pl.Int64))).cast(target)
         ms = num * 1000 if spec.kind == "epoch_s" else num

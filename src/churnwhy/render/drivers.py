@@ -6,10 +6,10 @@ import math
 from collections.abc import Iterable
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.drivers import DriversResult, SilentResult
 
 
@@ -49,11 +49,12 @@ def hazard_table(result: DriversResult) -> Table:
     for e in result.effects:
         flag = " (PH)" if e.ph_violated else ""
         if not e.estimable:
-            table.add_row(e.feature, e.family, e.why_side or "", "not estimable", e.not_estimable_reason or "", e.unit, "", "")
+            table.add_row(safe_value(e.feature), e.family, e.why_side or "", "not estimable",
+                          safe_value(e.not_estimable_reason or ""), safe_value(e.unit), "", "")
             continue
         table.add_row(
-            e.feature + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high), e.unit,
-            _hr(e.hr_per_sd), _p(e.p_holm),
+            safe_value(e.feature) + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high),
+            safe_value(e.unit), _hr(e.hr_per_sd), _p(e.p_holm),
         )  # fmt: skip
     return table
 
@@ -68,7 +69,7 @@ def attribution_table(result: DriversResult) -> Table:
         table.add_column(name, justify=justify)
     for a in result.attribution:
         table.add_row(
-            a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), a.sentence
+            a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), safe_text(a.sentence)
         )
     table.caption = overlap_line(result)
     return table
@@ -92,7 +93,7 @@ def silent_table(silent: SilentResult) -> Table:
                           ("stated", "right"), ("inferred", "right")):  # fmt: skip
         table.add_column(name, justify=justify)
     for r in silent.mix:
-        table.add_row(r.dimension, r.label, _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",
+        table.add_row(r.dimension, safe_value(r.label), _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",
                       f"{r.n_inferred:,.0f}")  # fmt: skip
     return table
 
@@ -140,11 +141,9 @@ def drivers_view(result: DriversResult, silent: SilentResult | None = None) -> R
 
 def print_notes(notes: Iterable[str], console: Console) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)  # notes quote "[drivers] ..." keys
+        console.print(f"[yellow]note:[/] {safe_text(note)}", soft_wrap=True)  # notes quote "[drivers] ..." keys
 
 
-def _md_cell(s: str) -> str:
-    return s.replace("|", "\\|")
 
 
 def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) -> str:
@@ -160,12 +159,12 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
         lines += ["| driver | family | why | HR | 95% CI | unit | HR per SD | p (Holm) |", "|---|---|---|---:|---:|---|---:|---:|"]
         for e in result.effects:
             if not e.estimable:
-                lines.append(f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | not estimable | "
-                             f"{_md_cell(e.not_estimable_reason or '')} | {_md_cell(e.unit)} |  |  |")
+                lines.append(f"| {md_cell(e.feature)} | {e.family} | {e.why_side or ''} | not estimable | "
+                             f"{md_cell(e.not_estimable_reason or '')} | {md_cell(e.unit)} |  |  |")
                 continue
             lines.append(
-                f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
-                f"{_ci(e.ci_low, e.ci_high)} | {_md_cell(e.unit)} | {_hr(e.hr_per_sd)} | {_p(e.p_holm)} |"
+                f"| {md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
+                f"{_ci(e.ci_low, e.ci_high)} | {md_cell(e.unit)} | {_hr(e.hr_per_sd)} | {_p(e.p_holm)} |"
             )
         lines.append("")
         lines += ["| family | attributable | 95% CI | Shapley share |", "|---|---:|---:|---:|"]
@@ -178,13 +177,13 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
             lines += [f"{silent.skipped}.", ""]
         else:
             lines += [_silent_line(silent), "", "| axis | reason | share | 95% CI |", "|---|---|---:|---:|"]
-            lines += [f"| {r.dimension} | {_md_cell(r.label)} | {_pct(r.share)} | {_ci(r.ci_low, r.ci_high, _pct)} |"
+            lines += [f"| {r.dimension} | {md_cell(r.label)} | {_pct(r.share)} | {_ci(r.ci_low, r.ci_high, _pct)} |"
                       for r in silent.mix]  # fmt: skip
             lines.append("")
     notes = list(result.notes) + (list(silent.notes) if silent is not None else [])
     rules = list(result.rules) + (list(silent.rules) if silent is not None else [])
     if notes:
-        lines += ["**Notes**", ""] + [f"- {_md_cell(n)}" for n in notes] + [""]
+        lines += ["**Notes**", ""] + [f"- {md_cell(n)}" for n in notes] + [""]
     if rules:
-        lines += ["**How it was computed**", ""] + [f"- {_md_cell(r)}" for r in rules] + [""]
+        lines += ["**How it was computed**", ""] + [f"- {md_cell(r)}" for r in rules] + [""]
     return "\n".join(lines)
