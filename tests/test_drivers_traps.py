@@ -182,3 +182,26 @@ def test_correlated_behaviours_inform_each_other():
     joint = pri.shrink(counts, exposure)[:, 1]
     alone = pri.subset([1]).shrink(counts[:, [1]], exposure)[:, 0]
     assert np.mean((joint - lam[:, 1]) ** 2) < 0.5 * np.mean((alone - lam[:, 1]) ** 2)
+
+
+def test_crm_export_without_events_gets_attribute_drivers(tmp_path):
+    """The commonest shape: a customers table with a tenure, a churn flag and attributes, no events. Contract
+    type planted HR 0.3 (two year) and 0.6 (one year) against month-to-month; the fit says so, ranked."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.5, 0.3, 0.2])
+    hr = np.select([contract == "One year", contract == "Two year"], [0.6, 0.3], 1.0)
+    t = rng.exponential(24 / hr)  # months
+    c = rng.uniform(1, 72, n)
+    frame = pl.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "tenure_months": np.ceil(np.minimum(t, c)).astype(int),
+                          "churned": np.where(t <= c, "Yes", "No"), "contract": contract})  # fmt: skip
+    folder = write(tmp_path, {"customers.csv": frame.write_csv()})
+    cfg = Config()
+    result = fit_drivers(load_table(folder, cfg).table, cfg)
+    assert result.skipped is None and result.model == "cox_ph"
+    eff = {e.feature: e for e in result.effects}
+    assert eff["contract=Two year"].reference == "contract=Month-to-month"
+    assert eff["contract=Two year"].ci_low < 0.3 < eff["contract=Two year"].ci_high
+    assert eff["contract=One year"].ci_low < 0.6 < eff["contract=One year"].ci_high
+    assert [e.feature for e in result.effects][-2:] == ["contract=One year", "contract=Two year"]  # ranked by effect
+    assert any(a.family == "attributes" for a in result.attribution)

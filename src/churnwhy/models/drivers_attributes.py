@@ -136,8 +136,15 @@ def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no
         uniq = as_float.drop_nulls().unique().to_list()  # at most MAX_NUMERIC_LEVELS values to name
         values = as_float.replace_strict(uniq, [_num(u) for u in uniq], default=None, return_dtype=pl.String)
     labels, notes = segment_labels(values.cast(pl.String).rename(s.name), min_size=min_size, max_levels=max_levels)
+    notes = tuple(n for n in notes if "curve" not in n)  # survival's wording; folded below instead
     counts = labels.value_counts(name="n").sort(["n", labels.name], descending=[True, False])
-    order = counts[labels.name].to_list()
+    order, sizes = counts[labels.name].to_list(), counts["n"].to_list()
+    tiny = [lv for lv, k in zip(order, sizes, strict=True) if k < min_size and lv != order[0]]
+    if tiny:  # even pooled, too few to compare with anything: counted with the reference, not a level of noise
+        labels = labels.replace(tiny, [order[0]] * len(tiny))
+        notes += (f"{s.name}: {sum(k for lv, k in zip(order, sizes, strict=True) if lv in tiny)} customer(s) in "
+                  f"level(s) too small to compare ({', '.join(tiny)}) counted with the reference '{order[0]}'",)
+        order = [lv for lv in order if lv not in tiny]
     return labels, order[0], order, notes
 
 

@@ -152,7 +152,7 @@ FAMILY_PHRASES = {
     "price": "price",
     "product": "product use and engagement",
     "other": "other behaviour",
-    "attributes": "customer attributes (who the customers are: plan, contract, region...)",
+    "attributes": "customer attributes (who the customers are)",
 }
 
 

@@ -29,6 +29,7 @@ import polars as pl
 from churnwhy.table import MONTH_DAYS, RATE_DAYS, MonthlyCounts
 
 _MIN_VAR = 1e-9
+SIGNIFICANT = 3.0  # standard errors a latent covariance between two event types must stand out by
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,13 +76,20 @@ class RatePriors:
 
 def fit_priors(counts: np.ndarray, exposure_days: np.ndarray) -> RatePriors:
     """Moments of a Poisson mixture with unequal exposures: E[n] = mu e, Cov[n] = S e^2 + diag(mu e) (Poisson
-    noise is independent across types given the rates). S is made positive semi-definite; a type with no
-    spread beyond Poisson noise gets a tiny variance, so every customer reads as the population rate on it."""
+    noise is independent across types given the rates). Off-diagonal terms within 3 standard errors of 0 are
+    set to 0, then S is made positive semi-definite; a type with no spread beyond Poisson noise gets a tiny
+    variance, so every customer reads as the population rate on it."""
     e = np.asarray(exposure_days, dtype=float) / RATE_DAYS
     n = np.asarray(counts, dtype=float)
     mu = np.maximum(n.sum(axis=0) / max(e.sum(), 1e-12), 1e-12)
     d = n - mu[None, :] * e[:, None]
-    cov = (d.T @ d - np.diag(mu * e.sum())) / max((e**2).sum(), 1e-12)
+    scale = max((e**2).sum(), 1e-12)
+    cov = (d.T @ d - np.diag(mu * e.sum())) / scale
+    # A covariance between two types is kept only when it stands out of its own noise (3 standard errors):
+    # a spurious one would make an unrelated type a proxy for a strong driver's leftover measurement error.
+    se = np.sqrt((d**2).T @ (d**2)) / scale
+    off = ~np.eye(mu.size, dtype=bool)
+    cov[off & (np.abs(cov) < SIGNIFICANT * se)] = 0.0
     w, v = np.linalg.eigh((cov + cov.T) / 2)
     floor = _MIN_VAR * max(1.0, float(np.abs(w).max()) if w.size else 1.0)
     cov = (v * np.maximum(w, floor)) @ v.T

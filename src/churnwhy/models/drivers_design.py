@@ -105,10 +105,14 @@ class DriverDesign:
         """The customers x features matrix (behaviour rates, shrunk when counts are known; attribute levels)."""
         frame = table.frame
         whole = rows.size == frame.height
-        feature_frame = frame.select(c for c in behaviour if c in frame.columns)
-        prepared = fill_features(feature_frame if whole else feature_frame[rows], behaviour)
-        self.notes_.extend(prepared.notes)
-        x_beh, names = prepared.x, list(prepared.names)
+        present = [c for c in behaviour if c in frame.columns]
+        if present:  # (a select of no columns has no rows either)
+            feature_frame = frame.select(present)
+            prepared = fill_features(feature_frame if whole else feature_frame[rows], present)
+            self.notes_.extend(prepared.notes)
+            x_beh, names = prepared.x, list(prepared.names)
+        else:
+            x_beh, names = np.empty((rows.size, 0)), []
         if names:
             self.rules_.append(
                 "missing counts/rates read as 0; other missing values set to the median (with a <name>_missing flag "

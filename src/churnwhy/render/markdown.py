@@ -58,7 +58,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
             out += ["", "| driver | family | hazard ratio | 95% CI | p (Holm) |", "|---|---|---:|---|---:|"]
             for e in top:
                 p = e.get("p_holm", e["p_value"])
-                out.append(f"| {_cell(e['feature'])} | {e['family']} | {_ratio(e['hazard_ratio'])} | "
+                ref = f" (vs {e['reference'].split('=', 1)[-1]})" if e.get("reference") else ""
+                out.append(f"| {_cell(e['feature'] + ref)} | {e['family']} | {_ratio(e['hazard_ratio'])} | "
                            f"{_ratio(e['ci_low'])}–{_ratio(e['ci_high'])} | {'–' if p is None else f'{p:.2g}'} |")
         refused = [e for e in drivers.get("effects", []) if e.get("estimable") is False]
         if refused:
