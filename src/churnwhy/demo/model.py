@@ -245,7 +245,7 @@ def simulate(n: int, seed: int, model: DemoModel, events_per_customer: float | N
     window_count[:, volume] = rng.poisson(rate[:, volume] * (observed / RATE_DAYS))
     x = window_count * (RATE_DAYS / np.clip(observed, 1, None))
 
-    why, what, responded = _reasons(rng, model, x, window_count, churned, plan, names)
+    why, what, responded = _reasons(rng, model, x, churned, plan, names)
     return Population(
         start=start, end=end, churned=churned, plan=plan, region=region, channel=channel, klass=klass,
         rate=rate, window_count=window_count, log_hazard=log_hazard, exp_draw=exp_draw,
@@ -258,7 +258,7 @@ def _z(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / sd if sd > 0 else v * 0.0
 
 
-def reason_signals(x: np.ndarray, names: list[str], *, log: bool = False, per_window: float = LOOKBACK / RATE_DAYS) -> dict[str, np.ndarray]:
+def reason_signals(x: np.ndarray, names: list[str], *, log: bool = False) -> dict[str, np.ndarray]:
     """Behaviour sums that point at a why or a what (standardised over the rows given).
 
     With log=True each sum is read on a log(1 + events in the window) scale first: the first failed
@@ -274,13 +274,13 @@ def reason_signals(x: np.ndarray, names: list[str], *, log: bool = False, per_wi
         "product": 3 * col["competitor_mention"] - 0.3 * col["login"],
     }
     if log:
+        per_window = LOOKBACK / RATE_DAYS
         sums = {k: np.sign(v) * np.log1p(np.abs(v) * per_window) for k, v in sums.items()}
     return {k: _z(v) for k, v in sums.items()}
 
 
 def _reasons(
-    rng: np.random.Generator, model: DemoModel, x: np.ndarray, counts: np.ndarray, churned: np.ndarray,
-    plan: np.ndarray, names: list[str],
+    rng: np.random.Generator, model: DemoModel, x: np.ndarray, churned: np.ndarray, plan: np.ndarray, names: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = x.shape[0]
     why = np.full(n, -1, dtype=np.int8)
@@ -289,7 +289,7 @@ def _reasons(
     idx = np.flatnonzero(churned)
     if idx.size == 0:
         return why, what, responded
-    sig = reason_signals(counts[idx].astype(float), names, log=True, per_window=1.0)  # events lived through
+    sig = reason_signals(x[idx], names, log=True)
     logits = np.zeros((idx.size, len(CELLS)))
     for j, (w, c) in enumerate(CELLS):
         logits[:, j] = model.reason_signal * (sig.get(w, 0.0) + sig.get(c, 0.0))
