@@ -168,6 +168,11 @@ class CoxDrivers(DriverDesign):
             if use_cp:
                 cox = self._fit_counting(table, frame, rows, x_all, names, rng)
             else:
+                if attempt == 0:
+                    self.rules_.append(
+                        f"Cox model fitted on {fit_idx.size:,} of {rows.size:,} customers (churn-stratified random "
+                        f"sample when more than {self.settings.max_fit_rows:,})"
+                    )
                 cox = self._fit_cox(z_fit, t_fit, e_fit, names, None, report=attempt == 0)
                 if cox is not None:
                     ph_p = self._check_ph(cox, z_fit, t_fit, e_fit, names, rng)
