@@ -153,6 +153,11 @@ def test_a_wrong_config_value_is_exit_2_naming_the_key_and_the_fix(exports, tmp_
         assert name in message
 
 
+def test_an_analysis_date_centuries_after_the_data_is_exit_2_not_a_crash(exports):
+    result = run("analyze", exports, "--as-of", "9999-12-31")  # was: ValueError "year 10000 is out of range"
+    assert result.exit_code == 2 and "years after the latest date in the data" in result.stderr
+
+
 # --- privacy and terminal injection ----------------------------------------------------------------------
 
 
