@@ -99,6 +99,15 @@ def test_a_bug_outside_a_section_exits_3_with_one_line_and_the_traceback_only_wi
     assert "Traceback (most recent call last)" in debug.stderr and "in broken" in debug.stderr
 
 
+def test_every_command_maps_bugs_to_exit_3_and_offers_debug():
+    """handle_errors wraps every command (it adds --debug): a command without it would crash with exit 1."""
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"analyze", "check", "diff", "report", "inspect", "init", "demo"} <= set(commands)
+    for name in commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "--debug" in result.output, name
+
+
 def test_no_module_is_imported_off_the_main_thread_during_analyze(exports, tmp_path):
     """Issues 14 and 20: importing on a background thread raced the main thread (`_DeadlockError`, hangs).
     A fresh process records every real import (a sys.meta_path finder sees only modules not yet loaded) and the
