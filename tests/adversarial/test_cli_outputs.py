@@ -192,6 +192,13 @@ def test_markup_links_and_escape_sequences_in_segment_values_are_shown_not_obeye
     assert "tv\\x1b]8;;https://example.org\\x07y" in result.stdout
 
 
+def test_paths_with_markup_in_their_names_are_printed_as_written(tmp_path):
+    out = tmp_path / "d[/bold][link=https://example.org]x"
+    result = run("demo", out, "-n", "100", "--clean", "-f", "csv")  # the progress notes name the folder
+    assert result.exit_code == 0, result.output  # was: MarkupError, exit 3
+    assert f"planted truth in {out / 'truth.json'}" in result.stderr
+
+
 def test_file_names_with_newlines_pipes_and_escapes_stay_on_their_markdown_row(tmp_path):
     folder = build(tmp_path / "exports")
     (folder / "customers.csv").rename(folder / "cust|omers\n\x1b[31mred.csv")
