@@ -250,6 +250,19 @@ def test_rejects_and_report_output_at_a_folder_are_exit_2(exports, tmp_path, mon
         assert result.exit_code == 2 and "is a folder" in result.stderr, args
 
 
+def test_usage_mistakes_are_exit_2_before_the_analysis_never_a_breach_or_a_crash(exports, tmp_path, monkeypatch):
+    plots = tmp_path / "plots"
+    plots.write_text("a file")
+    _no_analysis(monkeypatch)
+    for args, message in (
+        (("check", exports, "--max-share", "why=brand_faild:0.4"), "'brand_faild' is not a why reason"),  # was exit 1
+        (("analyze", exports, "--horizon", "0"), "--horizon must be a positive number of days"),
+        (("survival", exports, "--plots", plots), "--plots"),  # was FileExistsError, exit 3
+    ):
+        result = run(*args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)
+
+
 def test_out_in_a_folder_that_cannot_be_written_is_exit_2(exports, tmp_path, monkeypatch):
     """A real read-only folder where the test can make one (root writes anywhere), else a refused probe."""
     locked = tmp_path / "locked"
