@@ -54,6 +54,22 @@ def test_ndjson_type_conflict_after_many_rows(tmp_path):
     assert (f["rows_read"], f["rejected"]) == (12_001, {"duplicate_row": f["rejected"]["duplicate_row"], "unknown_customer": 1})
 
 
+def test_ndjson_field_that_is_a_list_here_and_a_number_there(tmp_path):
+    lines = ndjson_events(20)
+    lines[5] = json.dumps({"customer_id": 6, "event_time": "2024-03-06", "event_type": "login", "tags": [1, 2]})
+    lines[9] = json.dumps({"customer_id": 10, "event_time": "2024-03-10", "event_type": "login", "tags": 3})
+    out = inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "events.ndjson": "\n".join(lines)}))
+    assert file_report(out, "events.ndjson")["rows_loaded"] == 20
+    assert "'tags' hold nested values" in all_notes(out)
+
+
+def test_json_array_with_a_field_of_no_common_type(tmp_path):
+    records = [{"customer_id": i, "event_time": "2024-03-01", "event_type": "login", "v": [1] if i % 2 else 5}
+               for i in range(1, 11)] + ["not a record"]
+    f = file_report(inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.json": json.dumps(records)})), "e.json")
+    assert (f["rows_read"], f["rows_loaded"], f["rejected"]) == (11, 10, {"bad_json": 1})
+
+
 def test_whitespace_aligned_text_file(tmp_path):
     body = "Customer ID   Signup Date   Plan Name\n" + "".join(
         f"{i:<13} 2024-01-{i:02d}    {'basic' if i % 2 else 'pro'}\n" for i in range(1, 21))
