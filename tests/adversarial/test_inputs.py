@@ -428,6 +428,16 @@ def test_gzip_bomb_stops_at_the_limit(tmp_path):
     assert "e.csv.gz: decompresses to more than 1 MB" in msg and "max_decompressed_mb" in msg
 
 
+def test_workbook_inflating_past_the_limit(tmp_path):
+    (tmp_path / "x").mkdir()
+    cells: dict[tuple[int, int], object] = {(0, 0): "customer_id", (0, 1): "note"}
+    for i in range(1, 3000):
+        cells[(i, 0)], cells[(i, 1)] = str(i), f"{i}" + "x" * 400  # ~1.2 MB of XML, a few KB zipped
+    workbook(tmp_path / "x" / "crm.xlsx", cells)
+    write(tmp_path / "x", {"churnwhy.toml": "max_decompressed_mb = 1\n"})
+    assert "crm.xlsx: decompresses to more than 1 MB" in fails(tmp_path / "x")
+
+
 def test_truncated_gzip_is_a_clean_error(tmp_path):
     cut = gzip.compress(events(2000).encode())[:-200]
     assert "e.csv.gz: not a readable gzip file" in fails(write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.csv.gz": cut}))

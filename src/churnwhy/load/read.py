@@ -76,7 +76,7 @@ def read_source(src: SourceFile, *, max_decompressed_mb: int = DEFAULT_MAX_DECOM
         if src.format == "excel":
             from churnwhy.load.excel import read_excel
 
-            return read_excel(src, _finish)
+            return read_excel(src, _finish, max_decompressed_mb)
     except InputError:
         raise
     except (pl.exceptions.PolarsError, FastExcelError, OSError, ValueError, EOFError) as exc:
