@@ -66,6 +66,7 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "paying 30% more than when I joined",
         "the fees keep creeping up",
         "the price rise was the last straw",
+        "Too expensive",
         "they doubled the delivery charge",
     ),
     ("brand_failed", "other"): (
@@ -137,7 +138,6 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "better value at {c}",
         "your prices are higher than {c}",
         "found a better deal",
-        "Too expensive",
     ),
     ("better_offer", "other"): (
         "{c} is more sustainable",
@@ -238,10 +238,10 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     # (`OTHER_TICK`), which says nothing on either axis and is counted unknown.
     ("brand_failed", "experience"): ("POOR_SERVICE", "DELIVERY_ISSUES"),
     ("brand_failed", "product"): ("PRODUCT_QUALITY", "NOT_WORKING"),
-    ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES"),
+    ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES", "TOO_EXPENSIVE"),
     ("better_offer", "product"): ("BETTER_PRODUCT", "MISSING_FEATURES"),
     ("better_offer", "experience"): ("BETTER_SERVICE",),
-    ("better_offer", "price"): ("TOO_EXPENSIVE", "CHEAPER_ALTERNATIVE"),
+    ("better_offer", "price"): ("CHEAPER_ALTERNATIVE",),
     ("circumstance", "other"): ("MOVED", "RELOCATED", "NO_LONGER_NEEDED", "LEAVING_COUNTRY"),
     ("circumstance", "price"): ("CANT_AFFORD",),
 }
