@@ -177,7 +177,7 @@ def test_attach_reads_churners_only():
     f = out.frame
     assert f.height == 5 and f["customer_id"].to_list() == table.frame["customer_id"].to_list()
     assert f["reason_source"].to_list() == ["stated", "none", "none", "none", "stated"]
-    assert f["why"].to_list() == ["brand_failed", "unknown", "unknown", "unknown", "better_offer"]
+    assert f["why"].to_list() == ["brand_failed", "unknown", "unknown", "unknown", "brand_failed"]
     assert fit.summary.n_stated == 2
 
 
