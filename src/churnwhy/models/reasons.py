@@ -354,9 +354,16 @@ def _code_table(settings: ReasonSettings) -> pl.DataFrame:
 
 def _codes_and_rules(frame: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
     """Layers 1 and 2: code mapping, then rules; returns text, code, why, what, confidence, method, status..."""
+    frame = frame.join(_code_table(settings), on="code", how="left", maintain_order="left")
+    # A code the taxonomy does not know, given without text, is read by the rules as words
+    # ("PROMO_ENDED" -> "promo ended"); it is still counted as unmapped.
+    blank = pl.col("text").is_null() | (pl.col("text").str.strip_chars() == "")
+    frame = frame.with_columns(
+        text=pl.when(blank & pl.col("code").is_not_null() & pl.col("_cwhy").is_null()).then(pl.col("code_raw"))
+        .otherwise(pl.col("text"))
+    )
     rules = score(frame, settings, competitor="competitor")
     df = pl.concat([frame, rules.rename({"why": "_rwhy", "what": "_rwhat"})], how="horizontal")
-    df = df.join(_code_table(settings), on="code", how="left", maintain_order="left")
     code_why = pl.col("_cwhy").is_not_null() & (pl.col("_cwhy") != UNKNOWN)
     code_what = pl.col("_cwhat").is_not_null() & (pl.col("_cwhat") != UNKNOWN)
     rule_why = pl.col("_rwhy") != UNKNOWN
@@ -381,7 +388,8 @@ def _codes_and_rules(frame: pl.DataFrame, settings: ReasonSettings) -> pl.DataFr
         .when(code_why).then(pl.when(readable & rule_what).then(pl.col("what_conf")).otherwise(pl.lit(1.0)))
         .when(readable).then(rule_conf)
         .otherwise(pl.lit(None, dtype=pl.Float64)),
-        method=pl.when(code_why).then(pl.lit("code")).when(readable & rule_why).then(pl.lit("rule")).otherwise(pl.lit("none")),
+        method=pl.when(code_why).then(pl.lit("code")).when(readable & (rule_why | pl.col("no_reason"))).then(pl.lit("rule"))
+        .otherwise(pl.lit("none")),
         stated=pl.col("code").is_not_null() | (pl.col("status") != "empty"),
         _unmapped=pl.col("code").is_not_null() & pl.col("_cwhy").is_null(),
     )
