@@ -106,6 +106,11 @@ REWRITES: tuple[tuple[str, str], ...] = (
     (r"\b(?:problem|issue)s?\s+(?:was\s+|is\s+)?(?:not|never)\s+(?:solved|resolved|fixed)\b", " unsolved "),
     (r"\b(?:isnt|is\s+not|not)\s+(?:getting|gaining)\s+(?:any\s+)?traction\b", " notraction "),
     (r"\b(?:is|was)\s+not\s+ready\b", " notready "),
+    (r"\b(?:could|can|cannot|cant|couldnt|unable\s+to)\s*(?:not\s+)?(?:log|sign)\s*(?:in|on)(?:to)?\b", " cantlogin "),
+    # The brand changed, not the customer: "they moved to using AI", "you switched to a new courier".
+    (r"\b(?:they|you|it|the\s+company|the\s+app|the\s+service)\s+(?:have\s+|has\s+|had\s+)?(?:moved|switched|changed|migrated)\s+to\b", " they altered "),
+    (r"\b(?:when|since|after|before)\s+(?:i|we)\s+(?:first\s+)?(?:joined|signed\s+up|started|subscribed)\b", " at the start "),
+    (r"\bthan\s+(?:i|we|before|when|last|expected|it|they|usual|ever|what|advertised|promised|agreed|quoted|needed|necessary|at|the|in|a|an|my|our|this|that|anyone|anything|ever|normal|average|double|twice|\d+\w*)\b", " than_expected "),
     # "moved to a new city" is a move, not a switch: keep "moved to" for switching brands.
     (
         r"\b(?:moved|moving|move|relocated)\s+(?:to\s+)?(?:(?:a|another|the|new|different|other)\s+){0,3}"
@@ -166,10 +171,10 @@ NON_ANSWER = (
 )
 
 _PRICE = lemmas(
-    "price", "pricing", "cost", "fee", "charge", "bill", "rate", "tariff", "premium", "surcharge", "overage",
+    "price", "pricing", "cost", "fee", "bill", "rate", "tariff", "premium", "surcharge", "overage",
     "interest", "apr", "penalty", "budget", "afford", "affordability", "subscription fee", "monthly payment",
 ) + (
-    r"|\b(?:pric(?:ey|y)|exs?p[aei]?n?[cs]+i?ve?\w*|costly|overpriced|over\s+priced|dear|money|dollars?|pounds|quid|bucks|"
+    r"|\b(?:charges?|pric(?:ey|y)|exs?p[aei]?n?[cs]+i?ve?\w*|costly|overpriced|over\s+priced|dear|money|dollars?|pounds|quid|bucks|"
     r"value\s+for\s+money|too\s+high|affordable|unaffordable|pay\s+back|repay\w*)\b"
     r"|[£$€]\s?\d|\b\d+\s?(?:pm|p/m|/mo|/month|a month|per month|dollars|pounds|euros?)\b"
 )
@@ -194,12 +199,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     # ... plan changes (not churn) ...
     Rule(
-        r"\b(?:upgrad\w*|downgrad\w*|changed?\s+(?:my\s+|to\s+a\s+)?(?:plan|subscription|tier)|replaced|"
+        r"\b(?:upgrad\w*|downgrad\w*|replaced|"
         r"(?:different|another|other|second)\s+(?:\w+\s+)?account)\b",
         UNKNOWN, UNKNOWN, 1.0,
     ),
     # ... and fraud by a third party, which blames neither the brand nor a life change.
-    Rule(r"\b(?:fraud|frauds|fraudsters?|identity\s+theft|stole\s+my\s+identity|stolen\s+identity|(?:was|were|got)\s+hacked)\b", UNKNOWN, "other", 1.0),
+    Rule(r"\b(?:fraud|frauds|fraudsters?|identity\s+theft|stole\s+my\s+identity|stolen\s+identity)\b", UNKNOWN, "other", 1.0),
     # --- better_offer: another brand (or a free tier, or doing it themselves) pulled them away
     Rule(
         r"\b(?:switch|switched|switching|swapped|swapping|swap|changed|changing|moved|moving|ported|porting|"
@@ -237,6 +242,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(r"\b(?:want|need|wanted|needed|looking\s+for|asked\s+for)\s+(?:a\s+)?(?:cheaper|lower|smaller|more\s+affordable)\b", "brand_failed", "price", 1.0),
     Rule(r"\b(?:cheaper|less\s+expensive)\s+(?:elsewhere|at|with|on|from|option|alternative|provider|one|deal|plan\s+elsewhere)\b|\bfound\s+(?:it\s+|one\s+)?cheaper", "better_offer", "price", 1.2),
     Rule(r"\b(?:instead|rather)\b", "better_offer", None, 0.8),
+    # A comparison with someone else: "more than X charges", "compared to X", "X matched and beat your price".
+    Rule(
+        r"\b(?:compared\s+(?:to|with)|than\s+[a-z]\w*|(?:matched|beat|undercut)\s+(?:and\s+beat\s+)?(?:your|the|my|our)\s+(?:price|offer|quote|deal)|"
+        r"(?:is|are|was|were)\s+(?:\w+\s+){1,4}(?:less|cheaper))\b|(?:^\s*|\b(?:i|we|just|so)\s+)(?:switched|switching)\b|\bswitched\s+for\b",
+        "better_offer", None, 1.2,
+    ),
     Rule(r"\b(?:has|have|had|offers?|gives?|got|includes?)\s+(?:a\s+)?(?:much\s+|way\s+|far\s+|lot\s+)?(?:more|bigger|better|wider|larger|nicer)\b", "better_offer", None, 1.0),
     Rule(r"\b(?:is|are|was|were|just|much|way|far|so\s+much)\s+(?:better|nicer|faster|cheaper|easier|greener)\b", "better_offer", None, 1.0),
     Rule(r"\b(?:promo\w*|discount\w*|cash\s?back|introductory|\d+\s?%\s?off|free\s+(?:trial|months?|boxes?|installation))", "better_offer", "price", 0.8),
@@ -256,7 +267,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "brand_failed", None, 1.2,
     ),
     Rule(
-        r"\b(?:overcharg\w*|bait\s+and\s+switch|(?:fraudulent|bogus|erroneous|improper|incorrect|unauthori[sz]ed|unfair)\s+(?:charges?|fees?|billing|bills?))\b|"
+        r"\b(?:bait\s+and\s+switch|(?:fraudulent|bogus|erroneous|improper|incorrect|unauthori[sz]ed|unfair)\s+(?:charges?|fees?|billing|bills?))\b|"
         r"\b(?:promo\w*|discount\w*|offer|deal|introductory)\s+(?:\w+\s+){0,2}(?:ended|expired|removed|stopped|withdrawn|"
         r"scrapped|gone|ran\s+out)\b|\bhigher\s+(?:price|rate|fee)|\b(?:new|extra|added|surprise|additional|unexpected|excessive|"
         r"long\s+distance|roaming|overage|late|data|hidden|junk|activation|cancell?ation|early\s+termination|termination|"
@@ -268,7 +279,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # (privacy, terms, trust) are its failure; neutral topics (sustainability, perks) leave why open.
     Rule(
         r"\b(?:privacy|gdpr|my\s+(?:personal\s+)?(?:data|details|information)|sold\s+my|third\s+parties|data\s+(?:breach|leak|protection|sharing)|"
-        r"terms|contract|trust|hack\w*|politic\w*|ethic\w*|monopol\w*|false\s+advertising|"
+        r"terms|contract|trust|hack\w*|upsell\w*|politic\w*|ethic\w*|monopol\w*|false\s+advertising|"
         r"treated\s+(?:like|as)|treat(?:ed|s|ing)?\s+(?:your|their|its)\s+(?:staff|drivers|workers|employees)|"
         r"(?:loyalty|rewards?)\s+(?:\w+\s+)?(?:was\s+|were\s+|got\s+)?(?:scrapped|cancell?ed|ended|removed|cut))\b",
         "brand_failed", "other", 1.2, why_weight=TOPIC_WHY,
@@ -281,7 +292,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(r"\b(?:family|partner|friends?|household)\b", None, "other", 0.6),
     # --- experience: contact and e-mail (frequency, unsolicited mail, upsell) is how the brand treats them
     Rule(
-        r"\b(?:e\W?mails?|e\W?mailing|mailing\s+lists?|newsletters?|marketing|spam\w*|upsell\w*|unsolicited|notifications?|"
+        r"\b(?:e\W?mails?|e\W?mailing|mailing\s+lists?|newsletters?|marketing|spam\w*|unsolicited|notifications?|"
         r"too\s+(?:frequent\w*|often|many\s+(?:e\W?mails|messages|texts|calls))|stop\s+(?:emailing|texting|calling)|"
         r"never\s+signed\s+up|dont\s+remember\s+(?:ever\s+)?signing\s+up|harass\w*|robo\W?calls?|keeps?\s+calling|calling\s+me)\b",
         "brand_failed", "experience", 1.3,
@@ -297,7 +308,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\b(?:organic|brands|variety|options|flexib\w*|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
         r"fresh(?:er|est|ness)?|vegan|vegetarian|gluten\W?free|the\s+same\s+every|plugins?|themes?|templates?|"
         r"(?:range|selection|choice|variety)\s+of\s+\w+|workflows?|adopt\w*|onboard\w*|train\w*\s+(?:users|staff|team))\b",
-        "brand_failed", "product", 0.9,
+        "brand_failed", "product", 0.9, why_weight=TOPIC_WHY,
     ),
     Rule(
         r"\bfree\s+(?:delivery|shipping|postage)|\bfor\s+less\b|\bless\s+money|\bpay\s+less|\bsaves?\s+(?:me\s+)?money",
@@ -311,8 +322,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         r"\b(?:price|prices|pricing|bill|bills|cost|costs|fee|fees|subscription|tariff|rate|rates|premium|premiums|interest|"
         r"interest\s+rates?)\s+(?:\w+\s+){0,2}" + _WORSE
-        + r"|\b(?:raised|raising|increased|increasing|hiked|hiking|upped|jacked|jack)\s+(?:up\s+)?(?:\w+\s+){0,2}(?:price|prices|pricing|bill|cost|fees?|rates?|interest)\b"
-        + r"|\bput\s+(?:\w+\s+){0,2}prices?\s+up|\bhidden\s+(?:fees|charges|costs)|\bprice\s+(?:increase|rise|hike|change)",
+        + r"|\b(?:raised|raising|increased|increasing|hiked|hiking|upped|jacked|jack|doubled|tripled)\s+(?:up\s+)?(?:\w+\s+){0,2}(?:price|prices|pricing|bill|cost|fees?|charges?|rates?|interest)\b"
+        + r"|\bpay(?:ing)?\s+(?:\S+\s+){0,2}more\b|\bput\s+(?:\w+\s+){0,2}prices?\s+up|\bhidden\s+(?:fees|charges|costs)|\bprice\s+(?:increase|rise|hike|change)",
         "brand_failed", "price", 1.5,
     ),
     # --- experience topics (a topic alone leans brand_failed: they name what went wrong)
@@ -328,7 +339,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # Billing handling (errors, disputes, refunds) is experience; a bill's size is price (above).
     Rule(
         r"\b(?:billing\s+(?:errors?|mistakes?|issues?|problems?|disputes?)|wrong(?:ly)?\s+(?:billed|charged|bill)|"
-        r"double\s+charg\w*|charged\s+(?:me\s+)?twice|"
+        r"overcharg\w*|double\s+charg\w*|charged\s+(?:me\s+)?(?:twice|again|after|even|for\s+something)|still\s+(?:being\s+)?charged|"
         r"refund\w*|direct\s+debit|dispute\w*|unauthori[sz]ed|invoic\w*|"
         r"(?:payments?|deposits?|withdrawals?|transfers?|transactions?)\s+(?:\w+\s+){0,2}(?:not|never|missing|lost|held|reversed|delayed|pending|difficult|failed|declined|applied)|"
         r"(?:holding|held|froze|frozen|freez\w*)\s+(?:my\s+)?(?:funds|money|account|payment)|"
@@ -349,14 +360,14 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "brand_failed", "experience", 1.2,
     ),
     Rule(
-        r"\b(?:never|didnt|noone|wont|wouldnt|wouldn|couldnt|refused?\s+to|would\s+not|will\s+not)\s+(?:got\s+back|get\s+back|respond\w*|repl\w*|answer\w*|call\w*\s+back|helped|help|fix\w*|resolv\w*|sort\w*|listen\w*|acknowledge\w*|explain\w*)"
+        r"\b(?:never|didnt|noone|wont|wouldnt|wouldn|couldnt|refused?\s+to|would\s+not|will\s+not)\s+(?:ever\s+|even\s+)?(?:got\s+back|get\s+back|respond\w*|repl\w*|answer\w*|call\w*\s+back|helped|help|fix\w*|resolv\w*|sort\w*|listen\w*|acknowledge\w*|explain\w*)"
         r"|\bno\s+(?:response|reply|answer|help|follow.?up|callback|call\s+back|explanation|real\s+answer)|\bignor\w*|\bcut\s+off|\bwait\w*|\bhours?\s+on\s+(?:the\s+)?(?:phone|hold)"
         r"|\bnothing\s+(?:was|got)\s+done|\bkept\s+(?:cancell?ing|rescheduling|transferring)|\bcancell?ed\s+(?:my|the|our)\s+appointment|\bslow\s+to\s+(?:respond|reply|answer|help|fix)"
         r"|\brun\s*around|\bgiving\s+me\s+the\s+run|\b(?:rude|unhelpful|unprofessional|incompetent|clueless|attitude|inexperienced|untrained|uninformed)\b",
         "brand_failed", "experience", 1.2,
     ),
     Rule(
-        r"\b(?:crash\w*|bugs?|buggy|glitch\w*|froze|freez\w*|errors?|kept\s+(?:failing|crashing|freezing|logging)|something\s+went\s+wrong|"
+        r"\b(?:cantlogin|crash\w*|bugs?|buggy|glitch\w*|froze|freez\w*|errors?|kept\s+(?:failing|crashing|freezing|logging)|something\s+went\s+wrong|"
         r"(?:couldnt|cant|cannot|unable\s+to)\s+(?:log|sign|get\s+in|access|pay|login|use\s+the\s+(?:app|site|website)|complete))",
         "brand_failed", "experience", 1.0,
     ),
@@ -420,7 +431,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"(?:project|site|event|course|season|contract\s+work|campaign|trip|job)\s+(?:is\s+|was\s+|has\s+)?(?:over|done|finished|ended|complete\w*|"
         r"not\s+ready|isnt\s+getting|not\s+getting)|(?:done|finished)\s+with\s+(?:my|our|the)\s+\w+|(?:couldnt|could\s+not|didnt)\s+finish|"
         r"(?:couldnt|could\s+not)\s+achieve|(?:temporary|temporarily|short\W?term|taking\s+a|take\s+a|need\s+a|just\s+need\s+a)\s+(?:break|pause|need|hiatus)|"
-        r"pause|paused|pausing|priorit\w*|notraction|notready|(?:might|may|will|plan\s+to)\s+(?:return|come\s+back|be\s+back|resubscribe)|come\s+back\s+later|"
+        r"priorit\w*|notraction|notready|(?:might|may|will|plan\s+to)\s+(?:return|come\s+back|be\s+back|resubscribe)|come\s+back\s+later|"
         r"stop\s+myself|self\W?exclu\w*|gambling|addict\w*|not\s+something\s+i\s+plan|not\s+going\s+to\s+be\s+using|dont\s+want\s+it\s+on)\b",
         "circumstance", "other", 2.0,
     ),
