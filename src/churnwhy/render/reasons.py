@@ -20,6 +20,16 @@ def _ci(lo: float, hi: float) -> str:
     return f"{_pct(lo)}–{_pct(hi)}"
 
 
+def known_only(result: ReasonsResult) -> str:
+    """The caption that says the known shares leave the unknown out, and how many."""
+    left = {r.axis: r.left_out for r in result.nonresponse.rows if r.among == "known"}
+    if not left:
+        return ""
+    counts = ", ".join(f"{n:,} on {axis}" for axis, n in left.items())
+    return (f"Known reasons are shares among the known ({counts} unknown left out); "
+            "the unknown row is the unknown's share of all stated answers.")
+
+
 def reasons_view(result: ReasonsResult) -> RenderableType:
     nr = result.nonresponse
     c = result.classification
@@ -41,6 +51,8 @@ def reasons_view(result: ReasonsResult) -> RenderableType:
         mix.add_row(r.axis, result.label(r.category), _pct(r.naive), _ci(r.naive_lo, r.naive_hi), _pct(r.reweighted),
                     _ci(r.lo, r.hi), f"{(r.reweighted - r.naive) * 100:+.1f} pt")
     parts.append(mix if nr.rows else "[yellow]No stated reasons could be read.[/]")
+    if nr.rows and known_only(result):
+        parts.append(f"[dim]{escape(known_only(result))}[/]")
     if nr.note:
         parts.append(f"[dim]{nr.note}[/]")
 
@@ -71,4 +83,6 @@ def reasons_markdown(result: ReasonsResult) -> str:
              "| axis | reason | naive | reweighted | 95% CI |", "|---|---|---:|---:|---|"]
     lines += [f"| {r.axis} | {result.label(r.category)} | {_pct(r.naive)} | {_pct(r.reweighted)} | {_ci(r.lo, r.hi)} |"
               for r in nr.rows]
+    if nr.rows and known_only(result):
+        lines += ["", known_only(result)]
     return "\n".join(lines) + "\n"

@@ -83,6 +83,8 @@ class Share:
     lo: float
     hi: float
     weighted_total: float | None = None  # value basis: the group's summed amount_total
+    among: str = "known"  # known: share among answers known on this axis | all: among every stated answer
+    left_out: int = 0  # answers unknown on this axis, left out of the denominator (among = known)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Reweighted:
     reweighted: float
     lo: float
     hi: float
+    among: str = "known"  # known: among respondents known on this axis | all: among every stated answer (unknown row)
+    left_out: int = 0  # stated answers unknown on this axis, left out of the denominator (among = known)
 
     @property
     def difference(self) -> float:
@@ -183,8 +187,9 @@ class ReasonsResult:
 
     def nonresponse_frame(self) -> pl.DataFrame:
         rows = [r.to_dict() for r in self.nonresponse.rows]
-        schema = {f: pl.String if f in ("axis", "category") else pl.Float64 for f in
-                  ("axis", "category", "naive", "naive_lo", "naive_hi", "reweighted", "lo", "hi", "difference")}
+        schema = {f: pl.String if f in ("axis", "category", "among") else pl.Int64 if f == "left_out" else pl.Float64
+                  for f in ("axis", "category", "naive", "naive_lo", "naive_hi", "reweighted", "lo", "hi", "among",
+                            "left_out", "difference")}
         return pl.DataFrame(rows, schema=schema)
 
 
@@ -192,6 +197,6 @@ def shares_frame(shares: tuple[Share, ...]) -> pl.DataFrame:
     schema = {
         "axis": pl.String, "by": pl.String, "group": pl.String, "category": pl.String, "basis": pl.String,
         "n": pl.Int64, "total": pl.Int64, "share": pl.Float64, "lo": pl.Float64, "hi": pl.Float64,
-        "weighted_total": pl.Float64,
+        "weighted_total": pl.Float64, "among": pl.String, "left_out": pl.Int64,
     }
     return pl.DataFrame([dataclasses.asdict(s) for s in shares], schema=schema)
