@@ -204,7 +204,10 @@ def test_result_json_is_safe_and_holds_no_text_or_ids():
     doc = fit_reasons(table, fit.summary, Config()).to_dict()
     text = json.dumps(doc, allow_nan=False, sort_keys=True)
     assert "parcel" not in text and "4411" not in text and '"c0"' not in text
-    assert "SECRET_CODE" in text  # codes are reported (the unmapped-code warning), free text never
+    # Codes outside the taxonomy are counted by default, named only with --include-examples (issue #20).
+    assert "SECRET_CODE" not in text and doc["classification"]["n_unmapped_codes"] == 1
+    examples = json.dumps(fit_reasons(table, fit.summary, Config(), examples=True).to_dict())
+    assert "SECRET_CODE" in examples
     assert text == json.dumps(fit_reasons(table, fit.summary, Config()).to_dict(), allow_nan=False, sort_keys=True)
 
 

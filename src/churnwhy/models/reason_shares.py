@@ -54,6 +54,7 @@ def fit_reasons(
     *,
     by: str | None = None,
     period: str | None = None,
+    examples: bool = False,
 ) -> ReasonsResult:
     """Shares of why, what and why x what among churners of a table that has why/what/reason_source."""
     settings = settings_from_config(config)
@@ -81,7 +82,7 @@ def fit_reasons(
     return ReasonsResult(
         n_customers=frame.height, n_churned=churners.height, classification=classification,
         shares=tuple(shares), nonresponse=nonresponse, satisfied=satisfied, by=by, period=period,
-        labels=dict(settings.labels),
+        labels=dict(settings.labels), examples=examples,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
+from churnwhy.render.safe import md_cell, safe_value
 from churnwhy.results.reasons import ReasonsResult
 
 WHY = ("brand_failed", "better_offer", "circumstance")
@@ -18,6 +21,16 @@ def _pct(x: float | None) -> str:
 
 def _ci(lo: float, hi: float) -> str:
     return f"{_pct(lo)}–{_pct(hi)}"
+
+
+DRILL_HEADER = ["cell", "kind", "raw reason", "churners", "share of cell"]
+
+
+def drilldown_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """The drill-down of a report document (reasons.classification.top_reasons) as table rows: the commonest
+    raw reasons per why/what cell. Codes by default; answers (masked) only with --include-examples."""
+    top = (doc.get("reasons", doc).get("classification") or {}).get("top_reasons") or []
+    return [[t["cell"], t["kind"], t["value"], f"{t['count']:,}", _pct(t["share"])] for t in top]
 
 
 def known_only(result: ReasonsResult) -> str:
@@ -65,6 +78,15 @@ def reasons_view(result: ReasonsResult) -> RenderableType:
         for why in WHY:
             grid.add_row(safe_value(result.label(why)), *[_pct(cells[f"{why}/{w}"].share) if f"{why}/{w}" in cells else "–" for w in WHAT])
         parts.append(grid)
+    drill = drilldown_rows(result.to_dict())
+    if drill:
+        table = Table(title="Commonest raw reasons per cell" + ("" if result.examples else " (codes; answers with --include-examples)"),
+                      title_justify="left")
+        for col in DRILL_HEADER:
+            table.add_column(col, justify="right" if col in ("churners", "share of cell") else "left")
+        for row in drill:
+            table.add_row(*[safe_value(v) for v in row])
+        parts.append(table)
     s = result.satisfied
     if s.n_scored:
         parts.append(f"Satisfied but left: {s.n_satisfied:,} of {s.n_scored:,} scored churners ({_pct(s.share)}, "
@@ -85,4 +107,8 @@ def reasons_markdown(result: ReasonsResult) -> str:
               for r in nr.rows]
     if nr.rows and known_only(result):
         lines += ["", known_only(result)]
+    drill = drilldown_rows(result.to_dict())
+    if drill:
+        lines += ["", "## Commonest raw reasons per cell", "", "| " + " | ".join(DRILL_HEADER) + " |", "|---|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(md_cell(v) for v in row) + " |" for row in drill]
     return "\n".join(lines) + "\n"
