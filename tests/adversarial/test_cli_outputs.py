@@ -13,8 +13,10 @@ import os
 import re
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import polars as pl
 import pytest
@@ -73,6 +75,7 @@ def test_a_bug_in_one_section_marks_it_failed_and_the_others_run(exports, monkey
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["drivers"] == {"status": "failed", "reason": "could not compute: ValueError: boom"}
+    jsonschema.validate(doc, json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text()))
     assert doc["survival"]["status"] == "ok" and doc["reasons"]["status"] == "ok"
     assert "drivers section could not compute: ValueError: boom" in result.stderr
     assert "C0001" not in result.stderr
@@ -97,6 +100,15 @@ def test_a_bug_outside_a_section_exits_3_with_one_line_and_the_traceback_only_wi
     debug = runner.invoke(app, ["analyze", str(exports), "--debug"])
     assert debug.exit_code == 3
     assert "Traceback (most recent call last)" in debug.stderr and "in broken" in debug.stderr
+
+
+def test_every_command_maps_bugs_to_exit_3_and_offers_debug():
+    """handle_errors wraps every command (it adds --debug): a command without it would crash with exit 1."""
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"analyze", "check", "diff", "report", "inspect", "init", "demo"} <= set(commands)
+    for name in commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "--debug" in result.output, name
 
 
 def test_no_module_is_imported_off_the_main_thread_during_analyze(exports, tmp_path):
@@ -153,6 +165,11 @@ def test_a_wrong_config_value_is_exit_2_naming_the_key_and_the_fix(exports, tmp_
         assert name in message
 
 
+def test_an_analysis_date_centuries_after_the_data_is_exit_2_not_a_crash(exports):
+    result = run("analyze", exports, "--as-of", "9999-12-31")  # was: ValueError "year 10000 is out of range"
+    assert result.exit_code == 2 and "years after the latest date in the data" in result.stderr
+
+
 # --- privacy and terminal injection ----------------------------------------------------------------------
 
 
@@ -176,6 +193,13 @@ def test_markup_links_and_escape_sequences_in_segment_values_are_shown_not_obeye
     assert "plan=[/bold]" in result.stdout
     assert "[link=https://example.org]click" in result.stdout  # the markup as text, not a hyperlink
     assert "tv\\x1b]8;;https://example.org\\x07y" in result.stdout
+
+
+def test_paths_with_markup_in_their_names_are_printed_as_written(tmp_path):
+    out = tmp_path / "d[/bold][link=https://example.org]x"
+    result = run("demo", out, "-n", "100", "--clean", "-f", "csv")  # the progress notes name the folder
+    assert result.exit_code == 0, result.output  # was: MarkupError, exit 3
+    assert f"planted truth in {out / 'truth.json'}" in result.stderr
 
 
 def test_file_names_with_newlines_pipes_and_escapes_stay_on_their_markdown_row(tmp_path):
@@ -227,6 +251,19 @@ def test_rejects_and_report_output_at_a_folder_are_exit_2(exports, tmp_path, mon
                  ("report", exports, "-o", tmp_path)):
         result = run(*args)
         assert result.exit_code == 2 and "is a folder" in result.stderr, args
+
+
+def test_usage_mistakes_are_exit_2_before_the_analysis_never_a_breach_or_a_crash(exports, tmp_path, monkeypatch):
+    plots = tmp_path / "plots"
+    plots.write_text("a file")
+    _no_analysis(monkeypatch)
+    for args, message in (
+        (("check", exports, "--max-share", "why=brand_faild:0.4"), "'brand_faild' is not a why reason"),  # was exit 1
+        (("analyze", exports, "--horizon", "0"), "--horizon must be a positive number of days"),
+        (("survival", exports, "--plots", plots), "--plots"),  # was FileExistsError, exit 3
+    ):
+        result = run(*args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)
 
 
 def test_out_in_a_folder_that_cannot_be_written_is_exit_2(exports, tmp_path, monkeypatch):
@@ -311,7 +348,9 @@ def test_include_examples_adds_the_same_masked_quotes_to_every_format_and_nothin
         shown = run("analyze", exports, "--format", fmt, "--quiet", "--include-examples")
         assert shown.exit_code == 0 and "jane.doe@example.com" not in shown.stdout
         quotes[fmt] = shown.stdout
-    examples = json.loads(quotes["json"])["reasons"]["examples"]
+    doc = json.loads(quotes["json"])
+    jsonschema.validate(doc, json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text()))
+    examples = doc["reasons"]["examples"]
     assert examples and all(set(q) == {"why", "quote"} for q in examples)
     for q in examples:
         assert md_cell(q["quote"]) in quotes["markdown"] and q["quote"] in quotes["table"]
