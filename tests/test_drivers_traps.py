@@ -205,3 +205,26 @@ def test_crm_export_without_events_gets_attribute_drivers(tmp_path):
     assert eff["contract=One year"].ci_low < 0.6 < eff["contract=One year"].ci_high
     assert [e.feature for e in result.effects][-2:] == ["contract=One year", "contract=Two year"]  # ranked by effect
     assert any(a.family == "attributes" for a in result.attribution)
+
+
+def test_not_estimable_rows_validate_against_the_report_schema(sim):
+    """The drivers section of report.schema.json admits a refused driver (null hazard ratio, a reason) and
+    rejects a hazard ratio printed for one."""
+    from importlib.resources import files
+
+    import jsonschema
+
+    t, cfg = sim
+    f = t.frame
+    contract = np.where(f["churned"].to_numpy(), "monthly", np.where(np.arange(f.height) % 2 == 0, "yearly", "monthly"))
+    t2 = type(t)(f.with_columns(pl.Series("contract", contract)), t.as_of, ("plan", "contract"), t.event_types,
+                 t.lookback_days, t.churn_rule, t.monthly)  # fmt: skip
+    doc = {"status": "ok", **fit_drivers(t2, cfg).to_dict()}
+    doc = json.loads(json.dumps(doc))
+    schema = json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text())
+    sub = {"$defs": schema["$defs"], **schema["properties"]["drivers"]}
+    jsonschema.validate(doc, sub)
+    bad = next(e for e in doc["effects"] if e["estimable"] is False)
+    bad["hazard_ratio"] = 0.01
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, sub)
