@@ -15,6 +15,7 @@ import operator
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,12 @@ import polars as pl
 from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
-from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
+from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, map_columns
+from churnwhy.load.customers import Part, join_customers, link_table
 from churnwhy.load.dates import DateSpec, detect, fixed_width, parse_expr
 from churnwhy.load.discover import discover
 from churnwhy.load.read import ROW, RawTable, read_source, short_error
+from churnwhy.load.roles import settle
 
 SRC = "__src"
 
@@ -143,6 +146,15 @@ class Exports:
     # What churnwhy decided for itself (a file named as the event type, columns left out of segments):
     # shown to the user, but unlike warnings not an error under --strict.
     notes: tuple[str, ...] = ()
+    # Export columns that describe the outcome (churn flags, labels, values, scores, categories, reasons,
+    # status; by name or because their values separate churners): never segments, attributes or drivers.
+    outcome_columns: tuple[str, ...] = ()
+    # Customer attributes a model may use, as columns of `customers` (and of the customer table):
+    # attr_<name> -> "number" (Float64) or "category" (String); outcome columns and identifiers are never here.
+    attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    attribute_sources: Mapping[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> export column
+    # Lookup tables (a key other than the customer id): {"name", "joined_on" (its column), "status"}
+    lookups: tuple[Mapping[str, str | None], ...] = ()
 
     @functools.cached_property
     def events(self) -> pl.DataFrame | None:
@@ -190,11 +202,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped)
-    tables: list[tuple[RawTable, TableMapping]] = []
+    mapped: list[tuple[RawTable, TableMapping]] = []
     warnings: list[str] = []
+    notes: list[str] = []
     for src in found.files:
-        raws, notes = read_source(src)
-        skipped += notes
+        raws, read_notes = read_source(src)
+        skipped += read_notes
         for raw in raws:
             mapping = _mapping_for(raw, config)
             if mapping is None:
@@ -202,11 +215,9 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
             if mapping.role == "skip":
                 skipped.append((raw.name, "skipped by [files] in churnwhy.toml"))
                 continue
-            has_key = "customer_id" in mapping.columns or any(k in mapping.columns for k in LINK_KEYS)
-            if not has_key:
-                skipped.append((raw.name, "no customer id column (a lookup table?)"))
-                continue
-            tables.append((raw, mapping))
+            mapped.append((raw, mapping))
+    tables, lookups, lookup_skips = settle(mapped, notes)
+    skipped += lookup_skips
     if not tables:
         raise InputError(
             f"{path}: no file has a customer id column",
@@ -214,16 +225,17 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         )
     parsed = {role: [_parse_or_explain(raw, m, config) for raw, m in tables if m.role == role]
               for role in ("customers", "events", "surveys")}
-    notes: list[str] = []
-    customers, segments, cust_warnings = _join_customers(parsed["customers"], config, notes)
-    warnings += cust_warnings
+    joined = join_customers([Part(p.raw.name, _valid(p), p.segment_sources, p.mapping) for p in parsed["customers"]],
+                            lookups, config, notes)
+    customers = joined.frame
+    warnings += joined.warnings
     late: list[pl.DataFrame] = []
     links = None
     if customers is not None:
         customers, bad = _end_before_start(customers, parsed["customers"])
         late.append(bad)
         customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
-        links = _link_table(customers)
+        links = link_table(customers)
     events = surveys = None
     if parsed["events"]:
         events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
@@ -241,8 +253,9 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     data_end = _data_end(customers, events, surveys)
     return Exports(
         customers=customers, event_codes=events, surveys=surveys, files=tuple(reports), skipped=tuple(skipped),
-        rejects=rejects, segments=segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
-        notes=tuple(dict.fromkeys(notes)),
+        rejects=rejects, segments=joined.segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
+        notes=tuple(dict.fromkeys(notes)), outcome_columns=joined.outcome_columns, attributes=joined.attributes,
+        attribute_sources=joined.attribute_sources, lookups=joined.lookups,
     )
 
 
@@ -310,6 +323,8 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     if "customer_id" in m:
         src = m["customer_id"]
         key_exprs.append(V.identifier(src, schema[src], inputs.text(src)).alias("customer_id"))
+    elif mapping.row_ids:  # no id column: the file and row number stand for the customer (never reported)
+        key_exprs.append(pl.format("{}:{}", pl.lit(raw.name), pl.col(ROW)).alias("customer_id"))
     key_exprs += [V.link_key(k, m[k], inputs.text(m[k])).alias(k) for k in LINK_KEYS if k in m]
     key_names = [e.meta.output_name() for e in key_exprs]
     exprs += key_exprs
@@ -364,7 +379,7 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
             exprs.append(inputs.text(col).alias(f"__seg__{col}"))
 
     # A customers table with an id column needs the id itself; others may be keyed by a link (email...).
-    id_names = key_names[:1] if (mapping.role == "customers" and "customer_id" in m) else key_names
+    id_names = key_names[:1] if (mapping.role == "customers" and ("customer_id" in m or mapping.row_ids)) else key_names
     id_missing = pl.all_horizontal([pl.col(n).is_null() for n in id_names])
     dates = {m[c]: s.describe() for c, s in specs.items()}
     values = functools.partial(inputs.values, exprs=exprs)
@@ -456,10 +471,7 @@ def _dedupe_customers(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# --- customers: join several files on the id ----------------------------------------------------------------
-
-CUSTOMER_FIELDS = ("signup_date", "churn_date", "churned", "status", "tenure", "score", "reason_code",
-                   "reason_text", "competitor", *LINK_KEYS)
+# --- customers ----------------------------------------------------------------------------------------------
 
 
 def _rejects_of(p: _Parsed) -> pl.DataFrame:
@@ -471,77 +483,6 @@ def _rejects_of(p: _Parsed) -> pl.DataFrame:
 
 def _valid(p: _Parsed) -> pl.DataFrame:
     return p.frame.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
-
-
-def _join_customers(
-    tables: list[_Parsed], config: Config, notes: list[str]
-) -> tuple[pl.DataFrame | None, tuple[str, ...], list[str]]:
-    """The customers files joined on the id, the segment columns, and warnings (notes are appended to `notes`)."""
-    if not tables:
-        return None, (), []
-    warnings: list[str] = []
-    frames: list[pl.DataFrame] = []
-    seg_names: dict[str, str] = {}  # frame column -> segment name
-    for i, p in enumerate(tables):
-        df = _valid(p)
-        if "customer_id" not in df.columns:
-            link = next(k for k in LINK_KEYS if k in df.columns)
-            df = df.with_columns(pl.col(link).alias("customer_id"))
-            warnings.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
-        renames = {ROW: f"__row_{i}"}
-        for src, name in p.segment_sources.items():
-            # Same-named columns in several files coalesce in the join; a canonical name is never reused.
-            final = name if name not in ("customer_id", *CUSTOMER_FIELDS) else f"{name}_{i}"
-            renames[f"__seg__{src}"] = final
-            seg_names[final] = src
-        frames.append(df.rename(renames))
-    joined = frames[0]
-    for df in frames[1:]:
-        joined = joined.join(df, on="customer_id", how="full", coalesce=True, suffix="__dup", nulls_equal=False)
-        dups = [c for c in joined.columns if c.endswith("__dup")]
-        joined = joined.with_columns(
-            [pl.coalesce(pl.col(c.removesuffix("__dup")), pl.col(c)).alias(c.removesuffix("__dup")) for c in dups]
-        ).drop(dups)
-    segments = _pick_segments(joined, seg_names, config, notes)
-    keep = ["customer_id", *[c for c in CUSTOMER_FIELDS if c in joined.columns], *segments,
-            *[c for c in joined.columns if c.startswith("__row_")]]
-    return joined.select(keep).sort("customer_id"), segments, warnings
-
-
-def _pick_segments(df: pl.DataFrame, seg_names: dict[str, str], config: Config, notes: list[str]) -> tuple[str, ...]:
-    if config.segments is not None:
-        wanted = {key(s) for s in config.segments}
-        chosen = [c for c, src in seg_names.items() if key(c) in wanted or key(src) in wanted]
-        missing = wanted - {key(c) for c in chosen} - {key(seg_names[c]) for c in chosen}
-        if missing:
-            raise InputError(
-                f"segments {sorted(missing)} set in churnwhy.toml are not columns of the customers files",
-                hint=f"use some of: {', '.join(sorted(seg_names.values()))}",
-            )
-        return tuple(chosen)
-    chosen, ignored = [], []
-    n = max(df.height, 1)
-    for col, src in seg_names.items():
-        s = df[col].drop_nulls()
-        levels = s.n_unique()
-        numeric = s.str.contains(r"^-?[\d.,]+$").all() if s.len() else False
-        small = levels <= 20 or levels <= 0.05 * n
-        if 2 <= levels <= 50 and small and (not numeric or levels <= 10) and s.len() >= 0.5 * n:
-            chosen.append(col)
-        else:
-            ignored.append(src)
-    if ignored:
-        notes.append(f"customer columns not used as segments (too many or too few distinct values, or numbers): {', '.join(ignored)}")
-    return tuple(chosen)
-
-
-def _link_table(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    links = {}
-    for k in LINK_KEYS:
-        if k in customers.columns:
-            links[k] = (customers.select(pl.col(k).alias("__link"), pl.col("customer_id").alias("__linked"))
-                        .drop_nulls().unique("__link", keep="first", maintain_order=True))
-    return links
 
 
 def _resolve(df: pl.DataFrame, customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None) -> pl.DataFrame:

@@ -77,10 +77,22 @@ def _written_number(s: pl.Expr) -> pl.Expr:
     return s.cast(pl.Float64, strict=False)
 
 
+# Labels of a few words ("Attrited Customer", "Existing Customer", "Not churned") are read by their status word:
+# exactly one side's word among them, turned round by a negation ("not", "non-active").
+_WORD_TRUE = [w for w in TRUE_WORDS if w.isalpha() and len(w) > 1]
+_WORD_FALSE = [w for w in FALSE_WORDS if w.isalpha() and len(w) > 1 and w not in ("no",)]
+_NEGATION = r"\b(not|non|never)\b"
+
+
 def flag(col: str, s: pl.Expr | None = None) -> pl.Expr:
     """Yes/No, Y/N, True/False, 1/0 and status words -> bool; anything else null (reported, not guessed)."""
     s = (text(col) if s is None else s).str.to_lowercase()
-    return pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False).otherwise(None)
+    words = s.str.extract_all(r"[a-z]+")
+    has_true = words.list.eval(pl.element().is_in(_WORD_TRUE)).list.any()
+    has_false = words.list.eval(pl.element().is_in(_WORD_FALSE)).list.any()
+    negated = s.str.contains(_NEGATION)
+    return (pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False)
+            .when(has_true & ~has_false).then(~negated).when(has_false & ~has_true).then(negated).otherwise(None))
 
 
 def snake(name: str) -> str:
