@@ -74,7 +74,8 @@ def join_customers(parts: list[Part], lookups: list[Lookup], config: Config, not
         for src, name in p.segment_sources.items():
             # Same-named columns in several files coalesce in the join; a canonical name is never reused.
             final = name if name not in ("customer_id", *CUSTOMER_FIELDS) else f"{name}_{i}"
-            while final in seg_names or final in renames.values():  # "Plan Type" beside "plan_type"
+            # Within one file only ("Plan Type" beside "plan_type"): across files the same name is the same column.
+            while final in renames.values():
                 final = f"{final}_{i + 1}"
             renames[f"__seg__{src}"] = final
             seg_names[final] = src
