@@ -285,6 +285,19 @@ def test_200_kb_field(tmp_path):
     assert inspect(write(tmp_path / "x", {"c.csv": body}))["customers"] == 2
 
 
+def test_csv_title_lines_above_the_header(tmp_path):
+    body = "Customer export\nGenerated 2024-06-30\n\n" + CUSTOMERS
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["churned"]) == (40, 13)
+    assert "the 3 lines above the header (a title?) not read" in all_notes(out)
+
+
+def test_named_pipe_is_named_not_read(tmp_path):
+    folder = write(tmp_path / "x", {"c.csv": CUSTOMERS})
+    os.mkfifo(folder / "events.csv")  # reading it would block forever
+    assert "events.csv: not a regular file" in all_notes(inspect(folder))
+
+
 def test_literal_quote_inside_a_value_is_not_an_unclosed_quote(tmp_path):
     body = 'customer_id,signup_date,plan\n1,2024-01-01,12" screen\n2,2024-01-02,basic\n'
     assert inspect(write(tmp_path / "x", {"c.csv": body}))["customers"] == 2
