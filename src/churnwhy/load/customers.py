@@ -18,12 +18,12 @@ from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
 from churnwhy.load.columns import ALIASES, LINK_KEYS, TableMapping, key
-from churnwhy.load.roles import Lookup, lookup_frame
+from churnwhy.load.roles import END_WORDS, Lookup, lookup_frame
 
 CUSTOMER_FIELDS = ("signup_date", "churn_date", "churned", "status", "tenure", "score", "reason_code",
                    "reason_text", "competitor", *LINK_KEYS)
 # Canonical columns that describe the outcome itself: listed as outcome columns, never segments or drivers.
-OUTCOME_FIELDS = ("churned", "status", "churn_date", "reason_code", "reason_text", "competitor")
+OUTCOME_FIELDS = ("churned", "status", "reason_code", "reason_text", "competitor")
 ATTR_PREFIX = "attr_"  # customer attributes in the customers frame and the customer table: attr_<name>
 OUTCOME_NAME = re.compile(r"churn|attrit|exited|^exit|cancell?ation|^(customer|account|subscription|member|client|"
                           r"user|contract)?status$")
@@ -54,7 +54,8 @@ class Joined:
     warnings: tuple[str, ...] = ()
 
 
-def join_customers(parts: list[Part], lookups: list[Lookup], config: Config, notes: list[str]) -> Joined:
+def join_customers(parts: list[Part], lookups: list[Lookup], config: Config, notes: list[str],
+                   has_events: bool = False) -> Joined:
     """The customers files joined on the id, and what each other column is (notes are appended to `notes`)."""
     lookup_report = tuple({"name": lk.name, "joined_on": lk.on, "status": "joined"} for lk in lookups)
     if not parts:
@@ -90,6 +91,7 @@ def join_customers(parts: list[Part], lookups: list[Lookup], config: Config, not
     _disagreement(joined, parts, notes)
     for lk in lookups:
         joined = _join_lookup(joined, lk, seg_names, notes)
+    warnings += _unused_end_dates(joined, seg_names, has_events)
     churn = _churn_vector(joined)
     found = [src for col, src in seg_names.items() if _is_outcome(joined[col], src, churn)]
     outcome_cols = {col for col, src in seg_names.items() if src in found}
@@ -142,7 +144,19 @@ def _join_lookup(joined: pl.DataFrame, lk: Lookup, seg_names: dict[str, str], no
     return out.drop("__lookup_key")
 
 
-def _churn_vector(joined: pl.DataFrame) -> pl.Series | None:
+def _unused_end_dates(joined: pl.DataFrame, seg_names: dict[str, str], has_events: bool) -> list[str]:
+    """Zero churners while a column named like an end date (closed, cancelled...) has values: say which."""
+    if has_events:
+        return []  # cancellation events or inactivity may still find the churners
+    churn = _churn_vector(joined, min_class=0)
+    if churn is not None and churn.any():
+        return []
+    return [f"no customer churned, yet column {src!r} looks like an end date and has {joined[col].drop_nulls().len():,} "
+            f"values; if it is the churn date, set it in churnwhy.toml:  [columns]  churn_date = \"{src}\""
+            for col, src in seg_names.items() if END_WORDS.search(key(src)) and joined[col].drop_nulls().len()]
+
+
+def _churn_vector(joined: pl.DataFrame, min_class: int = MIN_CLASS) -> pl.Series | None:
     """churned as far as the customers files say it (flag, churn date, status), for the content tests."""
     parts = []
     if "churned" in joined.columns:
@@ -154,9 +168,8 @@ def _churn_vector(joined: pl.DataFrame) -> pl.Series | None:
     if not parts:
         return None
     s = joined.select(pl.coalesce(parts).alias("churn")).to_series()
-    counts = s.value_counts()
     n_true, n_false = int(s.sum() or 0), int((~s.drop_nulls()).sum())
-    return s if counts.height and n_true >= MIN_CLASS and n_false >= MIN_CLASS else None
+    return s if n_true >= min_class and n_false >= min_class else None
 
 
 def _is_outcome(values: pl.Series, source: str, churn: pl.Series | None) -> bool:

@@ -229,7 +229,7 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     parsed = {role: [_parse_or_explain(raw, m, config) for raw, m in tables if m.role == role]
               for role in ("customers", "events", "surveys")}
     joined = join_customers([Part(p.raw.name, _valid(p), p.segment_sources, p.mapping) for p in parsed["customers"]],
-                            lookups, config, notes)
+                            lookups, config, notes, has_events=bool(parsed["events"]))
     customers = joined.frame
     warnings += joined.warnings
     late: list[pl.DataFrame] = []
@@ -405,6 +405,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     dates = {m[c]: s.describe() for c, s in specs.items()}
     values = functools.partial(inputs.values, exprs=exprs)
     if mapping.role == "events":
+        # Duplicates compare whole rows as exported: the columns not mapped (a quantity, an order number) are
+        # hashed into one column, so two same-day purchases of different quantities are not one event repeated.
+        rest = [c for c in raw.columns if c not in m.values()]
+        if rest:
+            exprs.append(pl.struct([pl.col(c) for c in rest]).hash(7).alias(XHASH))
         # The reason as an Enum: a text column is 16 bytes a row even when (nearly) all null.
         reason = _first_reason(checks, id_missing)[0].cast(pl.Enum(list(REJECT_REASONS)))
         lazy = values(raw.frame).with_columns(reason).drop(inputs.helpers)
@@ -597,7 +602,8 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     else:
         ids = customers["customer_id"]
     index = pl.DataFrame({"customer_id": ids, "__cidx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)})
-    cols = [SRC, ROW, "__cidx", "event_time", "event_type", "amount", REASON]
+    whole_rows = XHASH in stacked.collect_schema().names()
+    cols = [SRC, ROW, "__cidx", "event_time", "event_type", "amount", REASON, *([XHASH] if whole_rows else [])]
     stacked = stacked.with_columns(pl.lit(None, pl.Float64).alias("amount")) if "amount" not in stacked.collect_schema().names() else stacked
     # maintain_order: the rows stay in file and row order (no slower here), so the codes need no row numbers
     # once duplicates are found, and the same input gives the same frame on every run.
@@ -605,7 +611,7 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
              .select(pl.col(SRC), pl.col(ROW).cast(pl.UInt32), *cols[2:]))
     sources = tuple(p.raw.name for p in tables)
     if spill_above is not None and _estimated_rows(tables) > spill_above:
-        codes, marked, dups = _spill(query, tables, ids, sources)
+        codes, marked, dups = _spill(query, tables, ids, sources, _same(whole_rows))
         return codes, _event_rejects(tables, pl.concat([marked, dups]))
     frame = query.collect(engine="streaming")
     # Every row of every file is in `frame` here: the files' row counts come from it, not from a pass of their own.
@@ -619,6 +625,8 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     if marked.height:
         frame = frame.filter(~FLAGGED)
     frame = _event_types(frame.drop(REASON), *_type_names(frame["event_type"].unique()))
+    same = _same(whole_rows)
+    key_hash = _key_hash(same)
     # Overlapping monthly exports repeat rows: the first copy (by file, then row) is kept. Exact duplicates hash
     # alike; only rows sharing a hash are compared value by value. The hashes are written slice by slice into
     # one array that is sorted in place (a sorted copy is another 400 MB at the loader's peak; is_duplicated's
@@ -626,16 +634,16 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     hashes = np.empty(frame.height, np.uint64)
 
     def fill(a: int) -> None:  # slices on two threads: Polars releases the GIL, one select alone used ~1 core
-        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(KEY_HASH).to_series().to_numpy()
+        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(key_hash).to_series().to_numpy()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(fill, range(0, frame.height, HASH_SLICE)))
     repeated = _repeated(hashes)
     del hashes
-    dups = _duplicates(frame.filter(KEY_HASH.is_in(pl.Series(repeated).implode())) if repeated.size else None)
+    dups = _duplicates(frame.filter(key_hash.is_in(pl.Series(repeated).implode())) if repeated.size else None, same)
     if dups.height:
         frame = frame.join(dups.select(SRC, ROW), on=[SRC, ROW], how="anti", maintain_order="left")
-    return EventCodes(frame.drop(ROW), ids, sources), _event_rejects(tables, pl.concat([marked, dups]))
+    return EventCodes(frame.drop(ROW, XHASH, strict=False), ids, sources), _event_rejects(tables, pl.concat([marked, dups]))
 
 
 # Rows already rejected in their file, and rows whose id names no customer.
@@ -644,7 +652,17 @@ FLAGGED = pl.col(REASON).is_not_null() | pl.col("__cidx").is_null()
 # apart): 0.6 s at 50M rows against 2.8 s for the hash of the struct. A collision only makes rows candidates
 # for the exact comparison (_duplicates).
 SAME_EVENT = ("__cidx", "event_time", "event_type", "amount")
-KEY_HASH = functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(SAME_EVENT)])
+XHASH = "__xhash"  # a hash of an event row's other exported columns (when it has any)
+
+
+def _same(whole_rows: bool) -> tuple[str, ...]:
+    return (*SAME_EVENT, XHASH) if whole_rows else SAME_EVENT
+
+
+def _key_hash(same: tuple[str, ...]) -> pl.Expr:
+    return functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(same)])
+
+
 
 
 def _marked(frame: pl.DataFrame) -> pl.DataFrame:
@@ -664,11 +682,11 @@ def _no_rows() -> pl.DataFrame:
     return pl.DataFrame(schema={SRC: pl.UInt16, ROW: pl.UInt32, "reason": pl.String})
 
 
-def _duplicates(candidates: pl.DataFrame | None) -> pl.DataFrame:
+def _duplicates(candidates: pl.DataFrame | None, same: tuple[str, ...] = SAME_EVENT) -> pl.DataFrame:
     """__src, __row, reason of the rows that repeat an earlier row (by file, then row) exactly."""
     if candidates is None or candidates.height == 0:
         return _no_rows()
-    return (candidates.sort(SRC, ROW).filter(~pl.struct(*SAME_EVENT).is_first_distinct())
+    return (candidates.sort(SRC, ROW).filter(~pl.struct(*same).is_first_distinct())
             .select(SRC, ROW, pl.lit("duplicate_row").alias("reason")))
 
 
@@ -686,8 +704,8 @@ def _estimated_rows(tables: list[_Parsed]) -> int:
     return total
 
 
-def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
-           sources: tuple[str, ...]) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
+def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series, sources: tuple[str, ...],
+           same: tuple[str, ...] = SAME_EVENT) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
     """The events pass through files in a temporary folder, so that memory does not grow with the events: the
     pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time (two slices on two
     threads); the duplicate check sorts its hashes one hash range (about SPILL_PARTITION hashes) at a time. Same
@@ -719,7 +737,7 @@ def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
     def write(k: int) -> None:
         part = _event_types(read.slice(starts[k], SPILL_SLICE).collect().filter(~FLAGGED).drop(REASON), names, enum)
         part.write_ipc(parts[k])
-        h = part.select(KEY_HASH).to_series().to_numpy()
+        h = part.select(_key_hash(same)).to_series().to_numpy()
         which = (h >> np.uint64(40)) * ranges >> 24  # equal hashes, equal range
         for r in range(ranges):
             h[which == r].tofile(tmp / f"hashes-{r}-{k:06d}.u64")
@@ -742,8 +760,8 @@ def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
     repeated = np.concatenate(per_range)
     dups = _no_rows()
     if repeated.size:  # 3. the rows sharing a hash, compared exactly; the parts rewritten without the repeats
-        wanted = KEY_HASH.is_in(pl.Series(repeated).implode())
-        dups = _duplicates(pl.concat([pl.read_ipc(f).filter(wanted) for f in parts]))
+        wanted = _key_hash(same).is_in(pl.Series(repeated).implode())
+        dups = _duplicates(pl.concat([pl.read_ipc(f).filter(wanted) for f in parts]), same)
         if dups.height:
             drop = dups.select(SRC, ROW)
             for f in parts:
