@@ -339,10 +339,12 @@ def _read_json(src: SourceFile, max_mb: int) -> tuple[list[RawTable], list[tuple
         frame = pl.read_json(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError:
         try:
-            json.loads(data)
+            value = json.loads(data)
         except ValueError as exc:
             raise InputError(f"{src.name}: not valid JSON (line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)})",
                              hint="fix or re-export the file, or move it out of the folder") from None
+        if not (isinstance(value, list) and all(isinstance(v, dict) for v in value[:1000])):
+            return [], [(src.name, "JSON that is not a list of records (objects)")]
         raise
     return [_finish(src, src.name, frame.lazy())], []
 
