@@ -140,7 +140,8 @@ def _join_lookup(joined: pl.DataFrame, lk: Lookup, seg_names: dict[str, str], no
     out = joined.with_columns(pl.col(target).str.replace(r"\.0+$", "").alias("__lookup_key")).join(
         table, on="__lookup_key", how="left", maintain_order="left")
     matched = int(out["__lookup_key"].is_in(table["__lookup_key"].implode()).sum())
-    notes.append(f"{lk.name}: joined through {lk.on!r} to {lk.to!r}: {matched:,} of {out.height:,} customers matched")
+    notes.append(f"{lk.name}: a lookup table (its key is not a customer id), joined through {lk.on!r} to the "
+                 f"customers' {lk.to!r}: {matched:,} of {out.height:,} customers matched")
     return out.drop("__lookup_key")
 
 

@@ -20,7 +20,7 @@ import polars as pl
 
 from churnwhy.load.columns import CUSTOMER_SIGNALS, FOREIGN_ID, LINK_KEYS, TableMapping, key
 from churnwhy.load.dates import reads_as_dates
-from churnwhy.load.read import ROW, RawTable
+from churnwhy.load.read import RawTable
 
 # How many rows are read to decide from values (ids by content read their column whole).
 SAMPLE_ROWS = 20_000
@@ -84,19 +84,19 @@ def settle(tables: list[tuple[RawTable, TableMapping]], notes: list[str]) -> tup
     primary = [(r, m) for r, m in settled if m.role == "customers"]
     known = _known_ids(primary) if candidates else None
     lookups: list[Lookup] = []
+    rest = []
     for raw, m in candidates:
         if _has_key(m) and (not primary or _overlaps(raw, m, known)):
             settled.append((raw, m))  # an attributes file keyed by the customers (plans, regions...)
-            continue
-        if not primary and _has_key(m):
-            settled.append((raw, m))
-            continue
-        lookup = _as_lookup(raw, m, primary)
+        else:
+            rest.append((raw, m))
+    customer_tables = [(r, m) for r, m in settled if m.role == "customers"]
+    for raw, m in rest:
+        lookup = _as_lookup(raw, m, customer_tables)
         if lookup.to is None:
             skipped.append((raw.name, lookup.why))
         else:
-            lookups.append(lookup)
-            notes.append(f"{raw.name}: {lookup.why}")
+            lookups.append(lookup)  # noted when joined (customers.join_customers), with how many matched
     order = {id(r): i for i, (r, _) in enumerate(tables)}
     return sorted(settled, key=lambda t: order[id(t[0])]), lookups, skipped
 
@@ -209,7 +209,7 @@ def _as_lookup(raw: RawTable, m: TableMapping, primary: list[tuple[RawTable, Tab
 def lookup_frame(lookup: Lookup) -> pl.DataFrame:
     """The lookup table as trimmed text, one row per join key (the first row of a repeated key)."""
     assert lookup.on is not None
-    cols = [c for c in lookup.raw.columns if c != ROW and (c == lookup.on or c != lookup.own_key)]
+    cols = [c for c in lookup.raw.columns if c == lookup.on or c != lookup.own_key]
     frame = lookup.raw.frame.select(cols).collect()
     frame = frame.with_columns(pl.col(c).cast(pl.String).str.strip_chars() for c in cols)
     frame = frame.with_columns(pl.col(lookup.on).str.replace(r"\.0+$", ""))
