@@ -54,6 +54,22 @@ def test_ndjson_type_conflict_after_many_rows(tmp_path):
     assert (f["rows_read"], f["rejected"]) == (12_001, {"duplicate_row": f["rejected"]["duplicate_row"], "unknown_customer": 1})
 
 
+def test_ndjson_field_that_is_a_list_here_and_a_number_there(tmp_path):
+    lines = ndjson_events(20)
+    lines[5] = json.dumps({"customer_id": 6, "event_time": "2024-03-06", "event_type": "login", "tags": [1, 2]})
+    lines[9] = json.dumps({"customer_id": 10, "event_time": "2024-03-10", "event_type": "login", "tags": 3})
+    out = inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "events.ndjson": "\n".join(lines)}))
+    assert file_report(out, "events.ndjson")["rows_loaded"] == 20
+    assert "'tags' hold nested values" in all_notes(out)
+
+
+def test_json_array_with_a_field_of_no_common_type(tmp_path):
+    records = [{"customer_id": i, "event_time": "2024-03-01", "event_type": "login", "v": [1] if i % 2 else 5}
+               for i in range(1, 11)] + ["not a record"]
+    f = file_report(inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.json": json.dumps(records)})), "e.json")
+    assert (f["rows_read"], f["rows_loaded"], f["rejected"]) == (11, 10, {"bad_json": 1})
+
+
 def test_whitespace_aligned_text_file(tmp_path):
     body = "Customer ID   Signup Date   Plan Name\n" + "".join(
         f"{i:<13} 2024-01-{i:02d}    {'basic' if i % 2 else 'pro'}\n" for i in range(1, 21))
@@ -213,6 +229,21 @@ def test_churn_flags_in_many_languages_and_unparseable_ones_rejected(tmp_path):
     assert out["rows"]["rejected"] == {"bad_flag": 2}
     assert out["churned"] == sum(v is True for v in words.values())
     assert sorted(r["value"] for r in csv.DictReader((tmp_path / "r.csv").open())) == ["??", "maybe"]
+
+
+def test_status_words_that_are_not_churn_words_are_rejected(tmp_path):
+    statuses = ["Active", "Cancelled", "Paused", "Churned", "Active", "whatever"] * 5
+    body = "customer_id,signup_date,account_status\n" + "".join(
+        f"{i},2024-01-{i:02d},{s}\n" for i, s in enumerate(statuses, 1))
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["rows"]["rejected"], out["churned"]) == ({"bad_flag": 5}, 10)
+
+
+def test_a_status_of_tiers_decides_nothing_and_loses_nobody(tmp_path):
+    body = "customer_id,signup_date,member_status\n" + "".join(
+        f"{i},2024-01-{i:02d},{['Gold', 'Silver', 'Bronze'][i % 3]}\n" for i in range(1, 31))
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["rows"]["rejected"]) == (30, {})
 
 
 def test_utf8_and_windows_1252_rows_in_one_file_are_each_decoded(tmp_path):
@@ -395,6 +426,16 @@ def test_gzip_bomb_stops_at_the_limit(tmp_path):
     folder = write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.csv.gz": bomb, "churnwhy.toml": "max_decompressed_mb = 1\n"})
     msg = fails(folder)
     assert "e.csv.gz: decompresses to more than 1 MB" in msg and "max_decompressed_mb" in msg
+
+
+def test_workbook_inflating_past_the_limit(tmp_path):
+    (tmp_path / "x").mkdir()
+    cells: dict[tuple[int, int], object] = {(0, 0): "customer_id", (0, 1): "note"}
+    for i in range(1, 3000):
+        cells[(i, 0)], cells[(i, 1)] = str(i), f"{i}" + "x" * 400  # ~1.2 MB of XML, a few KB zipped
+    workbook(tmp_path / "x" / "crm.xlsx", cells)
+    write(tmp_path / "x", {"churnwhy.toml": "max_decompressed_mb = 1\n"})
+    assert "crm.xlsx: decompresses to more than 1 MB" in fails(tmp_path / "x")
 
 
 def test_truncated_gzip_is_a_clean_error(tmp_path):
