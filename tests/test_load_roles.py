@@ -216,3 +216,11 @@ def test_headline_states_every_assumption(tmp_path):
     for words in ("Churn rule", "Tenure unit", "months", "not applicable", "Outcome columns", "Churn Label",
                   "population.csv: joined through 'Zip Code'"):
         assert words in text, words
+
+
+def test_numeric_status_codes_beside_a_churn_flag_are_not_rejected(tmp_path):
+    """A 1/2 status scale (1 active, 2 non-active) is an outcome column, not yes/no words with bad values."""
+    write(tmp_path, {"churn.csv": "Subscription  Length,Status,Churn\n38,1,0\n39,2,0\n12,2,1\n40,1,0\n"})
+    t = table(tmp_path)
+    assert (t.n_customers, t.n_churned) == (4, 1)
+    assert load(tmp_path).reject_counts() == {}
