@@ -4,6 +4,7 @@ coherent attribution, and the month-by-month counts behind the counting-process 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -111,8 +112,8 @@ def test_separated_level_is_not_estimable(sim):
     f = t.frame
     # a contract level nobody on it ever left: its hazard ratio would be 0 with no upper limit
     contract = np.where(f["churned"].to_numpy(), "monthly", np.where(np.arange(f.height) % 2 == 0, "yearly", "monthly"))
-    t2 = type(t)(f.with_columns(pl.Series("contract", contract)), t.as_of, ("plan", "contract"), t.event_types,
-                 t.lookback_days, t.churn_rule, t.monthly)  # fmt: skip
+    t2 = dataclasses.replace(t, frame=f.with_columns(pl.Series("attr_contract", contract)),
+                             attributes={**t.attributes, "attr_contract": "category"})  # fmt: skip
     result = fit_drivers(t2, cfg)
     eff = {e.feature: e for e in result.effects}
     e = eff["contract=yearly"]
@@ -217,8 +218,8 @@ def test_not_estimable_rows_validate_against_the_report_schema(sim):
     t, cfg = sim
     f = t.frame
     contract = np.where(f["churned"].to_numpy(), "monthly", np.where(np.arange(f.height) % 2 == 0, "yearly", "monthly"))
-    t2 = type(t)(f.with_columns(pl.Series("contract", contract)), t.as_of, ("plan", "contract"), t.event_types,
-                 t.lookback_days, t.churn_rule, t.monthly)  # fmt: skip
+    t2 = dataclasses.replace(t, frame=f.with_columns(pl.Series("attr_contract", contract)),
+                             attributes={**t.attributes, "attr_contract": "category"})  # fmt: skip
     doc = {"status": "ok", **fit_drivers(t2, cfg).to_dict()}
     doc = json.loads(json.dumps(doc))
     schema = json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text())

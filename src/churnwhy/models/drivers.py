@@ -180,7 +180,7 @@ class CoxDrivers(DriverDesign):
                     if stratum is not None:
                         strata_all = frame[stratum].cast(pl.String).fill_null("(missing)").to_numpy()[rows]
                         # its own levels are the strata now: their dummies would be constant within each
-                        own = [j for j, f in enumerate(names) if self.column_of_.get(f) != stratum]
+                        own = [j for j, f in enumerate(names) if not self._is_column(f, stratum)]
                         refit = self._fit_cox(z_fit[:, own], t_fit, e_fit, [names[j] for j in own], strata_all[fit_idx],
                                               report=True)  # fmt: skip
                         if refit is not None:

@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
 from churnwhy.models.survival import segment_labels
 
+ATTR_PREFIX = "attr_"  # the loader's attribute columns (table.py)
 MAX_NUMERIC_LEVELS = 10
 N_BINS = 4
 ATTR_SEP = "="
 # Names that say a column is the outcome (or derived from it): never a driver, whatever the loader said.
+# ("status" alone, or a churn/account/customer status: a marital status is an attribute.)
 OUTCOME_NAME = re.compile(
-    r"churn|attrit|exited|^exit$|label|target|status|reason|cancel|predict|classifier|propensity|probabilit"
-    r"|^score$|risk[_ ]?score|model[_ ]?score|leav|terminat|closed|deactivat",
+    r"churn|attrit|exited|^exit$|label|target|^status$|(churn|account|customer|member|subscription)[_ ]?status"
+    r"|reason|cancel|predict|classifier|propensity|probabilit|^score$|risk[_ ]?score|model[_ ]?score|leav"
+    r"|terminat|closed|deactivat",
     re.IGNORECASE,
 )
 # Columns the table itself computes (dates, tenure, survey and reason columns): never attributes.
@@ -55,14 +58,18 @@ def is_outcome(name: str, declared: Sequence[str] = ()) -> bool:
     return name in set(declared) or bool(OUTCOME_NAME.search(name))
 
 
-def attribute_columns(frame: pl.DataFrame, candidates: Sequence[str], outcomes: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(usable attribute columns, notes): candidates present in the frame, outcome columns and table columns out."""
+def attribute_columns(
+    frame: pl.DataFrame, candidates: Sequence[str], outcomes: Sequence[str], *, display: Mapping[str, str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(usable attribute columns, notes): candidates present in the frame, outcome columns and table columns out.
+    `display` names a column for people (attr_plan -> plan); the outcome rule reads that name."""
+    display = display or {}
     cols, notes, left_out = [], [], []
     for c in dict.fromkeys(candidates):
         if c not in frame.columns or c in _TABLE_COLUMNS or c.startswith(("n_", "rate_", "__")):
             continue
-        if is_outcome(c, outcomes):
-            left_out.append(c)
+        if is_outcome(display.get(c, c), outcomes) or c in set(outcomes):
+            left_out.append(display.get(c, c))
             continue
         cols.append(c)
     if left_out:
@@ -73,8 +80,12 @@ def attribute_columns(frame: pl.DataFrame, candidates: Sequence[str], outcomes: 
     return cols, notes
 
 
-def encode(frame: pl.DataFrame, columns: Sequence[str], *, min_size: int, max_levels: int) -> Encoded:
-    """One-hot (categorical) or quartile-bin (numeric) encoding of `columns` over every row of `frame`."""
+def encode(
+    frame: pl.DataFrame, columns: Sequence[str], *, min_size: int, max_levels: int, display: Mapping[str, str] | None = None
+) -> Encoded:
+    """One-hot (categorical) or quartile-bin (numeric) encoding of `columns` over every row of `frame`; levels are
+    named "<display name>=<level>"."""
+    display = display or {}
     blocks: list[np.ndarray] = []
     names: list[str] = []
     column_of: dict[str, str] = {}
@@ -82,21 +93,21 @@ def encode(frame: pl.DataFrame, columns: Sequence[str], *, min_size: int, max_le
     notes: list[str] = []
     n = frame.height
     for col in columns:
-        s = frame[col]
+        s = frame[col].rename(display.get(col, col))  # notes name the column as people know it
         labels, ref, order, how = _levels(s, min_size=min_size, max_levels=max_levels)
         if labels is None:
-            notes.append(f"{col}: {how[0]}; not used as a driver")
+            notes.append(f"{display.get(col, col)}: {how[0]}; not used as a driver")
             continue
         notes.extend(how)
         codes = labels.to_numpy()
         others = [lv for lv in order if lv != ref]
         if not others:
-            notes.append(f"{col}: one level only after pooling; not used as a driver")
+            notes.append(f"{display.get(col, col)}: one level only after pooling; not used as a driver")
             continue
         block = np.zeros((n, len(others)))
         for j, lv in enumerate(others):
             block[:, j] = codes == lv
-            name = f"{col}{ATTR_SEP}{lv}"
+            name = f"{display.get(col, col)}{ATTR_SEP}{lv}"
             names.append(name)
             column_of[name] = col
         blocks.append(block)
@@ -129,8 +140,9 @@ def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no
         lab = np.where(x.is_null().to_numpy(), "(missing)", lab)
         labels = pl.Series(s.name, lab, dtype=pl.String)
         order = labels_list + (["(missing)"] if x.null_count() else [])
-        order = [lv for lv in order if (labels == lv).any()]
-        return labels, order[0], order, ()
+        sizes = [int((labels == lv).sum()) for lv in order]  # at most five levels
+        order, sizes = [lv for lv, k in zip(order, sizes, strict=True) if k], [k for k in sizes if k]
+        return _fold_tiny(labels, order, sizes, min_size, s.name, ())
     if numeric and values.dtype != pl.Boolean:
         as_float = values.cast(pl.Float64)
         uniq = as_float.drop_nulls().unique().to_list()  # at most MAX_NUMERIC_LEVELS values to name
@@ -138,12 +150,17 @@ def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no
     labels, notes = segment_labels(values.cast(pl.String).rename(s.name), min_size=min_size, max_levels=max_levels)
     notes = tuple(n for n in notes if "curve" not in n)  # survival's wording; folded below instead
     counts = labels.value_counts(name="n").sort(["n", labels.name], descending=[True, False])
-    order, sizes = counts[labels.name].to_list(), counts["n"].to_list()
+    return _fold_tiny(labels, counts[labels.name].to_list(), counts["n"].to_list(), min_size, s.name, notes)
+
+
+def _fold_tiny(labels: pl.Series, order: list[str], sizes: list[int], min_size: int, name: str, notes: tuple):  # type: ignore[no-untyped-def]
+    """Levels under min_size customers (even after pooling) counted with the reference (order[0]): too few to
+    compare with anything, they would only be levels of noise. -> (labels, reference, order, notes)."""
     tiny = [lv for lv, k in zip(order, sizes, strict=True) if k < min_size and lv != order[0]]
-    if tiny:  # even pooled, too few to compare with anything: counted with the reference, not a level of noise
+    if tiny:
         labels = labels.replace(tiny, [order[0]] * len(tiny))
-        notes += (f"{s.name}: {sum(k for lv, k in zip(order, sizes, strict=True) if lv in tiny)} customer(s) in "
-                  f"level(s) too small to compare ({', '.join(tiny)}) counted with the reference '{order[0]}'",)
+        notes = (*notes, f"{name}: {sum(k for lv, k in zip(order, sizes, strict=True) if lv in tiny)} customer(s) in "
+                         f"level(s) too small to compare ({', '.join(tiny)}) counted with the reference '{order[0]}'")
         order = [lv for lv in order if lv not in tiny]
     return labels, order[0], order, notes
 

@@ -122,11 +122,16 @@ class DriverDesign:
         if table.monthly is None:
             self.rate_cols_, self.rate_types_ = [], []
         outcomes = tuple(getattr(table, "outcome_columns", ()) or ())
-        candidates = list(table.segments) + list(getattr(table, "attributes", ()) or ())
-        cols, notes = attrs.attribute_columns(frame, candidates, outcomes)
+        # The loader's attributes (attr_<name>: every customer column that is not an outcome, an identifier, free
+        # text or a constant; segments among them) when it gives them, else the segment columns.
+        loaded = list(getattr(table, "attributes", {}) or {})
+        candidates = loaded or list(table.segments)
+        self.display_ = {c: c.removeprefix(attrs.ATTR_PREFIX) for c in candidates}
+        cols, notes = attrs.attribute_columns(frame, candidates, outcomes, display=self.display_)
         self.notes_.extend(notes)
         sub = frame.select(cols) if whole else frame.select(cols)[rows]
-        enc = attrs.encode(sub, cols, min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+        enc = attrs.encode(sub, cols, min_size=self.min_segment_size, max_levels=self.max_segment_levels,
+                           display=self.display_)  # fmt: skip
         self.notes_.extend(enc.notes)
         self.column_of_ = dict(enc.column_of)
         self.reference_ = dict(enc.reference)
@@ -141,7 +146,12 @@ class DriverDesign:
 
     def _reference(self, feature: str) -> str | None:
         col = self.column_of_.get(feature)
-        return f"{col}{attrs.ATTR_SEP}{self.reference_[col]}" if col else None
+        return f"{self.display_.get(col, col)}{attrs.ATTR_SEP}{self.reference_[col]}" if col else None
+
+    def _is_column(self, feature: str, column: str) -> bool:
+        """Whether an attribute level belongs to `column` (a frame column or its display name, e.g. a segment)."""
+        col = self.column_of_.get(feature)
+        return col is not None and column in (col, self.display_.get(col, col))
 
     def _shrink_rates(self, frame: pl.DataFrame, names: list[str], x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Rates measured from events (counts and exposure in the table): the gamma-Poisson shrunk rates
@@ -189,7 +199,8 @@ class DriverDesign:
         for f in self.features_:
             if f in self.column_of_:
                 col, level = self.column_of_[f], f.split(attrs.ATTR_SEP, 1)[1]
-                enc = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size, max_levels=self.max_segment_levels)
+                enc = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size,
+                                   max_levels=self.max_segment_levels, display=self.display_)  # fmt: skip
                 cols.append(enc.x[:, enc.names.index(f)] if f in enc.names else np.zeros(frame.height))
                 continue
             j = prepared.names.index(f)
