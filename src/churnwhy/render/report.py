@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from churnwhy.checks import Change, Check, headline_caption, headline_shares
+from churnwhy.checks import Change, Check, assumption_lines, headline_caption, headline_shares
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
@@ -32,7 +32,8 @@ def headline(doc: dict[str, Any]) -> Panel:
     grid.add_row("Survey response", f"{_pct(s['survey_response_rate'])} of churners answered")
     for h, cell in s["retention"].items():
         grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
-    grid.add_row("As of", doc["as_of"])
+    for label, text in assumption_lines(doc):
+        grid.add_row(label, safe_value(text))
     return Panel(grid, title="churnwhy: why customers left", title_align="left")
 
 
