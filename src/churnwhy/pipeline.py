@@ -90,8 +90,10 @@ def analyze(
 
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
+    validate_action_settings(config)
     warm_model_imports()
     loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
+    past = past_table(loaded, progress=step)
     # The models read the customer table only: the event rows go before they run (peak memory).
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
@@ -102,7 +104,45 @@ def analyze(
     step("fitting behavioural drivers and survival curves")
     segments = inferred_table.segments if by is None else by
     drivers, survival = _drivers_and_survival(table, inferred_table, config, horizon_days, tuple(segments))
-    return Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples)
+    step("scoring customers at risk")
+    at_risk, _ = _section("at_risk", _at_risk, table, config, past)
+    revenue, _ = _section("revenue", _revenue, inferred_table)
+    concentration, _ = _section("concentration", _concentration, inferred_table, config)
+    return Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples,
+                  at_risk=at_risk, revenue=revenue, concentration=concentration)
+
+
+def validate_action_settings(config: Config) -> None:
+    """[risk], [actions] and [beliefs] checked before any work, so a typo stops the run at once (exit 2)."""
+    from churnwhy.models.actions import playbook
+    from churnwhy.models.beliefs import parse_beliefs
+    from churnwhy.models.risk import RiskSettings
+
+    RiskSettings.from_config(config)
+    playbook(config.actions)
+    parse_beliefs(config.beliefs)
+
+
+def past_table(loaded: LoadedTable, horizon_days: int | None = None, progress=None):  # type: ignore[no-untyped-def]
+    """The customer table as of the backtest cutoff (analysis date - risk horizon), from the loaded exports (their
+    event rows are needed); None for exports without dates; a Section-ready reason (str) when it cannot be built."""
+    from churnwhy.errors import ChurnwhyError
+    from churnwhy.models.risk import RiskSettings
+    from churnwhy.models.risk_eval import cutoff_of, table_as_of
+
+    h = RiskSettings.from_config(loaded.config, horizon_days=horizon_days).horizon_days
+    cutoff = cutoff_of(loaded.table, h)
+    if cutoff is None:
+        return None
+    starts = loaded.table.frame["start_date"].drop_nulls()
+    if starts.len() == 0 or starts.min() >= cutoff:
+        return f"backtest: no customer had started by the cutoff {cutoff} (analysis date - {h} days)"
+    if progress is not None:
+        progress("rebuilding the customer table as of the backtest cutoff")
+    try:
+        return table_as_of(loaded.exports, loaded.config, cutoff)
+    except ChurnwhyError as exc:
+        return f"backtest: the table as of {cutoff} could not be built ({exc.message})"
 
 
 def _drivers_and_survival(table, inferred_table, config, horizon_days, by):  # type: ignore[no-untyped-def]
@@ -175,6 +215,30 @@ def _inferred(table, config):  # type: ignore[no-untyped-def]
 
     new_table, result = infer_silent_reasons(table, config)
     return result, new_table
+
+
+def _at_risk(table, config, past, horizon_days=None):  # type: ignore[no-untyped-def]
+    import dataclasses as dc
+
+    from churnwhy.models.at_risk import fit_at_risk
+    from churnwhy.results.risk import Calibration
+
+    if isinstance(past, str):  # the past table could not be built: score, and say why there is no backtest
+        result = fit_at_risk(table, config, horizon_days=horizon_days, calibrate=False)
+        return dc.replace(result, calibration=Calibration(method="backtest", horizon_days=result.horizon_days, skipped=past)), None
+    return fit_at_risk(table, config, horizon_days=horizon_days, past=past), None
+
+
+def _revenue(table):  # type: ignore[no-untyped-def]
+    from churnwhy.models.revenue import revenue_view
+
+    return revenue_view(table), None
+
+
+def _concentration(table, config):  # type: ignore[no-untyped-def]
+    from churnwhy.models.revenue import concentration
+
+    return concentration(table, min_size=config.min_segment_size, max_levels=config.max_segment_levels), None
 
 
 def _survival(table, config, by):  # type: ignore[no-untyped-def]
