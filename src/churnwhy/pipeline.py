@@ -112,13 +112,29 @@ def analyze(
                   at_risk=at_risk, revenue=revenue, concentration=concentration)
 
 
-def validate_action_settings(config: Config) -> None:
+def risk(path: Path | str, config: Config | None = None, *, horizon_days: int | None = None, progress=None):  # type: ignore[no-untyped-def]
+    """`churnwhy risk`: load, build the table (and the one as of the backtest cutoff), attach stated reasons, score
+    the active customers. Returns (LoadedTable, Section "at_risk")."""
+    step = progress or (lambda stage: None)
+    config = config or Config.load(path)
+    validate_action_settings(config, horizon_days)
+    loaded = load_table(path, config, progress=step)
+    past = past_table(loaded, horizon_days, progress=step)
+    loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
+    step("classifying stated reasons")
+    table = add_reasons(loaded.table, config, infer=False)
+    step("scoring customers at risk")
+    section, _ = _section("at_risk", _at_risk, table, config, past, horizon_days)
+    return loaded, section
+
+
+def validate_action_settings(config: Config, horizon_days: int | None = None) -> None:
     """[risk], [actions] and [beliefs] checked before any work, so a typo stops the run at once (exit 2)."""
     from churnwhy.models.actions import playbook
     from churnwhy.models.beliefs import parse_beliefs
     from churnwhy.models.risk import RiskSettings
 
-    RiskSettings.from_config(config)
+    RiskSettings.from_config(config, horizon_days=horizon_days)
     playbook(config.actions)
     parse_beliefs(config.beliefs)
 

@@ -37,7 +37,7 @@ from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
 __all__ = ["RiskModel", "RiskSettings", "segment_dummies"]
 
 # (penalizer, step size): unpenalised first, then smaller Newton steps and a light ridge (lifelines #398, #364).
-_ATTEMPTS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.01, 0.5), (0.1, 0.5))
+_ATTEMPTS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.01, 0.5), (0.1, 0.5), (1.0, 0.5))
 _T, _E = "__tenure", "__churned"
 # Features that measure how long a customer was observed rather than how they behave: the table reads them at
 # each customer's end date, so a churner who left on day 40 has every event in the window's second half
@@ -138,7 +138,7 @@ def design(table: CustomerTable, settings: RiskSettings, levels: Mapping[str, tu
 
 def shrunk_rate(frame: pl.DataFrame, feature: str) -> np.ndarray | None:
     """An event rate per 30 days shrunk towards the average by how long the customer was observed (Poisson-gamma
-    empirical Bayes, gamma prior fitted by moments): (count + a) / (exposure / 30 + b). A customer seen for 5 days
+    empirical Bayes, gamma prior fitted by exposure-weighted moments): (count + a) / (exposure / 30 + b). A customer seen for 5 days
     with 2 logins has a raw rate of 12 a month; scored as such, new customers fill the lowest and highest risk
     deciles by chance (a simulation put the lowest decile at 2.4% predicted against a true 5.0%). None for a
     feature that is not a rate."""
@@ -150,10 +150,13 @@ def shrunk_rate(frame: pl.DataFrame, feature: str) -> np.ndarray | None:
     periods = (frame["exposure_days"].cast(pl.Float64).fill_null(1.0).clip(1.0, None) / RATE_DAYS).to_numpy()
     count = frame[count_col].cast(pl.Float64).fill_null(0.0).to_numpy()
     raw = count / periods
-    mu = float(raw.mean())
-    prior_var = float(raw.var()) - mu * float(np.mean(1.0 / periods))  # total variance less the Poisson part
-    if mu <= 0 or prior_var <= 0:
-        return np.full(raw.shape, mu)
+    # Moments weighted by the time observed, so that the noisiest rates (a day or two) barely move the prior:
+    # E[w (raw - mu)^2] = var(rate) E[w] + mu (the Poisson part) with w = periods.
+    w = periods / periods.sum()
+    mu = float(count.sum() / periods.sum())
+    prior_var = float(np.sum(w * (raw - mu) ** 2)) - mu * raw.size / float(periods.sum())
+    if mu <= 0 or prior_var <= 0:  # no spread beyond Poisson noise: one rate for all, a constant column (dropped)
+        return np.zeros(raw.shape)
     a, b = mu * mu / prior_var, mu / prior_var
     return (count + a) / (periods + b)
 
@@ -226,6 +229,7 @@ class RiskModel:
         cols = [f"x{j}" for j in range(z.shape[1])]
         df = pd.DataFrame(z, columns=cols)
         df[_T], df[_E] = t, e.astype(int)
+        last = None
         for pen, step in _ATTEMPTS:
             with warnings.catch_warnings(record=True) as caught, single_blas_thread():
                 warnings.simplefilter("always")
@@ -233,13 +237,21 @@ class RiskModel:
                     cox = CoxPHFitter(penalizer=pen).fit(df, duration_col=_T, event_col=_E, fit_options={"step_size": step})
                 except (ConvergenceError, np.linalg.LinAlgError, ValueError):
                     continue
+            last = (cox, pen)
             if any("failed to converge" in str(w.message) for w in caught):
                 continue
             self.penalizer_ = pen
             if pen:
                 self.notes_.append(f"risk model fitted with an L2 penalizer of {pen:g} (it did not converge without)")
             return cox.params_.reindex(cols).to_numpy()
-        return None
+        if last is None:
+            return None
+        # Newton-Raphson stopped short of its tolerance at every strength: the most penalised fit is still a usable
+        # ranking (a separated feature keeps a large coefficient), and the calibration check says how far it holds.
+        cox, self.penalizer_ = last
+        self.notes_.append(f"the risk model's Newton-Raphson did not fully converge (L2 penalizer {self.penalizer_:g}); "
+                           "read its calibration before trusting the probabilities")
+        return cox.params_.reindex(cols).to_numpy()
 
     # -- scoring -------------------------------------------------------------------------------
     def linear_predictor(self, table: CustomerTable, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

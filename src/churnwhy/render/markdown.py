@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from churnwhy.checks import headline_caption, headline_shares
+from churnwhy.render.risk import headline_extras, markdown_sections
 
 
 def _pct(x: float | None) -> str:
@@ -25,6 +26,7 @@ def markdown_report(doc: dict[str, Any]) -> str:
         f"- **Churned:** {s['churned']:,} ({_pct(s['churn_rate'])})",
         f"- **Median tenure:** {f'{med:,.0f} days' if med is not None else 'not reached'}",
         f"- **Churners who answered a survey:** {_pct(s['survey_response_rate'])}",
+        *[f"- **{label}:** {_cell(line)}" for label, line in headline_extras(doc)],
         "",
     ]
     if s["retention"]:
@@ -57,9 +59,10 @@ def markdown_report(doc: dict[str, Any]) -> str:
                            f"{_ratio(e['ci_low'])}–{_ratio(e['ci_high'])} | {e['p_value']:.2g} |")
     else:
         out.append(f"Not computed: {_cell(drivers.get('reason') or drivers.get('skipped') or 'no model')}")
+    out += ["", *markdown_sections(doc)]
     q = doc["data_quality"]["rows"]
     rejected = sum(q["rejected"].values())
-    out += ["", "## Data quality", "", f"{q['read']:,} rows read, {q['loaded']:,} loaded, {rejected:,} rejected."]
+    out += ["## Data quality", "", f"{q['read']:,} rows read, {q['loaded']:,} loaded, {rejected:,} rejected."]
     if q["rejected"]:
         out.append("")
         out += [f"- {reason}: {n:,}" for reason, n in q["rejected"].items()]

@@ -25,6 +25,8 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
         frames["incidence"] = surv.incidence
         if surv.cohorts is not None:
             frames["cohorts"] = surv.cohorts.to_frame()
+    if report.at_risk.ok and report.at_risk.result.frame is not None:
+        frames["at_risk"] = report.at_risk.result.frame
     written = []
     for name, frame in frames.items():
         path = out / f"{name}.parquet"

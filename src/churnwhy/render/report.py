@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from churnwhy.checks import Change, Check, headline_caption, headline_shares
+from churnwhy.render.risk import headline_extras
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
 WHAT = ("product", "experience", "price", "other")
@@ -32,6 +33,8 @@ def headline(doc: dict[str, Any]) -> Panel:
     for h, cell in s["retention"].items():
         grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
     grid.add_row("As of", doc["as_of"])
+    for label, line in headline_extras(doc):
+        grid.add_row(label, escape(line))
     return Panel(grid, title="churnwhy: why customers left", title_align="left")
 
 
@@ -71,6 +74,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
 
 def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
     from churnwhy.render.drivers import drivers_view
+    from churnwhy.render.risk import rich_at_risk, rich_extras
     from churnwhy.render.survival import km_chart, summary_table
 
     doc = report.to_dict()
@@ -83,6 +87,7 @@ def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
         parts += [summary_table(report.survival.result), km_chart(report.survival.result)]
     else:
         parts.append(f"[yellow]Retention: not computed[/] ({report.survival.skipped})")
+    parts += [rich_at_risk(doc), rich_extras(doc)]
     parts.append(quality_table(doc))
     return Group(*parts)
 
