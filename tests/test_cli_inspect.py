@@ -186,7 +186,11 @@ def test_names_with_brackets_are_shown_verbatim(tmp_path):
     assert "data[1].csv" in r.stdout
 
 
-def test_ragged_csv_exits_2(tmp_path):
+def test_ragged_row_is_rejected_not_the_file(tmp_path):
+    # Issue 20: a row with more fields than the header is one rejected row (ragged_row), and --strict stops.
     folder = write(tmp_path / "x", {"customers.csv": CUSTOMERS + "003,2024-01-03,,pro,extra\n"})
-    r = invoke("inspect", folder)
-    assert r.exit_code == 2 and "customers.csv" in r.stderr and "more fields" in r.stderr
+    r = invoke("inspect", folder, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["rows"] == {"read": 3, "loaded": 2, "rejected": {"ragged_row": 1}}
+    r = invoke("inspect", folder, "--strict")
+    assert r.exit_code == 2 and "ragged_row" in r.stderr

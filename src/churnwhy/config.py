@@ -37,6 +37,8 @@ class Config:
     # Above this many event rows (estimated before reading), events go through temporary files on disk (the
     # system temp folder, TMPDIR) instead of memory, so that memory does not grow with them; 0 = always.
     spill_events_above: int = 100_000_000
+    # A compressed export (gzip) may inflate to at most this many megabytes: a bomb is stopped while it streams.
+    max_decompressed_mb: int = 1024
     # Models
     seed: int = 0
     min_segment_size: int = 30
@@ -88,7 +90,7 @@ class Config:
         return cfg
 
     def _validate(self) -> None:
-        for key in ("lookback_days", "min_segment_size", "max_segment_levels"):
+        for key in ("lookback_days", "min_segment_size", "max_segment_levels", "max_decompressed_mb"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be a positive whole number, got {getattr(self, key)!r}")
         if not isinstance(self.spill_events_above, int) or self.spill_events_above < 0:

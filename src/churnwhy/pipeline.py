@@ -12,6 +12,7 @@ import numpy as np
 from churnwhy.config import Config
 from churnwhy.errors import StrictModeError
 from churnwhy.load import Exports, load_exports
+from churnwhy.load.span import check_as_of, check_loaded
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import CustomerTable, build_customer_table
 
@@ -37,6 +38,8 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
         from churnwhy.render.files import write_frame
 
         write_frame(rejects_to, exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
+    check_loaded(exports)
+    exports = check_as_of(exports, config.as_of)
     if config.strict:
         _fail_on_warnings(exports)
     step("building the customer table")

@@ -8,6 +8,7 @@ Results are naive UTC datetimes: values with an offset are converted to UTC firs
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 
@@ -27,6 +28,22 @@ MDY = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "
 NAMED = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%a, %d %b %Y %H:%M:%S %z")
 SAMPLE = 5000
 EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+# Dates outside these years are typos or placeholders, not events (a 9999 signup overflows every duration);
+# an end date from OPEN_END on is the "no end yet" placeholder of many systems (9999-12-31): no churn.
+EARLIEST, LATEST, OPEN_END = dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1), dt.datetime(9000, 1, 1)
+
+
+def implausible(parsed: pl.Expr, *, open_end: bool = False) -> pl.Expr:
+    """True where a parsed date lies outside EARLIEST..LATEST (an end date from OPEN_END on is allowed)."""
+    out = ~parsed.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")
+    if open_end:
+        out = out & (parsed < pl.lit(OPEN_END))
+    return out.fill_null(False)
+
+
+def without_open_end(column: str) -> pl.Expr:
+    """An end date column with the OPEN_END placeholders as null (no end)."""
+    return pl.when(pl.col(column) < pl.lit(OPEN_END)).then(pl.col(column)).alias(column)
 
 
 @dataclasses.dataclass(frozen=True)

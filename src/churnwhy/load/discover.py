@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class SourceFile:
 class Discovery:
     files: tuple[SourceFile, ...]
     skipped: tuple[tuple[str, str], ...]  # (name, why) for files that are not exports
+    unreadable: tuple[tuple[str, str], ...] = ()  # (name, why) for files and folders that could not be read
 
 
 def suffix_of(path: Path) -> str:
@@ -59,12 +61,10 @@ def discover(path: Path) -> Discovery:
         return Discovery((SourceFile(path, path.name, fmt, path.name.lower().endswith(".gz")),), ())
 
     files: list[SourceFile] = []
-    skipped: list[tuple[str, str]] = []
     hive_roots: set[Path] = set()
-    for p in sorted(path.rglob("*")):
+    paths, unreadable, skipped = _walk(path)
+    for p in paths:
         rel_parts = p.relative_to(path).parts
-        if any(part.startswith(".") for part in rel_parts) or not p.is_file():
-            continue
         name = "/".join(rel_parts)
         fmt = FORMATS.get(suffix_of(p))
         if p.name.lower() in IGNORED_NAMES or p.name.startswith("~$"):
@@ -72,6 +72,9 @@ def discover(path: Path) -> Discovery:
             continue
         if fmt is None:
             skipped.append((name, f"unsupported file type {suffix_of(p) or '(no extension)'!r}"))
+            continue
+        if not os.access(p, os.R_OK):
+            unreadable.append((name, "cannot be read (permission denied)"))
             continue
         if fmt == "parquet":
             hive = [i for i, part in enumerate(rel_parts[:-1]) if _HIVE_PART.match(part)]
@@ -82,9 +85,59 @@ def discover(path: Path) -> Discovery:
                     files.append(SourceFile(root, "/".join(rel_parts[: hive[0]]) or ".", "parquet-hive"))
                 continue
         files.append(SourceFile(p, name, fmt, p.name.lower().endswith(".gz")))
+    unreadable.sort()
+    if not files and unreadable:
+        name, why = unreadable[0]
+        raise InputError(f"{path}: no readable export files ({name}: {why}"
+                         + (f", and {len(unreadable) - 1} more" if len(unreadable) > 1 else "") + ")",
+                         hint="give churnwhy read access to the files (chmod), or copy them to a folder you own")
     if not files:
         raise InputError(
             f"{path}: no export files found" + (f" ({len(skipped)} other files skipped)" if skipped else ""),
             hint="put CSV, TSV, Parquet, JSON/NDJSON or Excel exports in the folder",
         )
-    return Discovery(tuple(files), tuple(skipped))
+    return Discovery(tuple(files), tuple(skipped), tuple(unreadable))
+
+
+def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Every file under `root` in a stable order, following symlinked folders once each (a link back up the
+    tree is not followed again); hidden files and folders skipped; folders that cannot be listed and broken
+    links are returned as (name, why), and so are links not followed."""
+    found: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    loops: list[tuple[str, str]] = []
+    seen = {os.path.realpath(root)}
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, root).replace(os.sep, "/")
+
+    def failed(exc: OSError) -> None:
+        problems.append((rel(exc.filename), f"folder cannot be read ({exc.strerror or exc})"))
+
+    for folder, dirs, names in os.walk(root, onerror=failed, followlinks=True):
+        keep = []
+        for d in sorted(dirs):
+            full = os.path.join(folder, d)
+            if d.startswith("."):
+                continue
+            real = os.path.realpath(full)
+            if real in seen:  # a loop, or a second link to a folder already read
+                if os.path.islink(full):
+                    loops.append((rel(full), "link to a folder already read (not read twice)"))
+                continue
+            seen.add(real)
+            if not os.access(full, os.R_OK | os.X_OK):
+                problems.append((rel(full), "folder cannot be read (permission denied)"))
+                continue
+            keep.append(d)
+        dirs[:] = keep
+        for n in sorted(names):
+            full = os.path.join(folder, n)
+            if n.startswith("."):
+                continue
+            if not os.path.exists(full):
+                problems.append((rel(full), "broken link (its target does not exist)"))
+                continue
+            if os.path.isfile(full):
+                found.append(Path(full))
+    return sorted(found), problems, loops

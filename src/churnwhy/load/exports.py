@@ -24,9 +24,9 @@ from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
 from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
-from churnwhy.load.dates import DateSpec, detect, fixed_width, parse_expr
+from churnwhy.load.dates import DateSpec, detect, fixed_width, implausible, parse_expr, without_open_end
 from churnwhy.load.discover import discover
-from churnwhy.load.read import ROW, RawTable, read_source, short_error
+from churnwhy.load.read import READ_REASONS, READ_REJECT, READ_VALUE, ROW, RawTable, read_source, short_error
 
 SRC = "__src"
 
@@ -40,6 +40,8 @@ REJECT_REASONS = {
     "unknown_customer": "links to no customer in the customers files",
     "end_before_start": "churn date before signup date",
     "empty_response": "survey row with no score, reason or text",
+    "bad_flag": "a churn flag that is not a yes/no word",
+    **READ_REASONS,
 }
 REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "reason": pl.String, "column": pl.String, "value": pl.String}
 REASON = "__reject"
@@ -189,11 +191,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     """Read every export under `path` into validated customers, events and surveys tables."""
     config = config or Config()
     found = discover(Path(path))
-    skipped = list(found.skipped)
+    skipped = list(found.skipped) + list(found.unreadable)
     tables: list[tuple[RawTable, TableMapping]] = []
-    warnings: list[str] = []
+    # Inputs that could not be read are warnings (errors under --strict), never a silent loss.
+    warnings: list[str] = [f"{name}: {why}" for name, why in found.unreadable]
     for src in found.files:
-        raws, notes = read_source(src)
+        raws, notes = read_source(src, max_decompressed_mb=config.max_decompressed_mb)
         skipped += notes
         for raw in raws:
             mapping = _mapping_for(raw, config)
@@ -226,7 +229,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         links = _link_table(customers)
     events = surveys = None
     if parsed["events"]:
-        events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
+        try:
+            events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
+        except pl.exceptions.ComputeError as exc:  # the events files are read here, in one lazy pass
+            names = ", ".join(p.raw.name for p in parsed["events"])
+            raise InputError(f"{names}: cannot be read ({short_error(exc)})",
+                             hint="check the file opens in a spreadsheet; re-export it, or move it out of the folder") from None
         late.append(bad)
     if parsed["surveys"]:
         surveys, bad = _surveys(parsed["surveys"], customers, links)
@@ -289,10 +297,15 @@ def _parse_or_explain(raw: RawTable, mapping: TableMapping, config: Config) -> _
 def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     schema = raw.frame.collect_schema()
     m = mapping.columns
-    notes: list[str] = []
+    notes: list[str] = list(raw.notes)
     date_cols = [c for c in ("signup_date", "churn_date", "event_time", "survey_date") if c in m]
     # Formats come from a sample of each column; the whole column is then parsed with them.
-    sample = raw.frame.select([m[c] for c in date_cols]).head(20_000).collect() if date_cols else None
+    id_src = m.get("customer_id")
+    sampled = list(dict.fromkeys([m[c] for c in date_cols] + ([id_src] if id_src else [])))
+    sample = raw.frame.select(sampled).head(20_000).collect() if sampled else None
+    # Ids exported as floats ('1.0') in one file and as integers in another must match: '.0' goes in this file.
+    float_like = bool(id_src and schema[id_src] == pl.String
+                      and sample[id_src].str.strip_chars().str.contains(V.FLOAT_LIKE_ID).any())  # type: ignore[index]
     specs: dict[str, DateSpec] = {}
     for canon in date_cols:
         src = m[canon]
@@ -307,9 +320,12 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     exprs: list[pl.Expr] = [pl.col(ROW)]
     key_exprs: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, str, str | None, pl.Expr | None]] = []  # (is_bad, reason, column, raw value)
+    if READ_REJECT in schema:  # rows the reader could not read (_first_reason puts these first)
+        seen = inputs.text(READ_REJECT)
+        checks += [(seen == why, why, None, inputs.text(READ_VALUE)) for why in READ_REASONS]
     if "customer_id" in m:
         src = m["customer_id"]
-        key_exprs.append(V.identifier(src, schema[src], inputs.text(src)).alias("customer_id"))
+        key_exprs.append(V.identifier(src, schema[src], inputs.text(src), float_like=float_like).alias("customer_id"))
     key_exprs += [V.link_key(k, m[k], inputs.text(m[k])).alias(k) for k in LINK_KEYS if k in m]
     key_names = [e.meta.output_name() for e in key_exprs]
     exprs += key_exprs
@@ -323,9 +339,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
         fixed = {f: v for f in spec.formats if (v := fixed_width(f, seen)) is not None} if text is not None else {}
         cache = seen.n_unique() < 0.5 * seen.len()  # timestamps rarely repeat; dates do
         exprs.append(parse_expr(src, spec, schema[src], text, step=inputs.step, fixed=fixed, cache=cache).alias(canon))
-        if spec.kind != "native":  # a typed date column (Parquet) cannot fail to parse: no check to run
-            raw_value = inputs.raw(src)
-            checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_date", src, raw_value))
+        raw_value = inputs.raw(src)
+        odd = implausible(pl.col(canon), open_end=canon == "churn_date")  # year 9999, 1753...
+        if spec.kind != "native":  # a typed date column (Parquet) cannot fail to parse
+            odd = odd | (raw_value.is_not_null() & pl.col(canon).is_null())
+        checks.append((odd, "bad_date", src, raw_value))
     for canon in ("amount", "score", "tenure"):
         if canon in m:
             src = m[canon]
@@ -338,7 +356,10 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
         if canon in m:
             exprs.append(inputs.text(m[canon]).alias(canon))
     if "churned" in m:
-        exprs.append(V.flag(m["churned"], inputs.text(m["churned"])).alias("churned"))
+        src = m["churned"]
+        exprs.append(V.flag(src, inputs.text(src)).alias("churned"))
+        # A flag that is not a yes/no word is a rejected row: counted as active, it would hide a churner.
+        checks.append((inputs.text(src).is_not_null() & pl.col("churned").is_null(), "bad_flag", src, inputs.raw(src)))
     if mapping.role == "events":
         if "event_type" not in m:  # an orders export: the file is the event type
             stem = V.snake(re.sub(r"(\.[a-z0-9]+)+$", "", raw.name.rsplit("/", 1)[-1].split("#")[0].lower()))
@@ -374,7 +395,10 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
         lazy = values(raw.frame).with_columns(reason).drop(inputs.helpers)
         used = pl.coalesce([pl.col(n) for n in key_names]) if key_names else pl.lit(None, pl.String)
         return _Parsed(raw, mapping, lazy, dates, notes, {}, (tuple(checks), id_missing, used, values))
-    df = values(raw.frame).with_columns(_first_reason(checks, id_missing)).drop(inputs.helpers).collect()
+    df = values(raw.frame).with_columns(_first_reason(checks, id_missing)).drop(inputs.helpers)
+    if "churn_date" in specs:
+        df = df.with_columns(without_open_end("churn_date"))
+    df = df.collect()
     if mapping.role == "customers":
         df = _dedupe_customers(df)
     return _Parsed(raw, mapping, df, dates, notes, segment_sources, n_rows=df.height)
@@ -431,11 +455,15 @@ class _Inputs:
 
 
 def _first_reason(checks: list, id_missing: pl.Expr) -> list[pl.Expr]:
-    """The first failing check names the row's reject reason, column and offending value."""
-    reason = pl.when(id_missing).then(pl.lit("missing_id"))
-    column = pl.when(id_missing).then(pl.lit(None, pl.String))
-    value = pl.when(id_missing).then(pl.lit(None, pl.String))
-    for bad, why, col, val in checks:
+    """The first failing check names the row's reject reason, column and offending value; rows the reader
+    could not read come first (their other columns are empty or cut)."""
+    first = [c for c in checks if c[1] in READ_REASONS]
+    ordered = [*first, (id_missing, "missing_id", None, None), *[c for c in checks if c[1] not in READ_REASONS]]
+    bad, why, col, val = ordered[0]
+    reason = pl.when(bad).then(pl.lit(why))
+    column = pl.when(bad).then(pl.lit(col, pl.String))
+    value = pl.when(bad).then(val if val is not None else pl.lit(None, pl.String))
+    for bad, why, col, val in ordered[1:]:
         reason = reason.when(bad).then(pl.lit(why))
         column = column.when(bad).then(pl.lit(col, pl.String))
         value = value.when(bad).then(val if val is not None else pl.lit(None, pl.String))
@@ -492,6 +520,8 @@ def _join_customers(
         for src, name in p.segment_sources.items():
             # Same-named columns in several files coalesce in the join; a canonical name is never reused.
             final = name if name not in ("customer_id", *CUSTOMER_FIELDS) else f"{name}_{i}"
+            while final in seg_names or final in renames.values():  # "Plan Type" beside "plan_type"
+                final = f"{final}_{i + 1}"
             renames[f"__seg__{src}"] = final
             seg_names[final] = src
         frames.append(df.rename(renames))
@@ -792,6 +822,8 @@ def _type_names(exported: pl.Series) -> tuple[pl.DataFrame, pl.Enum]:
 
 def _event_types(frame: pl.DataFrame, names: pl.DataFrame, enum: pl.Enum) -> pl.DataFrame:
     """The event type column as its names (`_type_names`); rows are mapped by the Categorical's codes."""
+    if frame.height == 0:  # no valid event (a header-only file, every row rejected): replace_strict keeps u32
+        return frame.with_columns(pl.Series("event_type", [], dtype=enum))
     phys = pl.col("event_type").to_physical().fill_null(2**32 - 1)  # a missing type is 'unknown'
     codes = names.select(phys.alias("__code"), "__name")
     return frame.with_columns(phys.replace_strict(codes["__code"], codes["__name"], return_dtype=enum).alias("event_type"))

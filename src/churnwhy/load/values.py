@@ -7,10 +7,18 @@ from collections.abc import Callable
 
 import polars as pl
 
+# Yes/no words as exports write them, in the languages offices use (accents are removed before matching).
 TRUE_WORDS = ("yes", "y", "true", "t", "1", "1.0", "churned", "churn", "cancelled", "canceled", "left", "closed",
-              "inactive", "lost", "exited", "terminated", "ended", "lapsed", "former", "attrited", "gone")
+              "inactive", "lost", "exited", "terminated", "ended", "lapsed", "former", "attrited", "gone",
+              "ja", "j", "oui", "si", "sim", "tak", "da", "igen", "evet", "kylla", "ano", "wahr", "vrai",
+              "verdadero", "verdadeiro", "vero", "waar", "sant", "gekundigt", "abgewandert", "resilie", "annule",
+              "cancelado", "cancelada", "baja", "disdetto", "opgezegd", "uppsagd")
 FALSE_WORDS = ("no", "n", "false", "f", "0", "0.0", "active", "stayed", "retained", "current", "open", "joined",
-               "new", "existing", "live", "ongoing", "subscribed", "member")
+               "new", "existing", "live", "ongoing", "subscribed", "member", "not",
+               "nein", "nee", "nej", "non", "nao", "nie", "nem", "hayir", "ei", "ne", "falsch", "faux", "falso",
+               "onwaar", "aktiv", "actif", "activo", "ativo", "attivo", "actief", "bestehend", "vigente")
+_TRUE_RE = "|".join(w for w in TRUE_WORDS if w.isalpha())
+_FALSE_RE = "|".join(w for w in FALSE_WORDS if w.isalpha())
 
 
 def text(col: str) -> pl.Expr:
@@ -22,12 +30,18 @@ def text(col: str) -> pl.Expr:
 # several uses (the loader does: without common-subexpression elimination each use would trim it again).
 
 
-def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None) -> pl.Expr:
-    """Customer ids stay exactly as exported (leading zeros, long digit runs); a float column's '.0' goes."""
+def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None, *, float_like: bool = False) -> pl.Expr:
+    """Customer ids stay exactly as exported (leading zeros, long digit runs); a float column's '.0' goes, and so
+    does a text column's where its ids are written like floats ('1.0'), so that they match '1' elsewhere."""
     s = text(col) if s is None else s
     if dtype.is_float():
         s = s.str.replace(r"\.0$", "")
+    elif float_like:
+        s = s.str.replace(r"^(-?\d+)\.0+$", "${1}")
     return s
+
+
+FLOAT_LIKE_ID = r"^-?\d+\.0+$"
 
 
 def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
@@ -78,9 +92,17 @@ def _written_number(s: pl.Expr) -> pl.Expr:
 
 
 def flag(col: str, s: pl.Expr | None = None) -> pl.Expr:
-    """Yes/No, Y/N, True/False, 1/0 and status words -> bool; anything else null (reported, not guessed)."""
-    s = (text(col) if s is None else s).str.to_lowercase()
-    return pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False).otherwise(None)
+    """Yes/No, Y/N, True/False, 1/0 and status words, in several languages -> bool; anything else null (the
+    loader rejects it: a guess would hide churners). A label before a colon ('Churned: yes') is dropped; a phrase
+    reads by its words ('Attrited Customer'), and one holding both kinds of word ('not churned') stays null."""
+    s = (text(col) if s is None else s).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+    s = s.str.replace(r"^[^:]*:\s*", "")
+    number = s.cast(pl.Float64, strict=False)
+    yes = s.str.contains(rf"\b(?:{_TRUE_RE})\b")
+    no = s.str.contains(rf"\b(?:{_FALSE_RE})\b")
+    return (pl.when(s.is_in(TRUE_WORDS) | (number == 1)).then(True)
+            .when(s.is_in(FALSE_WORDS) | (number == 0)).then(False)
+            .when(yes & ~no).then(True).when(no & ~yes).then(False).otherwise(None))
 
 
 def snake(name: str) -> str:
