@@ -122,21 +122,28 @@ def _reasons(table: CustomerTable, config: Config, rows: np.ndarray) -> tuple[pl
     return labels["why"], labels["what"], conf, calls
 
 
-def _sums(has_value: bool) -> list[pl.Expr]:
-    return [pl.len().alias("customers"), pl.col("churn_probability").sum().alias("expected"),
-            (pl.col("revenue_at_risk").sum() if has_value else pl.lit(None, pl.Float64)).alias("revenue")]
+def _group(keys: pl.Series, out: pl.DataFrame, has_value: bool) -> list[tuple[str, int, float, float | None]]:
+    """(key, customers, expected churners, revenue at risk) per key, summed by numpy: a Polars group-by adds floats
+    in an order that varies between runs, and the same input must give the same report."""
+    keys = keys.cast(pl.String).fill_null("(none)")
+    code = keys.rank("dense").cast(pl.Int64).to_numpy() - 1
+    names = keys.unique().sort().to_list()
+    count = np.bincount(code, minlength=len(names))
+    expected = np.bincount(code, weights=out["churn_probability"].to_numpy(), minlength=len(names))
+    revenue = (np.bincount(code, weights=out["revenue_at_risk"].fill_null(0.0).to_numpy(), minlength=len(names))
+               if has_value else [None] * len(names))
+    return [(k, int(n), float(e), None if r is None else float(r)) for k, n, e, r in zip(names, count, expected, revenue, strict=True)]
 
 
 def _tally(out: pl.DataFrame, key: str, has_value: bool) -> tuple[Tally, ...]:
-    g = out.group_by(key).agg(_sums(has_value)).sort(["expected", key], descending=[True, False])
-    return tuple(Tally(str(k), int(n), float(e), r) for k, n, e, r in g.iter_rows())
+    rows = sorted(_group(out[key], out, has_value), key=lambda r: (-round(r[2], 9), r[0]))
+    return tuple(Tally(*r) for r in rows)
 
 
 def _bands(out: pl.DataFrame, has_value: bool) -> tuple[Tally, ...]:
     """Deciles of risk among active customers, highest first: "0-10%" is the riskiest tenth (out is sorted by risk)."""
-    band = (pl.int_range(pl.len()) * 10 // pl.len() + 1).alias("band")
-    g = out.with_columns(band).group_by("band").agg(_sums(has_value)).sort("band")
-    return tuple(Tally(f"{(b - 1) * 10}-{b * 10}%", int(n), float(e), r) for b, n, e, r in g.iter_rows())
+    band = pl.Series("band", np.arange(out.height) * 10 // max(out.height, 1) + 1).cast(pl.String).str.zfill(2)
+    return tuple(Tally(f"{(int(b) - 1) * 10}-{int(b) * 10}%", n, e, r) for b, n, e, r in _group(band, out, has_value))
 
 
 def _factor_tally(out: pl.DataFrame) -> tuple[Tally, ...]:
@@ -145,6 +152,5 @@ def _factor_tally(out: pl.DataFrame) -> tuple[Tally, ...]:
     long = pl.concat([top.select(pl.col(f).alias("factor"), "churn_probability") for f in FACTORS]).drop_nulls("factor")
     if long.is_empty():
         return ()
-    g = long.group_by("factor").agg(pl.len().alias("n"), pl.col("churn_probability").sum().alias("e"))
-    g = g.sort(["n", "factor"], descending=[True, False]).head(10)
-    return tuple(Tally(str(f), int(n), float(e), None) for f, n, e in g.iter_rows())
+    rows = sorted(_group(long["factor"], long, False), key=lambda r: (-r[1], r[0]))[:10]
+    return tuple(Tally(*r) for r in rows)

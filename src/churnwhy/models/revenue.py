@@ -142,9 +142,14 @@ def concentration(table: CustomerTable, *, min_size: int, max_levels: int) -> Co
         values = frame[seg].cast(pl.String).fill_null("(missing)")
         if not 2 <= values.n_unique() <= max_levels:
             continue
-        g = pl.DataFrame({"lv": values, "o": e, "x": expected, "ok": ok}).filter(pl.col("ok")).group_by("lv").agg(
-            pl.len().alias("n"), pl.col("o").sum().alias("o"), pl.col("x").sum().alias("x"))
-        for lv, n, o, x in g.sort("lv").iter_rows():
+        # numpy sums, not a Polars group-by: its threads add floats in varying order, and a tie between two
+        # levels (a plan and its fee) must sort the same way on every run
+        code = values.rank("dense").cast(pl.Int64).to_numpy() - 1
+        names = values.unique().sort()
+        n_by = np.bincount(code, weights=ok, minlength=names.len())
+        o_by = np.bincount(code, weights=e, minlength=names.len())
+        x_by = np.bincount(code, weights=expected, minlength=names.len())
+        for lv, n, o, x in zip(names.to_list(), n_by.astype(int), o_by.astype(int), x_by, strict=True):
             if n < min_size or x <= 0:
                 continue
             lo = chi2.ppf(0.025, 2 * o) / 2 if o > 0 else 0.0
@@ -152,7 +157,7 @@ def concentration(table: CustomerTable, *, min_size: int, max_levels: int) -> Co
             rows.append(SegmentRatio(seg, str(lv), int(n), int(o), float(x), float(o / x), float(lo / x), float(hi / x)))
     if not rows:
         return ConcentrationResult(skipped=f"no segment level with at least {min_size} customers")
-    rows.sort(key=lambda r: (-r.ratio, r.segment, r.level))
+    rows.sort(key=lambda r: (-round(r.ratio, 9), r.segment, r.level))
     return ConcentrationResult(rows=tuple(rows), rules=(
         "expected churners = the overall Nelson-Aalen cumulative hazard at each customer's tenure, summed over the level "
         "(observed / expected = 1: churns like everyone else at the same tenures); 95% CI exact Poisson on the observed count",

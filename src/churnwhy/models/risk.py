@@ -87,10 +87,12 @@ class RiskSettings:
 
 
 def segment_dummies(frame: pl.DataFrame, segments: tuple[str, ...], *, min_size: int, max_levels: int,
-                    levels: Mapping[str, tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[str], dict[str, tuple[str, ...]]]:
+                    levels: Mapping[str, tuple[str, ...]] | None = None,
+                    rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str], dict[str, tuple[str, ...]]]:
     """0/1 columns `segment=level` for every level but the commonest (the reference). Levels held by fewer than
     `min_size` customers stay in the reference; a segment with more than `max_levels` levels is left out.
-    `levels` (from a fit) fixes the columns, so a scored table gets exactly the fitted ones."""
+    `levels` (from a fit) fixes the columns, so a scored table gets exactly the fitted ones; levels are chosen
+    on every row, the columns built for `rows` only (default all)."""
     cols: list[np.ndarray] = []
     names: list[str] = []
     chosen: dict[str, tuple[str, ...]] = {}
@@ -108,31 +110,36 @@ def segment_dummies(frame: pl.DataFrame, segments: tuple[str, ...], *, min_size:
         if not keep:
             continue
         chosen[seg] = keep
+        picked = values if rows is None else values.gather(rows)
         for lv in keep:
-            cols.append((values == lv).to_numpy().astype(float))
+            cols.append((picked == lv).to_numpy().astype(float))
             names.append(f"{seg}={lv}")
-    x = np.stack(cols).T if cols else np.empty((frame.height, 0))
+    x = np.stack(cols).T if cols else np.empty((frame.height if rows is None else rows.size, 0))
     return x, names, chosen
 
 
-def design(table: CustomerTable, settings: RiskSettings, levels: Mapping[str, tuple[str, ...]] | None = None):  # type: ignore[no-untyped-def]
-    """The model's raw matrix: the table's filled behaviour features, then segment-level columns."""
+def design(table: CustomerTable, settings: RiskSettings, levels: Mapping[str, tuple[str, ...]] | None = None,
+           rows: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    """The model's raw matrix for `rows` (default all): the table's filled behaviour features (rates shrunk, see
+    shrunk_rate), then segment-level columns. Statistics (shrinkage, levels) come from every row; only the rows
+    asked for are copied (a fit sample of 50,000, not a million)."""
     parts, names = [], []
+    n = table.frame.height if rows is None else rows.size
     if table.features:
         prepared = table.filled_features
-        cols = [j for j, n in enumerate(prepared.names) if n not in EXPOSURE_ARTEFACTS]
-        x = np.array(prepared.x[:, cols], order="F")  # a copy: the shared matrix is read-only
+        cols = [j for j, nm in enumerate(prepared.names) if nm not in EXPOSURE_ARTEFACTS]
+        x = np.empty((n, len(cols)), order="F")  # the shared matrix is read-only: fill a copy, column by column
         for k, j in enumerate(cols):
             shrunk = shrunk_rate(table.frame, prepared.names[j])
-            if shrunk is not None:
-                x[:, k] = shrunk
+            column = shrunk if shrunk is not None else prepared.x[:, j]
+            x[:, k] = column if rows is None else column[rows]
         parts.append(x)
         names += [prepared.names[j] for j in cols]
     dummies, dnames, chosen = segment_dummies(table.frame, table.segments, min_size=settings.min_segment_size,
-                                              max_levels=settings.max_segment_levels, levels=levels)
+                                              max_levels=settings.max_segment_levels, levels=levels, rows=rows)
     parts.append(dummies)
     names += dnames
-    x = np.hstack(parts) if parts else np.empty((table.frame.height, 0))
+    x = np.hstack(parts) if parts else np.empty((n, 0))
     return x, names, chosen
 
 
@@ -186,7 +193,6 @@ class RiskModel:
         self.notes_: list[str] = []
         self.skipped_: str | None = None
         frame = table.frame
-        x, names, self.levels_ = design(table, s)
         t = frame["tenure_days"].cast(pl.Float64).to_numpy()
         e = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
         valid = np.isfinite(t) & (t >= 0)
@@ -199,10 +205,10 @@ class RiskModel:
         rng = np.random.default_rng(s.seed)
         fit = idx[stratified_sample(e[idx], s.max_fit_rows, rng)]
         self.n_fit_ = int(fit.size)
-        keep, _ = screen_columns(x[fit], names, max_abs_r=0.95, max_vif=np.inf)
-        self.columns_ = keep
+        x, names, self.levels_ = design(table, s, rows=fit)
+        keep, _ = screen_columns(x, names, max_abs_r=0.95, max_vif=np.inf)
         self.features_ = tuple(names[j] for j in keep)
-        xf = x[np.ix_(fit, keep)] if keep else np.empty((fit.size, 0))
+        xf = x[:, keep] if keep else np.empty((fit.size, 0))
         self.mean_ = xf.mean(axis=0) if keep else np.zeros(0)
         self.sd_ = xf.std(axis=0) if keep else np.ones(0)
         z = (xf - self.mean_) / self.sd_ if keep else xf
@@ -256,10 +262,9 @@ class RiskModel:
     # -- scoring -------------------------------------------------------------------------------
     def linear_predictor(self, table: CustomerTable, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(standardised matrix z, linear predictor) for the table's rows, on the fitted columns."""
-        x, names, _ = design(table, self.settings, levels=self.levels_)
+        picked, names, _ = design(table, self.settings, levels=self.levels_, rows=rows)
         index = {n: j for j, n in enumerate(names)}
         cols = [index.get(f) for f in self.features_]
-        picked = x if rows is None else x[rows]
         z = np.zeros((picked.shape[0], len(cols)))
         for k, j in enumerate(cols):  # a column absent from this table (a constant): its mean, z = 0
             if j is not None:
