@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench clean examples
+.PHONY: demo test repeat bench clean examples
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=python3.x)"; exit 2; }
@@ -25,6 +25,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The bundled example analysed RUNS times in a row, each in a fresh process: no failure, identical JSON.
+RUNS ?= 100
+repeat: $(VENV)/.installed
+	$(PY) scripts/repeat_analyze.py $(RUNS)
 
 # Regenerate the bundled example exports from the demo generator (planted truth in truth.json).
 examples: $(VENV)/.installed

@@ -218,18 +218,6 @@ def test_behaviour_sums_do_not_depend_on_how_events_are_sliced(tmp_path, monkeyp
     assert got["n_login"].sum() > 100
 
 
-def test_model_imports_warm_in_the_background():
-    """analyze() imports scikit-learn and lifelines on a thread while loading; the thread must finish cleanly."""
-    import sys
-
-    from churnwhy.pipeline import warm_model_imports
-
-    thread = warm_model_imports()
-    thread.join(timeout=120)
-    assert not thread.is_alive()
-    assert "sklearn.linear_model" in sys.modules and "lifelines" in sys.modules
-
-
 def test_rows_come_out_sorted_by_id_whatever_the_file_order(tmp_path):
     """The table skips its sort when the customers file is already in id order; an unsorted file is sorted."""
     customers = "customer_id,signup_date,churn_date\nC,2024-01-01,\nA,2024-01-01,2024-03-01\nB,2024-01-02,\n"

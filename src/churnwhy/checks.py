@@ -44,6 +44,12 @@ def parse_share(spec: str) -> tuple[str, str, float]:
     m = re.fullmatch(r"\s*(why|what)\s*=\s*([a-z_]+)\s*:\s*([0-9.]+%?)\s*", spec)
     if not m:
         raise ChurnwhyError(f"--max-share {spec!r}: expected AXIS=LABEL:SHARE", hint="e.g. --max-share why=brand_failed:0.4")
+    from churnwhy.models.reason_taxonomy import WHAT, WHY
+
+    labels = WHY if m.group(1) == "why" else WHAT
+    if m.group(2) not in labels:  # a typo is a usage error (exit 2), not a breached threshold (exit 1)
+        raise ChurnwhyError(f"--max-share {spec}: {m.group(2)!r} is not a {m.group(1)} reason",
+                            hint=f"one of {', '.join(labels)}")
     return m.group(1), m.group(2), _share(m.group(3), f"--max-share {spec}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -45,4 +46,12 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """The console script. Commands map their own errors (commands/_common.handle_errors); this catches what
+    escapes before a command runs, so no run ever ends in a traceback or in exit 1 (check's code)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001
+        from churnwhy.errors import one_line
+
+        print(f"internal error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(3)

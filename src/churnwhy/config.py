@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
+import functools
+import json
+import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,13 +73,17 @@ class Config:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Config:
+        """Every value is checked against its declared type here, so a wrong one is exit 2 naming the key and the
+        fix, never a traceback later; [reasons] and [drivers] go through the models' own validators now too."""
         known = {f.name for f in dataclasses.fields(cls)}
+        where = f"{values['source']}: " if values.get("source") else ""
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(
-                f"unknown setting(s): {', '.join(unknown)}",
-                hint=f"valid settings are: {', '.join(sorted(known - {'source'}))}",
+                f"{where}unknown setting {unknown[0]!r}" + (f" (and {', '.join(unknown[1:])})" if unknown[1:] else ""),
+                hint=did_you_mean(unknown[0], sorted(known - {"source"}), "setting"),
             )
+        check_types(values, where)
         clean = dict(values)
         try:
             if isinstance(clean.get("as_of"), str):
@@ -81,21 +91,39 @@ class Config:
             if isinstance(clean.get("as_of"), dt.datetime):
                 clean["as_of"] = clean["as_of"].date()
         except ValueError:
-            raise ConfigError(f"as_of must be a date like 2024-12-31, got {values['as_of']!r}") from None
+            raise ConfigError(f"{where}as_of must be a date like 2024-12-31, got {values['as_of']!r}") from None
         for key in ("horizons", "segments"):
             if isinstance(clean.get(key), list):
                 clean[key] = tuple(clean[key])
         cfg = cls(**clean)
-        cfg._validate()
+        try:
+            cfg._validate()
+            cfg._validate_model_tables()
+        except ConfigError as exc:
+            raise ConfigError(where + exc.message, hint=exc.hint) from None
         return cfg
+
+    def _validate_model_tables(self) -> None:
+        """[reasons] and [drivers] are read by the models, but checked now: a misspelt key must stop the run
+        before it starts, not quietly skip a section (issue 14). The models' own parsers are the one truth."""
+        from churnwhy.models.drivers_families import DEFAULTS, DriverSettings
+        from churnwhy.models.reason_taxonomy import _KNOWN_KEYS, settings_from_config
+
+        for name, parse, keys in (("reasons", settings_from_config, _KNOWN_KEYS), ("drivers", DriverSettings.from_config, DEFAULTS)):
+            try:
+                parse(self)
+            except ConfigError as exc:
+                unknown = sorted(set(getattr(self, name)) - set(keys))
+                raise ConfigError(exc.message, hint=did_you_mean(unknown[0], sorted(keys), f"[{name}] key")
+                                  if unknown else exc.hint) from None
 
     def _validate(self) -> None:
         for key in ("lookback_days", "min_segment_size", "max_segment_levels", "max_decompressed_mb"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+            if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be a positive whole number, got {getattr(self, key)!r}")
-        if not isinstance(self.spill_events_above, int) or self.spill_events_above < 0:
+        if self.spill_events_above < 0:
             raise ConfigError(f"spill_events_above must be 0 (always) or a positive whole number, got {self.spill_events_above!r}")
-        if not isinstance(self.inactivity_days, int) or self.inactivity_days < 0:
+        if self.inactivity_days < 0:
             raise ConfigError(f"inactivity_days must be 0 (off) or a positive whole number, got {self.inactivity_days!r}")
         if self.tenure_unit not in TENURE_UNITS:
             raise ConfigError(f"tenure_unit must be one of {', '.join(TENURE_UNITS)}, got {self.tenure_unit!r}")
@@ -103,8 +131,97 @@ class Config:
         if bad:
             f, r = next(iter(bad.items()))
             raise ConfigError(f"[files] {f!r} = {r!r}: the role must be one of {', '.join(ROLES)}")
-        if any((not isinstance(h, int)) or h <= 0 for h in self.horizons):
+        if not self.horizons or any(h <= 0 for h in self.horizons):
             raise ConfigError(f"horizons must be positive whole days, got {list(self.horizons)!r}")
+
+
+        if not 0 <= self.seed < 2**32:  # scikit-learn's random_state bound
+            raise ConfigError(f"seed must be a whole number from 0 to 4294967295, got {self.seed!r}")
+        try:
+            re.compile(self.cancel_event_pattern)
+        except re.error as exc:
+            raise ConfigError(f"cancel_event_pattern is not a regular expression ({exc})") from None
+
+
+# Examples for the fix of a wrongly typed setting, where the default does not make one.
+_EXAMPLES = {"as_of": '"2024-12-31"', "segments": '["plan", "region"]', "date_format": '"%d/%m/%Y"'}
+_NAMES = {"date_format": "[dates] format"}  # settings written under another name in churnwhy.toml
+_TABLES = {"columns": "[columns]", "file_columns": "[columns.\"file.csv\"]", "files": "[files]",
+           "date_formats": "[dates.columns]", "reasons": "[reasons]", "drivers": "[drivers]"}
+
+
+@functools.cache
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(Config)
+
+
+def check_types(values: Mapping[str, Any], where: str = "") -> None:
+    """ConfigError for the first value that is not of its setting's declared type (`horizons = 30`, `seed = "x"`).
+
+    Read from Config's annotations, so a setting added later is checked too."""
+    hints = _hints()
+    for key, value in values.items():
+        if key == "source" or key not in hints or _fits(value, hints[key]):
+            continue
+        example = _EXAMPLES.get(key) or _toml(next(f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                                                    for f in dataclasses.fields(Config) if f.name == key))
+        name = _TABLES.get(key) or _NAMES.get(key, key)
+        fix = f"write it as {name} with one line per entry" if key in _TABLES else f"e.g. {name} = {example}"
+        raise ConfigError(f"{where}{name} must be {_describe(hints[key])}, got {_toml(value)}", hint=fix)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is dt.date:
+        return isinstance(value, dt.date | str)  # a string is parsed (and its format checked) next
+    if hint is Path:
+        return isinstance(value, str | Path)
+    if origin is tuple:
+        return isinstance(value, list | tuple) and all(_fits(v, args[0]) for v in value)
+    if origin in (Mapping, dict):
+        return isinstance(value, Mapping) and all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    if origin is tuple:
+        return {int: "a list of whole numbers", str: "a list of names in quotes"}.get(args[0], "a list")
+    if origin in (Mapping, dict):
+        return "a table of text values" if args[1] is str else "a table"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes",
+            dt.date: 'a date in quotes like "2024-12-31"', Path: "a path"}.get(hint, str(hint))
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)[:80]
+    except (TypeError, ValueError):
+        return repr(value)[:80]
+
+
+def did_you_mean(key: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    listed = f"valid {what}s are: {', '.join(known)}"
+    return f"did you mean {close[0]!r}? ({listed})" if close else listed
 
 
 def _find_config(path: Path | None, explicit: Path | None) -> Path | None:
@@ -126,15 +243,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the line it names, or run `churnwhy init` for a fresh file") from None
     values: dict[str, Any] = {}
     # [columns] holds canonical = "source" pairs; nested tables are per-file mappings.
-    columns = raw.pop("columns", {}) or {}
+    columns = _table(path, raw.pop("columns", {}), "[columns]")
+    bad = next((k for k, v in columns.items() if not isinstance(v, str | dict)), None)
+    if bad is not None:
+        raise ConfigError(f"{path}: [columns] {bad} must be an export column name in quotes or a table for one file, "
+                          f"got {_toml(columns[bad])}", hint=f'e.g. {bad} = "Client Ref"')
     values["columns"] = {k: v for k, v in columns.items() if isinstance(v, str)}
     values["file_columns"] = {k: dict(v) for k, v in columns.items() if isinstance(v, dict)}
     if "files" in raw:
-        values["files"] = dict(raw.pop("files"))
+        values["files"] = _table(path, raw.pop("files"), "[files]")
     if "dates" in raw:  # [dates] format = "...", [dates.columns] "Signup" = "%d/%m/%Y"
-        dates = raw.pop("dates")
+        dates = _table(path, raw.pop("dates"), "[dates]")
+        extra = sorted(set(dates) - {"format", "columns"})
+        if extra:
+            raise ConfigError(f"{path}: [dates] unknown key {extra[0]!r}", hint=did_you_mean(extra[0], ["columns", "format"], "[dates] key"))
         if "format" in dates:
             values["date_format"] = dates["format"]
-        values["date_formats"] = dict(dates.get("columns", {}))
+        values["date_formats"] = _table(path, dates.get("columns", {}), "[dates.columns]")
+    if "source" in raw:  # set by churnwhy to the file's own path, never read from it
+        raise ConfigError(f"{path}: unknown setting 'source'", hint="delete the line")
     values.update(raw)
     return values
+
+
+def _table(path: Path, value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {name} must be a table, got {_toml(value)}",
+                          hint=f"write it as a {name} header with one key = value line per entry below it")
+    return dict(value)

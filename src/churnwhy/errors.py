@@ -1,4 +1,5 @@
-"""One exception tree. The CLI maps ChurnwhyError to exit code 2 and prints only its message."""
+"""One exception tree. The CLI maps ChurnwhyError to exit code 2 and prints only its message; any other
+exception is a bug in churnwhy: exit code 3 with one line (`one_line`), the traceback only with --debug."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ class DateFormatError(InputError):
     """A date column's format cannot be decided (e.g. DD/MM vs MM/DD)."""
 
 
+class OutputError(ChurnwhyError):
+    """An output path cannot be written (a folder where a file is wanted, read-only, inside the input...)."""
+
+
 class ConfigError(ChurnwhyError):
     """churnwhy.toml or a flag holds an invalid setting."""
 
@@ -41,3 +46,9 @@ class ThresholdBreached(ChurnwhyError):
     """A `check` threshold does not hold (exit code 1)."""
 
     exit_code = 1
+
+
+def one_line(exc: BaseException) -> str:
+    """`ValueError: the first line of its message`: what a bug report needs, without values from deeper lines."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +33,9 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     step("loading exports")
     exports = load_exports(path, config)
     if rejects_to is not None:
-        from churnwhy.render.files import write_frame
+        from churnwhy.render.files import write_csv
 
-        write_frame(rejects_to, exports.rejects.rename({"source": "file"}), writer=lambda f, p: f.write_csv(p))
+        write_csv(rejects_to, exports.rejects.rename({"source": "file"}))
     check_loaded(exports)
     exports = check_as_of(exports, config.as_of)
     if config.strict:
@@ -91,12 +89,15 @@ def analyze(
     """
     from churnwhy.report import Report
 
+    from churnwhy.models.survival import check_by
+
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     validate_action_settings(config)
-    warm_model_imports()
     loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
-    past = past_table(loaded, progress=step)
+    if by:
+        check_by(loaded.table, by, config)  # a usage error: before any model runs
+    past = past_table(loaded, progress=step)  # needs the event rows: before they go
     # The models read the customer table only: the event rows go before they run (peak memory).
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
@@ -111,8 +112,13 @@ def analyze(
     at_risk, _ = _section("at_risk", _at_risk, table, config, past)
     revenue, _ = _section("revenue", _revenue, inferred_table)
     concentration, _ = _section("concentration", _concentration, inferred_table, config)
-    return Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples,
-                  at_risk=at_risk, revenue=revenue, concentration=concentration)
+    report = Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples,
+                    at_risk=at_risk, revenue=revenue, concentration=concentration)
+    if config.strict and report.failed_sections:
+        first = report.failed_sections[0]
+        raise StrictModeError(f"--strict: the {first.name} section {first.skipped}",
+                              hint="drop --strict to get the other sections; rerun with --debug for the traceback")
+    return report
 
 
 def risk(path: Path | str, config: Config | None = None, *, horizon_days: int | None = None, progress=None):  # type: ignore[no-untyped-def]
@@ -166,51 +172,32 @@ def past_table(loaded: LoadedTable, horizon_days: int | None = None, progress=No
 
 def _drivers_and_survival(table, inferred_table, config, horizon_days, by):  # type: ignore[no-untyped-def]
     """The drivers (on the table with stated reasons: they read behaviour, tenure and segments only, and the
-    filled feature matrix the silent classifier cached on it) and survival (on the table with inferred reasons,
-    for incidence per reason), side by side: 1 s less at a million customers.
+    filled feature matrix the silent classifier cached on it), then survival (on the table with inferred reasons,
+    for incidence per reason), one after the other on this thread.
 
-    Only these two run together because they cannot disturb each other's output. The drivers turn warnings
-    into notes, and Python's warning filters are process-wide; survival raises none (numpy's floating-point
-    warnings are off in its thread, thread-locally; tests/test_survival_km.py checks it raises none on edge
-    cases), and it reads no warnings. Reasons and the silent classifier call scikit-learn, whose fits set
-    warning filters themselves, so they stay before. One BLAS thread for both, set once around them."""
-    def survival_quietly():  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            return _section("survival", _survival, inferred_table, config, by)
-
-    with single_blas_thread(), concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(survival_quietly)
+    They once ran side by side (1 s less at a million customers), but a second Python thread is a race: both
+    import lifelines and scipy submodules lazily (a `_DeadlockError` 1 run in 15 under load, issues 14 and 20),
+    and the drivers record warnings through process-wide filters that the other thread's warnings would enter.
+    One BLAS thread for both, set once around them (models/threads.py)."""
+    with single_blas_thread():
         drivers, _ = _section("drivers", _drivers, table, config, horizon_days)
-        survival, _ = pending.result()
+        with np.errstate(all="ignore"):
+            survival, _ = _section("survival", _survival, inferred_table, config, by)
     return drivers, survival
 
 
-def warm_model_imports() -> threading.Thread:
-    """Import scikit-learn and lifelines in a background thread while the exports load.
-
-    The imports cost 1-2 s of Python that the models would otherwise wait for; loading spends its time in
-    Polars, which releases the GIL, so the two overlap. Nothing is computed, so results cannot change."""
-    thread = threading.Thread(target=_import_models, name="churnwhy-model-imports", daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_models() -> None:
-    import lifelines  # noqa: F401
-    import sklearn.feature_extraction.text  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.model_selection  # noqa: F401
-    import sklearn.pipeline  # noqa: F401
-
-
 def _section(name, fn, table, *args):  # type: ignore[no-untyped-def]
-    from churnwhy.errors import ChurnwhyError
+    """Run one section: its result; or why it was skipped (a ChurnwhyError: the data does not allow it); or, for
+    any other exception (a bug), a failed section with a one-line reason. Either way the other sections run."""
+    from churnwhy.errors import ChurnwhyError, one_line
     from churnwhy.report import Section
 
     try:
         result, new_table = fn(table, *args)
     except ChurnwhyError as exc:
         return Section(name, skipped=exc.message), table
+    except Exception as exc:  # noqa: BLE001 - one section's bug must not take the report down (issue 14)
+        return Section(name, skipped=f"could not compute: {one_line(exc)}", error=exc), table
     skipped = getattr(result, "skipped", None)
     return Section(name, result, skipped if isinstance(skipped, str) else None), new_table or table
 

@@ -19,6 +19,13 @@ class Section:
     name: str
     result: Any = None  # an object with to_dict()
     skipped: str | None = None
+    # An unexpected error inside the section (a bug): `skipped` holds its one line, `error` the exception for
+    # --debug. Reported as status "failed"; the other sections still ran; --strict makes it an error.
+    error: BaseException | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
     @property
     def ok(self) -> bool:
@@ -26,7 +33,7 @@ class Section:
 
     def to_dict(self) -> dict[str, Any]:
         if not self.ok:
-            return {"status": "skipped", "reason": self.skipped or "not computed"}
+            return {"status": "failed" if self.failed else "skipped", "reason": self.skipped or "not computed"}
         return {"status": "ok", **self.result.to_dict()}
 
 
@@ -45,6 +52,15 @@ class Report:
     at_risk: Section = Section("at_risk", skipped="not computed")
     revenue: Section = Section("revenue", skipped="not computed")
     concentration: Section = Section("concentration", skipped="not computed")
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return (self.reasons, self.inferred, self.drivers, self.survival, self.at_risk, self.revenue, self.concentration)
+
+    @property
+    def failed_sections(self) -> tuple[Section, ...]:
+        """Sections stopped by an unexpected error (a bug in churnwhy), each with its one-line reason."""
+        return tuple(s for s in self.sections if s.failed)
 
     @property
     def as_of(self) -> dt.date | None:
@@ -88,6 +104,20 @@ class Report:
             "churn_sources": dict(sorted(t for t in self.table.frame.group_by("churn_source").len().iter_rows())),
         }
 
+    def examples(self) -> list[dict[str, str]]:
+        """With `include_examples` only: up to 3 stated answers per why, masked (emails, phones, long digit runs)
+        and cut at 300 characters; every format (table, JSON, Markdown, HTML) shows these same quotes."""
+        import polars as pl
+
+        from churnwhy.render.html import redact  # the masking the HTML report has always used
+
+        df = self.table.frame
+        if not self.include_examples or "why" not in df.columns or "reason_text" not in df.columns:
+            return []
+        quotes = (df.filter(pl.col("churned") & pl.col("reason_text").is_not_null() & (pl.col("reason_source") == "stated"))
+                  .sort("customer_id").group_by("why", maintain_order=True).head(3))
+        return [{"why": str(w), "quote": redact(str(t))[:300]} for w, t in quotes.select("why", "reason_text").iter_rows()]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document. Floats carry 10 significant digits: multithreaded BLAS sums differ in the last
         bits from run to run, and the same input must give byte-identical output."""
@@ -106,7 +136,8 @@ class Report:
                 "lookback_days": self.table.lookback_days,
             },
             "summary": self.summary(),
-            "reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()},
+            "reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict(),
+                        **({"examples": examples} if (examples := self.examples()) else {})},
             "drivers": self.drivers.to_dict(),
             "survival": survival,
             "cohorts": cohorts if cohorts is not None else {"status": "skipped", "reason": "no cohort matrix"},

@@ -285,9 +285,60 @@ def test_200_kb_field(tmp_path):
     assert inspect(write(tmp_path / "x", {"c.csv": body}))["customers"] == 2
 
 
+def test_csv_title_lines_above_the_header(tmp_path):
+    body = "Customer export\nGenerated 2024-06-30\n\n" + CUSTOMERS
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["churned"]) == (40, 13)
+    assert "the 3 lines above the header (a title?) not read" in all_notes(out)
+
+
+def test_named_pipe_is_named_not_read(tmp_path):
+    folder = write(tmp_path / "x", {"c.csv": CUSTOMERS})
+    os.mkfifo(folder / "events.csv")  # reading it would block forever
+    assert "events.csv: not a regular file" in all_notes(inspect(folder))
+
+
 def test_literal_quote_inside_a_value_is_not_an_unclosed_quote(tmp_path):
     body = 'customer_id,signup_date,plan\n1,2024-01-01,12" screen\n2,2024-01-02,basic\n'
     assert inspect(write(tmp_path / "x", {"c.csv": body}))["customers"] == 2
+
+
+def test_excel_serial_dates_with_a_stray_number(tmp_path):
+    # 45292 is 2024-01-01; a stray 7 among the serials is one bad date, not a column that cannot be read.
+    body = "customer_id,signup_date\n" + "".join(f"{i},{45292 + i}\n" for i in range(1, 30)) + "30,7\n"
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["rows"]["rejected"]) == (29, {"bad_date": 1})
+
+
+def test_ids_a_spreadsheet_wrote_in_scientific_notation_are_named(tmp_path):
+    body = "customer_id,signup_date\n1.23457E+18,2024-01-01\n1.23457E+18,2024-01-02\n9,2024-01-03\n"
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert "2 ids in 'customer_id' are written like 1.23457E+18" in all_notes(out)
+    assert out["rows"]["rejected"] == {"duplicate_customer": 1}
+
+
+@pytest.mark.parametrize("tenure", ["inf", "1e300", "-3"])
+def test_impossible_tenure_is_a_bad_number(tmp_path, tenure):
+    body = "customer_id,tenure_months,churned\n" + "".join(
+        f"{i},{tenure if i == 3 else i},{'yes' if i % 2 else 'no'}\n" for i in range(1, 30))
+    folder = write(tmp_path / "x", {"c.csv": body})
+    out = inspect(folder)
+    assert (out["customers"], out["rows"]["rejected"]) == (28, {"bad_number": 1})
+    assert run("analyze", folder, "--format", "json").exit_code == 0
+
+
+def test_infinite_and_overflowing_amounts_are_bad_numbers(tmp_path):
+    ev = "customer_id,event_time,event_type,amount\n" + "".join(
+        f"{i % 40 + 1},2024-03-01,order,{ {3: 'inf', 4: '-1e308'}.get(i, i)}\n" for i in range(40))
+    r = run("inspect", write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.csv": ev}), "--format", "json")
+    assert r.exit_code == 0 and "Warning" not in r.stderr  # no overflow warnings from the sums
+    assert file_report(json.loads(r.stdout), "e.csv")["rejected"] == {"bad_number": 2}
+
+
+@pytest.mark.parametrize("body", ["42", "[[1, 2], [3, 4]]"])
+def test_json_that_is_not_records_is_named_and_skipped(tmp_path, body):
+    out = inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.json": body}))
+    assert "e.json: JSON that is not a list of records" in all_notes(out)
 
 
 # --- analysis date ---------------------------------------------------------------------------------------------

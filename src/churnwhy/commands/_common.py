@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
+import inspect
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.exceptions
 from rich.console import Console
-from rich.markup import escape
 
 from churnwhy.config import Config
-from churnwhy.errors import ChurnwhyError
+from churnwhy.errors import ChurnwhyError, one_line
+from churnwhy.render.safe import SafeConsole, safe_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,12 +32,13 @@ class Format(str, Enum):
 
 
 def err_console() -> Console:
-    """Logs, progress and errors: stderr only, so stdout carries just the requested output."""
-    return Console(stderr=True, highlight=False)
+    """Logs, progress and errors: stderr only, so stdout carries just the requested output. Safe consoles: text
+    from the data never reaches the terminal as markup, emoji codes or escape sequences (render/safe.py)."""
+    return SafeConsole(stderr=True, highlight=False, emoji=False)
 
 
 def out_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return SafeConsole(highlight=False, soft_wrap=False, emoji=False)
 
 
 PathArg = Annotated[
@@ -65,22 +71,80 @@ def build_config(path: Path | None, config: Path | None, as_of: str | None = Non
     return Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
 
 
+def check_outputs(path: Path, *, out: Path | None = None, rejects: Path | None = None, output: Path | None = None) -> None:
+    """Every output path a command was given, checked before the analysis runs (exit 2 naming the flag)."""
+    from churnwhy.render.files import check_output_file
+    from churnwhy.render.outputs import check_out
+
+    if out is not None:
+        check_out(out, path)
+    for flag, file in (("--rejects", rejects), ("--output", output)):
+        if file is not None:
+            check_output_file(file, path, flag=flag)
+
+
+DebugOpt = Annotated[bool, typer.Option("--debug", help="On an internal error (exit 3), show the whole traceback.")]
+INTERNAL_ERROR_EXIT = 3  # a bug in churnwhy, never the user's input: 1 is check's "threshold breached"
+_DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("churnwhy_debug", default=False)
+
+
+def warn_failed_sections(report: Any, quiet: bool) -> None:  # report: churnwhy.report.Report
+    """Each section an unexpected error stopped: one warning line on stderr; its traceback with --debug."""
+    for section in report.failed_sections:
+        if _DEBUG.get():
+            traceback.print_exception(section.error, file=sys.stderr)
+        if not quiet:
+            err_console().print(f"[yellow]warning:[/] the {section.name} section {safe_text(section.skipped)} "
+                                "(a bug in churnwhy: rerun with --debug and report the traceback)", soft_wrap=True)
+
+
 def handle_errors(fn: F) -> F:
-    """A ChurnwhyError becomes one clean message on stderr and its exit code; never a traceback."""
+    """A ChurnwhyError becomes one clean message on stderr and its exit code; never a traceback.
+
+    Anything else is a bug: one line naming it, exit 3, and the traceback only with `--debug` (an option this
+    adds to every command it wraps; tracebacks never show locals, which hold customer data)."""
+    signature = inspect.signature(fn, eval_str=True)
+    params = list(signature.parameters.values())
+    params.append(inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt))
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.pop("debug", False))
+        _DEBUG.set(debug)
         try:
             return fn(*args, **kwargs)
         except ChurnwhyError as exc:
             console = err_console()
             # Messages quote config keys like [drivers.families]: escape them so Rich prints them as written.
-            console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {safe_text(exc.message)}", highlight=False, soft_wrap=True)
             if exc.hint:
-                console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+                console.print(f"  [bold]fix:[/] {safe_text(exc.hint)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise  # typer's own exits and usage errors keep their codes
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `churnwhy analyze ... | head`: the reader left; nothing more to say
+            _silence_stdout()
+            raise typer.Exit(141) from None
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3 instead of a traceback
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            console = err_console()
+            console.print(f"[bold red]internal error:[/] {safe_text(one_line(exc))}", highlight=False, soft_wrap=True)
+            console.print("  this is a bug in churnwhy, not in your data: rerun with --debug and report the traceback",
+                          highlight=False, soft_wrap=True)
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**fn.__annotations__, "debug": DebugOpt}
     return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, err_console,
-    handle_errors, out_console,
+    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
+    handle_errors, out_console, warn_failed_sections,
 )
 from churnwhy.errors import ChurnwhyError, InputError
+from churnwhy.render.safe import safe_text
 
 ByOpt = Annotated[list[str] | None, typer.Option("--by", help="Segment column(s) for retention curves (default: all detected segments).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write customers/reasons/drivers/survival/incidence/cohorts .parquet and report.json here.")]
@@ -32,8 +33,10 @@ def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet
 
         cfg = dataclasses.replace(cfg, horizons=tuple(sorted(set(cfg.horizons) | set(extra_horizons))))
     with _progress(quiet) as step:
-        return analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
-                       include_examples=include_examples, progress=step, rejects_to=rejects)
+        report = analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
+                         include_examples=include_examples, progress=step, rejects_to=rejects)
+    warn_failed_sections(report, quiet)
+    return report
 
 
 @contextlib.contextmanager
@@ -67,11 +70,14 @@ def analyze(
     from churnwhy.render.outputs import write_outputs
     from churnwhy.render.report import rich_report
 
+    check_outputs(path, out=out, rejects=rejects)
+    if horizon is not None and horizon < 1:
+        raise ChurnwhyError(f"--horizon must be a positive number of days, got {horizon}", hint="e.g. --horizon 365")
     report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
     if out is not None:
         written = write_outputs(report, out)
         if not quiet:
-            err_console().print(f"wrote {len(written)} files to {out}")
+            err_console().print(f"wrote {len(written)} files to {safe_text(out)}")
     if format is Format.json:
         typer.echo(dumps(report.to_dict()), nl=False)
     elif format is Format.markdown:
@@ -168,10 +174,11 @@ def report(
     from churnwhy.render.files import write_text
     from churnwhy.render.html import html_report
 
+    check_outputs(path, output=output)
     result = _run(path, config, as_of, strict, quiet, by, None, include_examples)
     write_text(output, html_report(result))
     if not quiet:
-        err_console().print(f"wrote {output}")
+        err_console().print(f"wrote {safe_text(output)}")
 
 
 def register(app: typer.Typer) -> None:

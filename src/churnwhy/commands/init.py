@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import ConfigOpt, PathArg, QuietOpt, build_config, err_console, handle_errors
+from churnwhy.commands._common import ConfigOpt, PathArg, QuietOpt, build_config, check_outputs, err_console, handle_errors
 from churnwhy.errors import ChurnwhyError
+from churnwhy.render.safe import safe_text
 
 
 @handle_errors
@@ -27,11 +28,12 @@ def init(
     target = output or ((path if path.is_dir() else path.parent) / "churnwhy.toml")
     if target.exists() and not force:
         raise ChurnwhyError(f"{target} already exists", hint="pass --force to overwrite it, or --output elsewhere")
+    check_outputs(path, output=target)
     cfg = build_config(path, config)
     exports = load_exports(path, cfg)
     write_text(target, render_config(exports, cfg))
     if not quiet:
-        err_console().print(f"wrote {target}")
+        err_console().print(f"wrote {safe_text(target)}")
 
 
 def register(app: typer.Typer) -> None:

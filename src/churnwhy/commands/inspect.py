@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, err_console,
+    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
     handle_errors, out_console,
 )
+from churnwhy.render.safe import safe_text
 
 
 @handle_errors
@@ -26,11 +27,12 @@ def inspect(
     from churnwhy.render.inspect import markdown_inspect, rich_inspect
     from churnwhy.results.inspect import InspectResult
 
+    check_outputs(path, rejects=rejects)
     cfg = build_config(path, config, as_of, strict=strict or None)
     loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
         if not quiet:
-            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {rejects}")
+            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {safe_text(rejects)}")
     result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)
     if format is Format.json:
         typer.echo(dumps(result.to_dict()), nl=False)

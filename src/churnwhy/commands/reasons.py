@@ -39,8 +39,10 @@ def reasons(
         raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
     cfg = build_config(path, config, as_of)
     loaded = load_table(path, cfg)
-    if by is not None and by not in loaded.table.frame.columns:
-        raise ChurnwhyError(f"--by {by}: no such column", hint=f"segment columns: {', '.join(loaded.table.segments) or 'none'}")
+    if by is not None:
+        from churnwhy.models.survival import check_by
+
+        check_by(loaded.table, (by,), cfg)  # no such column, or one that identifies customers: exit 2
     table, fit = attach_stated_reasons(loaded.table, cfg)
     result = fit_reasons(table, fit.summary, cfg, by=by, period=period)
     if format is Format.json:

@@ -65,6 +65,10 @@ def survival(
 
     if format == Format.markdown:
         raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
+    if plots is not None:  # a folder of named PNG/SVG files beside whatever it holds; checked before the analysis
+        from churnwhy.render.files import check_output_dir
+
+        check_output_dir(plots, flag="--plots", ours=lambda p: True)
     cfg = build_config(path, config, as_of)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
     result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
@@ -86,7 +90,7 @@ def survival(
 
         print_notes(result.notes, err)
         for p in written:
-            err.print(f"wrote {p}")
+            err.print(f"wrote {p}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

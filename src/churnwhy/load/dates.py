@@ -70,8 +70,9 @@ def detect(values: pl.Series, *, column: str, table: str, configured: str | None
     if sample.len() == 0:
         return DateSpec("empty")
     numeric = sample.str.contains(r"^\d+(\.\d+)?$")
-    if numeric.all() and not sample.str.contains(r"^\d{8}$").all():
-        return _numeric_kind(sample.cast(pl.Float64), column=column, table=table)
+    # Mostly numbers: serials or epochs; the few values that are not are rejected rows, not a lost file.
+    if numeric.mean() >= MOSTLY and not sample.str.contains(r"^\d{8}$").all():  # type: ignore[operator]
+        return _numeric_kind(sample.filter(numeric).cast(pl.Float64), column=column, table=table)
     prepared = _prepare(sample)
     hits = {fmt: _parses(prepared, fmt) for fmt in (*ISO, *DMY, *MDY, *NAMED)}
     n = sample.len()
@@ -102,16 +103,18 @@ def detect(values: pl.Series, *, column: str, table: str, configured: str | None
     return DateSpec("formats", tuple(chosen))
 
 
+# Numbers that read as dates, by kind: the range of values each kind takes (about 1902-2173 for serials).
+NUMERIC_KINDS = {"excel_serial": (1_000, 100_000), "epoch_s": (1e8, 1e10), "epoch_ms": (1e11, 1e13)}
+MOSTLY = 0.9  # share of a column's values that decides its kind; values outside it are bad dates
+
+
 def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
     if values.len() == 0:
         return DateSpec("empty")
     lo, hi = values.min(), values.max()
-    if 1_000 <= lo and hi < 100_000:
-        return DateSpec("excel_serial")
-    if 1e8 <= lo and hi < 1e10:
-        return DateSpec("epoch_s")
-    if 1e11 <= lo and hi < 1e13:
-        return DateSpec("epoch_ms")
+    for kind, (low, high) in NUMERIC_KINDS.items():
+        if values.is_between(low, high, closed="left").mean() >= MOSTLY:  # type: ignore[operator]
+            return DateSpec(kind)
     raise DateFormatError(
         f"{table}: column {column!r} holds numbers ({lo:g} to {hi:g}) that are not Excel serial dates or epoch times",
         hint=f'map another column, or set its format in churnwhy.toml:  [dates.columns]  "{column}" = "%Y%m%d"',
@@ -218,6 +221,8 @@ def parse_expr(
             num = trimmed.cast(pl.Float64, strict=False)
         else:
             num = col.cast(pl.Float64)
+        low, high = NUMERIC_KINDS[spec.kind]
+        num = pl.when(num.is_between(low, high, closed="left")).then(num)  # outside: a bad date, not 1970
         if spec.kind == "excel_serial":
             return (EXCEL_EPOCH + pl.duration(milliseconds=(num * 86_400_000).round(0).cast(pl.Int64))).cast(target)
         ms = num * 1000 if spec.kind == "epoch_s" else num

@@ -140,4 +140,6 @@ def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str
                 continue
             if os.path.isfile(full):
                 found.append(Path(full))
+            elif not os.path.isdir(full):  # a pipe, socket or device: reading it could block
+                loops.append((rel(full), "not a regular file"))
     return sorted(found), problems, loops

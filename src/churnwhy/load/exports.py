@@ -306,6 +306,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     # Ids exported as floats ('1.0') in one file and as integers in another must match: '.0' goes in this file.
     float_like = bool(id_src and schema[id_src] == pl.String
                       and sample[id_src].str.strip_chars().str.contains(V.FLOAT_LIKE_ID).any())  # type: ignore[index]
+    if id_src and schema[id_src] == pl.String:
+        rounded = sample[id_src].str.strip_chars().str.contains(V.SCIENTIFIC_ID).sum()  # type: ignore[index]
+        if rounded:
+            notes.append(f"{raw.name}: {rounded} ids in {id_src!r} are written like 1.23457E+18: their digits were "
+                         "lost when the file was saved (a spreadsheet?); re-export that column as text")
     specs: dict[str, DateSpec] = {}
     for canon in date_cols:
         src = m[canon]
@@ -349,9 +354,11 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
             src = m[canon]
             numeric = schema[src].is_numeric()
             exprs.append(V.number(src, schema[src], None if numeric else inputs.text(src), inputs.step).alias(canon))
+            raw_value = inputs.raw(src)
+            odd = V.implausible_number(canon)  # inf, NaN, 1e300, a negative tenure
             if not numeric:  # a numeric column casts without failures
-                raw_value = inputs.raw(src)
-                checks.append((raw_value.is_not_null() & pl.col(canon).is_null(), "bad_number", src, raw_value))
+                odd = odd | (raw_value.is_not_null() & pl.col(canon).is_null())
+            checks.append((odd, "bad_number", src, raw_value))
     for canon in ("reason_code", "reason_text", "competitor", "status"):
         if canon in m:
             exprs.append(inputs.text(m[canon]).alias(canon))

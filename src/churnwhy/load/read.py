@@ -8,6 +8,7 @@ reason in READ_REJECT, so that the loader rejects and counts them like any other
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import io
@@ -123,7 +124,7 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
         head = data[:SAMPLE_BYTES]
         quotes = data.count(b'"')
     sample = head.decode("utf-8", errors="replace")
-    delimiter = _sniff_delimiter(sample, src)
+    delimiter, title = _sniff_delimiter(sample, src)
     if delimiter == WHITESPACE:
         data = _realign(data if data is not None else src.path.read_bytes())
         head = data[:SAMPLE_BYTES]
@@ -139,9 +140,12 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
         data = requote(whole_text, delimiter)
         notes = (*notes, f"{src.name}: quote characters inside unquoted values read as text")
     source = io.BytesIO(data) if data is not None else src.path
-    options = dict(separator=delimiter, quote_char='"', glob=False)  # "data[1].csv" is that file, not a pattern
+    options = dict(separator=delimiter, quote_char='"', glob=False,  # "data[1].csv" is that file, not a pattern
+                   skip_lines=title)
+    if title:
+        notes = (*notes, f"{src.name}: the {title} line{'s' if title > 1 else ''} above the header (a title?) not read")
     with csv_field_limit():
-        first = next(csv.reader([sample.split("\n", 1)[0]], delimiter=delimiter), [])
+        first = next(csv.reader([sample.split("\n", title + 1)[title]], delimiter=delimiter), [])
     has_header = not _headerless(first)
     if has_header:
         names = pl.read_csv(source, n_rows=0, infer_schema=False, **options).columns  # type: ignore[arg-type]
@@ -212,29 +216,50 @@ def _headerless(first: list[str]) -> bool:
     return len(cells) >= 2 and all(c and _NUMERIC_CELL.match(c) for c in cells)
 
 
-def _sniff_delimiter(text: str, src: SourceFile) -> str:
+def _sniff_delimiter(text: str, src: SourceFile) -> tuple[str, int]:
+    """The delimiter, and how many lines above the header are a title (a line or two of few fields: "Customer
+    report, March 2024"; at most TITLE_LINES)."""
     lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
     if len(lines) > 1 and not text.endswith("\n"):
         lines = lines[:-1]  # the sample may cut the last line
-    best, best_score = None, (0.0, 0)
+    best, best_score, best_title = None, (0.0, 0), 0
     with csv_field_limit():  # a 200 KB free-text field is a value, not an error
         for delim in DELIMITERS:
             counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
-            if not counts or counts[0] < 2:
+            if not counts:
                 continue
-            consistent = sum(c == counts[0] for c in counts) / len(counts)
-            score = (consistent, counts[0])
+            title = _title(counts)
+            rest = counts[title:]
+            if not rest or rest[0] < 2:
+                continue
+            consistent = sum(c == rest[0] for c in rest) / len(rest)
+            score = (consistent, rest[0])
             if score > best_score:
-                best, best_score = delim, score
+                best, best_score, best_title = delim, score, title
     if best_score[0] < 0.9 and _aligned(lines):
-        return WHITESPACE
+        return WHITESPACE, 0
     if best is None:
         if src.path.suffix.lower() == ".tsv":
-            return "\t"
+            return "\t", 0
         if len(lines) and len(lines[0]) > 0:
-            return ","  # a single-column file
+            return ",", 0  # a single-column file
         raise InputError(f"{src.name}: cannot find the delimiter", hint="export with commas, semicolons, tabs or pipes")
-    return best
+    if best_title:  # counted without blank lines: the header's line number in the file
+        nonblank = [i for i, ln in enumerate(text.splitlines()) if ln.strip()]
+        best_title = nonblank[best_title]
+    return best, best_title
+
+
+TITLE_LINES = 5
+
+
+def _title(counts: list[int]) -> int:
+    """Leading lines with at most half the fields most lines have (and at most 2): a title above the header."""
+    mode = collections.Counter(counts).most_common(1)[0][0]
+    n = 0
+    while n < min(TITLE_LINES, len(counts) - 1) and counts[n] <= min(2, mode // 2):
+        n += 1
+    return n
 
 
 _RUNS = (re.compile(r"[ \t]+"), re.compile(r"[ \t]{2,}"))  # one space apart; two or more (names with spaces)
@@ -314,10 +339,12 @@ def _read_json(src: SourceFile, max_mb: int) -> tuple[list[RawTable], list[tuple
         frame = pl.read_json(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError:
         try:
-            json.loads(data)
+            value = json.loads(data)
         except ValueError as exc:
             raise InputError(f"{src.name}: not valid JSON (line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)})",
                              hint="fix or re-export the file, or move it out of the folder") from None
+        if not (isinstance(value, list) and all(isinstance(v, dict) for v in value[:1000])):
+            return [], [(src.name, "JSON that is not a list of records (objects)")]
         raise
     return [_finish(src, src.name, frame.lazy())], []
 

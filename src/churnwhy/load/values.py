@@ -42,6 +42,7 @@ def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None, *, float_
 
 
 FLOAT_LIKE_ID = r"^-?\d+\.0+$"
+SCIENTIFIC_ID = r"^-?\d(\.\d+)?[eE]\+?\d+$"  # 1.23457E+18: an id a spreadsheet rounded
 
 
 def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
@@ -76,6 +77,18 @@ def number(
     ok = plain.is_finite().fill_null(False)
     rest = pl.when(~ok).then(s).map_batches(_rules_where_needed, return_dtype=pl.Float64, is_elementwise=True)
     return pl.when(ok).then(plain).otherwise(rest)
+
+
+# Bounds of a number each canonical column can hold: beyond them a value is an export error, not a customer
+# (an infinite tenure, an amount of 1e308 that overflows every sum).
+NUMBER_BOUNDS = {"amount": (-1e12, 1e12), "score": (-1e6, 1e6), "tenure": (0.0, 100_000.0)}
+
+
+def implausible_number(canon: str) -> pl.Expr:
+    """True where the canonical number column holds NaN, an infinity, or a value outside NUMBER_BOUNDS."""
+    low, high = NUMBER_BOUNDS[canon]
+    value = pl.col(canon)
+    return (value.is_nan() | ~value.is_between(low, high)).fill_null(False)
 
 
 def _rules_where_needed(batch: pl.Series) -> pl.Series:

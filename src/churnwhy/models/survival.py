@@ -237,6 +237,24 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_by(table: CustomerTable, by: Sequence[str], config: Config | None = None) -> None:
+    """ChurnwhyError (exit 2) for a `--by` column that does not exist, or that identifies customers rather than
+    grouping them (customer_id, an email, a value per customer): its groups would put ids into the report."""
+    frame, config = table.frame, config or Config()
+    known = ", ".join(table.segments) or "none detected"
+    unknown = [c for c in by if c not in frame.columns]
+    if unknown:
+        raise ChurnwhyError(f"--by {', '.join(unknown)}: no such column", hint=f"segment columns: {known}")
+    for col in by:
+        distinct = frame[col].n_unique()
+        if col == "customer_id" or (distinct > config.max_segment_levels and distinct > frame.height // 2):
+            raise ChurnwhyError(
+                f"--by {col}: it identifies customers ({distinct:,} distinct values among {frame.height:,} "
+                "customers), so its groups would put ids into the report",
+                hint=f"group by a segment column instead: {known}",
+            )
+
+
 def fit_survival(
     table: CustomerTable,
     by: Sequence[str] = (),
@@ -253,10 +271,7 @@ def fit_survival(
     missing_cols = [c for c in ("tenure_days", "churned") if c not in frame.columns]
     if missing_cols:
         raise InputError(f"the customer table lacks {', '.join(missing_cols)}")
-    unknown = [c for c in by if c not in frame.columns]
-    if unknown:
-        known = ", ".join(table.segments) or "none detected"
-        raise ChurnwhyError(f"--by {', '.join(unknown)}: no such column", hint=f"segment columns: {known}")
+    check_by(table, by, config)
     if frame["tenure_days"].null_count():
         notes.append(f"{frame['tenure_days'].null_count()} customer(s) without a tenure left out of survival")
         frame = frame.filter(pl.col("tenure_days").is_not_null())

@@ -6,10 +6,10 @@ import math
 from collections.abc import Iterable
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.drivers import DriversResult, SilentResult
 
 
@@ -48,7 +48,7 @@ def hazard_table(result: DriversResult) -> Table:
     for e in result.effects:
         flag = " (PH)" if e.ph_violated else ""
         table.add_row(
-            e.feature + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high), e.unit,
+            safe_value(e.feature) + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high), e.unit,
             _hr(e.hr_per_sd), _p(e.p_value),
         )  # fmt: skip
     return table
@@ -64,7 +64,7 @@ def attribution_table(result: DriversResult) -> Table:
         table.add_column(name, justify=justify)
     for a in result.attribution:
         table.add_row(
-            a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), a.sentence
+            a.family, _pct(a.share), _ci(a.ci_low, a.ci_high, _pct), _pct(a.shapley_share), safe_text(a.sentence)
         )
     return table
 
@@ -76,7 +76,7 @@ def silent_table(silent: SilentResult) -> Table:
                           ("stated", "right"), ("inferred", "right")):  # fmt: skip
         table.add_column(name, justify=justify)
     for r in silent.mix:
-        table.add_row(r.dimension, r.label, _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",
+        table.add_row(r.dimension, safe_value(r.label), _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",
                       f"{r.n_inferred:,.0f}")  # fmt: skip
     return table
 
@@ -122,11 +122,9 @@ def drivers_view(result: DriversResult, silent: SilentResult | None = None) -> R
 
 def print_notes(notes: Iterable[str], console: Console) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)  # notes quote "[drivers] ..." keys
+        console.print(f"[yellow]note:[/] {safe_text(note)}", soft_wrap=True)  # notes quote "[drivers] ..." keys
 
 
-def _md_cell(s: str) -> str:
-    return s.replace("|", "\\|")
 
 
 def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) -> str:
@@ -140,7 +138,7 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
         lines += ["| feature | family | why | HR | 95% CI | unit | HR per SD | p |", "|---|---|---|---:|---:|---|---:|---:|"]
         for e in result.effects:
             lines.append(
-                f"| {_md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
+                f"| {md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
                 f"{_ci(e.ci_low, e.ci_high)} | {e.unit} | {_hr(e.hr_per_sd)} | {_p(e.p_value)} |"
             )
         lines.append("")
@@ -154,13 +152,13 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
             lines += [f"{silent.skipped}.", ""]
         else:
             lines += [_silent_line(silent), "", "| axis | reason | share | 95% CI |", "|---|---|---:|---:|"]
-            lines += [f"| {r.dimension} | {_md_cell(r.label)} | {_pct(r.share)} | {_ci(r.ci_low, r.ci_high, _pct)} |"
+            lines += [f"| {r.dimension} | {md_cell(r.label)} | {_pct(r.share)} | {_ci(r.ci_low, r.ci_high, _pct)} |"
                       for r in silent.mix]  # fmt: skip
             lines.append("")
     notes = list(result.notes) + (list(silent.notes) if silent is not None else [])
     rules = list(result.rules) + (list(silent.rules) if silent is not None else [])
     if notes:
-        lines += ["**Notes**", ""] + [f"- {_md_cell(n)}" for n in notes] + [""]
+        lines += ["**Notes**", ""] + [f"- {md_cell(n)}" for n in notes] + [""]
     if rules:
-        lines += ["**How it was computed**", ""] + [f"- {_md_cell(r)}" for r in rules] + [""]
+        lines += ["**How it was computed**", ""] + [f"- {md_cell(r)}" for r in rules] + [""]
     return "\n".join(lines)

@@ -151,13 +151,8 @@ def redact(text: str) -> str:
 
 
 def _examples(report) -> str:  # type: ignore[no-untyped-def]
-    import polars as pl
-
-    df = report.table.frame
-    if "why" not in df.columns or "reason_text" not in df.columns:
+    quotes = report.examples()
+    if not quotes:
         return ""
-    quotes = (df.filter(pl.col("churned") & pl.col("reason_text").is_not_null() & (pl.col("reason_source") == "stated"))
-              .sort("customer_id").group_by("why", maintain_order=True).head(3))
-    items = "".join(f"<li><b>{escape(str(w))}</b>: “{escape(redact(str(t))[:300])}”</li>"
-                    for w, t in quotes.select("why", "reason_text").iter_rows())
+    items = "".join(f"<li><b>{escape(q['why'])}</b>: “{escape(q['quote'])}”</li>" for q in quotes)
     return f"<h3>Example answers (redacted)</h3><ul>{items}</ul>"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from churnwhy.load import REJECT_REASONS
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.inspect import InspectResult
 
 
@@ -19,12 +19,12 @@ def rich_inspect(result: InspectResult) -> Group:
     head.add_row("Customers", f"{result.customers:,}")
     head.add_row("Churned", f"{result.churned:,} ({rate})")
     head.add_row("As of", str(result.as_of or "no dates in the data"))
-    head.add_row("Churn rule", result.churn_rule)
+    head.add_row("Churn rule", safe_text(result.churn_rule))
     # Names come from the exports: escaped, so "[Plan]" or "data[1].csv" is shown, not read as markup.
-    head.add_row("Segments", escape(", ".join(result.segments)) or "none found")
-    head.add_row("Event types", ", ".join(result.event_types) or "no events")
+    head.add_row("Segments", ", ".join(safe_value(s) for s in result.segments) or "none found")
+    head.add_row("Event types", ", ".join(safe_value(e) for e in result.event_types) or "no events")
     for label, (lo, hi) in result.date_ranges.items():
-        head.add_row(f"Dates: {label}", f"{lo} to {hi}")
+        head.add_row(f"Dates: {safe_value(label)}", f"{lo} to {hi}")
     head.add_row("Rows", f"{result.rows_read:,} read, {result.rows_loaded:,} loaded, "
                          f"{result.rows_read - result.rows_loaded:,} rejected")
 
@@ -35,13 +35,13 @@ def rich_inspect(result: InspectResult) -> Group:
     mapping_table.add_column("file", overflow="fold")
     mapping_table.add_column("mapping", overflow="fold")
     for f in result.files:
-        fmt = f["format"] + (f" {f['encoding']}" if f.get("encoding") not in (None, "utf-8") else "")
-        fmt += f" '{f['delimiter']}'" if f.get("delimiter") not in (None, ",") else ""
+        fmt = f["format"] + (f" {safe_value(f['encoding'])}" if f.get("encoding") not in (None, "utf-8") else "")
+        fmt += f" '{safe_value(f['delimiter'])}'" if f.get("delimiter") not in (None, ",") else ""
         rejected = "\n".join(f"{n:,} {r}" for r, n in f["rejected"].items()) or "0"
-        files.add_row(escape(f["name"]), f["role"], fmt, f"{f['rows_read']:,}", f"{f['rows_loaded']:,}", rejected)
-        mapping = escape("; ".join(f"{canon} ← {src}" for canon, src in f["mapping"].items()))
-        dates = escape("; ".join(f"{col}: {fmt}" for col, fmt in f.get("date_formats", {}).items()))
-        mapping_table.add_row(escape(f["name"]), mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
+        files.add_row(safe_value(f["name"]), f["role"], fmt, f"{f['rows_read']:,}", f"{f['rows_loaded']:,}", rejected)
+        mapping = "; ".join(f"{canon} ← {safe_value(src)}" for canon, src in f["mapping"].items())
+        dates = "; ".join(f"{safe_value(col)}: {safe_value(fmt)}" for col, fmt in f.get("date_formats", {}).items())
+        mapping_table.add_row(safe_value(f["name"]), mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
 
     parts: list = [Panel(head, title="churnwhy inspect", title_align="left"), files, mapping_table]
     if result.rejected:
@@ -57,12 +57,12 @@ def rich_inspect(result: InspectResult) -> Group:
         sk.add_column("file")
         sk.add_column("why")
         for name, why in result.skipped:
-            sk.add_row(escape(name), escape(why))
+            sk.add_row(safe_value(name), safe_text(why))
         parts.append(sk)
     for w in result.warnings:
-        parts.append(f"[yellow]warning:[/] {escape(w)}")
+        parts.append(f"[yellow]warning:[/] {safe_text(w)}")
     for n in result.notes:
-        parts.append(f"[dim]note:[/] {escape(n)}")
+        parts.append(f"[dim]note:[/] {safe_text(n)}")
     return Group(*parts)
 
 
@@ -71,11 +71,11 @@ def markdown_inspect(result: InspectResult) -> str:
         "# churnwhy inspect", "",
         f"- **Customers:** {result.customers:,}; **churned:** {result.churned:,}",
         f"- **As of:** {result.as_of or 'no dates in the data'}",
-        f"- **Churn rule:** {result.churn_rule}",
+        f"- **Churn rule:** {md_cell(result.churn_rule)}",
         f"- **Rows:** {result.rows_read:,} read, {result.rows_loaded:,} loaded", "",
         "| file | role | rows | loaded | rejected |", "|---|---|---:|---:|---|",
     ]
     for f in result.files:
         rejected = ", ".join(f"{n} {r}" for r, n in f["rejected"].items()) or "0"
-        lines.append(f"| {f['name']} | {f['role']} | {f['rows_read']:,} | {f['rows_loaded']:,} | {rejected} |")
+        lines.append(f"| {md_cell(f['name'])} | {f['role']} | {f['rows_read']:,} | {f['rows_loaded']:,} | {rejected} |")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from churnwhy.checks import headline_caption, headline_shares
+from churnwhy.render.safe import md_cell as _cell
 from churnwhy.render.risk import headline_extras, markdown_sections
 
 
@@ -12,8 +13,6 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_report(doc: dict[str, Any]) -> str:
@@ -44,6 +43,9 @@ def markdown_report(doc: dict[str, Any]) -> str:
                 out.append(f"| {axis} | {_cell(r['label'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
     else:
         out.append(f"Not computed: {_cell(doc['reasons'].get('reason', 'no stated reasons'))}")
+    if doc["reasons"].get("examples"):  # only with --include-examples
+        out += ["", "Example answers (redacted):", ""]
+        out += [f"- {_cell(q['why'])}: “{_cell(q['quote'])}”" for q in doc["reasons"]["examples"]]
     out += ["", "## What drove it", ""]
     drivers = doc["drivers"]
     if drivers.get("status") == "ok" and drivers.get("attribution"):

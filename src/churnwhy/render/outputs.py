@@ -1,19 +1,43 @@
-"""`analyze --out DIR`: Parquet tables for analysts and report.json, each written atomically."""
+"""`analyze --out DIR`: Parquet tables for analysts and report.json, swapped in as one set.
+
+The set is written into a hidden folder beside DIR, then exchanged with DIR in one step, so an interrupted or
+failed run leaves the old set or the new one, never a mix (issue 20)."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from churnwhy.render.files import write_frame, write_json
+from churnwhy.errors import OutputError
+from churnwhy.render.files import check_output_dir, umask, write_frame, write_json
 
 CUSTOMER_DROP = ()  # the analyst's own data: ids and text stay in customers.parquet
+REPORT_NAME = "report.json"
+
+
+def is_output(path: Path) -> bool:
+    """A file an earlier `--out` run wrote (what may be replaced without asking)."""
+    return path.is_file() and (path.suffix == ".parquet" or path.name == REPORT_NAME)
+
+
+def check_out(out_dir: Path | str, inputs: Path | str | None = None) -> Path:
+    """Before the analysis: OutputError (exit 2) when `out_dir` cannot take the set (see check_output_dir)."""
+    return check_output_dir(out_dir, inputs, flag="--out", ours=is_output)
 
 
 def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Write every table the report has; returns the paths written."""
-    out = Path(out_dir)
+    """Write every table the report has, as one set; returns the paths written (inside `out_dir`)."""
+    out = check_out(out_dir)
     frames: dict[str, pl.DataFrame] = {"customers": report.table.frame}
     if report.reasons.ok:
         frames["reasons"] = report.reasons.result.to_frame()
@@ -27,11 +51,76 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
             frames["cohorts"] = surv.cohorts.to_frame()
     if report.at_risk.ok and report.at_risk.result.frame is not None:
         frames["at_risk"] = report.at_risk.result.frame
-    written = []
-    for name, frame in frames.items():
-        path = out / f"{name}.parquet"
-        write_frame(path, frame)
-        written.append(path)
-    write_json(out / "report.json", report.to_dict())
-    written.append(out / "report.json")
-    return written
+    names = [f"{name}.parquet" for name in frames] + [REPORT_NAME]
+    with _staging(out) as stage:
+        for name, frame in frames.items():
+            write_frame(stage / f"{name}.parquet", stable_floats(frame))
+        write_json(stage / REPORT_NAME, report.to_dict())
+    return [out / n for n in names]
+
+
+def stable_floats(frame: pl.DataFrame) -> pl.DataFrame:
+    """Floats to 10 significant digits, as in report.json: threaded sums (Polars group-bys, BLAS) differ in the
+    last bits from run to run, and the same input must give the same files, bit for bit."""
+    return frame.with_columns(pl.col(c).round_sig_figs(10) for c, t in frame.schema.items() if t.is_float())
+
+
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A hidden folder beside `out` to write into; on success it takes `out`'s place in one step."""
+    out = out.resolve()  # a link to a folder: replace the folder it points to, not the link
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write beside it ({exc.strerror})", hint="choose a folder you can write to") from None
+    try:
+        yield stage
+        os.chmod(stage, 0o777 & ~umask())
+        _swap_in(stage, out)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: could not write the outputs ({exc.strerror}); the earlier set is unchanged",
+                          hint="check the free space and permissions there") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Put `stage` at `out`. With an old set there: exchanged atomically where the system can (Linux
+    renameat2), else two renames with Ctrl-C held back between them; the old set is then removed."""
+    if not out.exists():
+        os.rename(stage, out)
+        return
+    if _exchange(stage, out):
+        shutil.rmtree(stage, ignore_errors=True)  # now holds the old set
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    with _signals_held():
+        os.rename(out, old / "set")
+        os.rename(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        renameat2 = ctypes.CDLL(libc_name, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a libc without it
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    signals = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

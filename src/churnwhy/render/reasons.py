@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.reasons import ReasonsResult
 
 WHY = ("brand_failed", "better_offer", "circumstance")
@@ -38,29 +38,29 @@ def reasons_view(result: ReasonsResult) -> RenderableType:
     for col in ("axis", "reason", "naive", "95% CI", "reweighted", "95% CI ", "difference"):
         mix.add_column(col, justify="left" if col in ("axis", "reason") else "right")
     for r in nr.rows:
-        mix.add_row(r.axis, result.label(r.category), _pct(r.naive), _ci(r.naive_lo, r.naive_hi), _pct(r.reweighted),
+        mix.add_row(r.axis, safe_value(result.label(r.category)), _pct(r.naive), _ci(r.naive_lo, r.naive_hi), _pct(r.reweighted),
                     _ci(r.lo, r.hi), f"{(r.reweighted - r.naive) * 100:+.1f} pt")
     parts.append(mix if nr.rows else "[yellow]No stated reasons could be read.[/]")
     if nr.note:
-        parts.append(f"[dim]{nr.note}[/]")
+        parts.append(f"[dim]{safe_text(nr.note)}[/]")
 
     cells = {s.category: s for s in result.shares if s.axis == "cell" and s.by == "all" and s.basis == "count"}
     if cells:
         grid = Table(title="Why × what among respondents (share of readable stated reasons)", title_justify="left")
         grid.add_column("why \\ what")
         for w in WHAT:
-            grid.add_column(result.label(w), justify="right")
+            grid.add_column(safe_value(result.label(w)), justify="right")
         for why in WHY:
-            grid.add_row(result.label(why), *[_pct(cells[f"{why}/{w}"].share) if f"{why}/{w}" in cells else "–" for w in WHAT])
+            grid.add_row(safe_value(result.label(why)), *[_pct(cells[f"{why}/{w}"].share) if f"{why}/{w}" in cells else "–" for w in WHAT])
         parts.append(grid)
     s = result.satisfied
     if s.n_scored:
         parts.append(f"Satisfied but left: {s.n_satisfied:,} of {s.n_scored:,} scored churners ({_pct(s.share)}, "
                      f"95% CI {_ci(s.lo, s.hi)}) gave a high last score before leaving"
-                     + ("; their reasons: " + ", ".join(f"{result.label(x.category)} {_pct(x.share)}"
+                     + ("; their reasons: " + ", ".join(f"{safe_value(result.label(x.category))} {_pct(x.share)}"
                                                         for x in s.shares if x.axis == "why") if s.shares else ""))
     for w in result.warnings:
-        parts.append(f"[yellow]note:[/] {escape(w)}")
+        parts.append(f"[yellow]note:[/] {safe_text(w)}")
     return Group(*parts)
 
 
@@ -69,6 +69,6 @@ def reasons_markdown(result: ReasonsResult) -> str:
     lines = ["# Why they left, as they said it", "",
              f"{nr.n_respondents:,} of {result.n_churned:,} churners stated a readable reason ({_pct(nr.response_rate)}).", "",
              "| axis | reason | naive | reweighted | 95% CI |", "|---|---|---:|---:|---|"]
-    lines += [f"| {r.axis} | {result.label(r.category)} | {_pct(r.naive)} | {_pct(r.reweighted)} | {_ci(r.lo, r.hi)} |"
+    lines += [f"| {r.axis} | {md_cell(result.label(r.category))} | {_pct(r.naive)} | {_pct(r.reweighted)} | {_ci(r.lo, r.hi)} |"
               for r in nr.rows]
     return "\n".join(lines) + "\n"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from churnwhy.checks import Change, Check, headline_caption, headline_shares
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.render.risk import headline_extras
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
@@ -34,14 +35,14 @@ def headline(doc: dict[str, Any]) -> Panel:
         grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
     grid.add_row("As of", doc["as_of"])
     for label, line in headline_extras(doc):
-        grid.add_row(label, escape(line))
+        grid.add_row(label, safe_value(line))
     return Panel(grid, title="churnwhy: why customers left", title_align="left")
 
 
 def why_table(doc: dict[str, Any]) -> RenderableType:
     reasons = doc["reasons"]
     if reasons.get("status") != "ok":
-        return f"[yellow]Why they left: not computed[/] ({reasons.get('reason')})"
+        return f"[yellow]Why they left: not computed[/] ({safe_text(reasons.get('reason'))})"
     if not any(headline_shares(doc, axis) for axis in ("why", "what")):
         n = doc["summary"]["churned"]
         return (f"Why they left: none of the {n:,} churners stated a reason churnwhy could read"
@@ -54,9 +55,12 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     table.add_column("95% CI", justify="right")
     for axis in ("why", "what"):
         for row in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
-            table.add_row(axis, row["label"], _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+            table.add_row(axis, safe_value(row["label"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
     cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
+    if reasons.get("examples"):  # only with --include-examples
+        parts.append("Example answers (redacted):")
+        parts += [f"  {safe_value(q['why'])}: “{safe_value(q['quote'])}”" for q in reasons["examples"]]
     if cells:
         grid = Table(title="Why × what among respondents (share of classified stated reasons)", title_justify="left")
         grid.add_column("why \\ what")
@@ -82,11 +86,11 @@ def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
     if report.drivers.ok:
         parts.append(drivers_view(report.drivers.result, report.inferred.result if report.inferred.ok else None))
     else:
-        parts.append(f"[yellow]What drove it: not computed[/] ({report.drivers.skipped})")
+        parts.append(f"[yellow]What drove it: not computed[/] ({safe_text(report.drivers.skipped)})")
     if report.survival.ok:
-        parts += [summary_table(report.survival.result), km_chart(report.survival.result)]
+        parts += [summary_table(report.survival.result), Text(km_chart(report.survival.result))]  # plain text, not markup
     else:
-        parts.append(f"[yellow]Retention: not computed[/] ({report.survival.skipped})")
+        parts.append(f"[yellow]Retention: not computed[/] ({safe_text(report.survival.skipped)})")
     parts += [rich_at_risk(doc), rich_extras(doc)]
     parts.append(quality_table(doc))
     return Group(*parts)
@@ -100,7 +104,7 @@ def quality_table(doc: dict[str, Any]) -> RenderableType:
     if rows["rejected"]:
         text += " (" + ", ".join(f"{n:,} {r}" for r, n in rows["rejected"].items()) + ")"
     text += "; run `churnwhy inspect PATH --rejects rejects.csv` for each row." if rejected else "."
-    lines = [escape(text)] + [f"[yellow]note:[/] {escape(w)}" for w in q["warnings"]]
+    lines = [safe_text(text)] + [f"[yellow]note:[/] {safe_text(w)}" for w in q["warnings"]]
     return Group(*lines)
 
 
@@ -110,7 +114,7 @@ def rich_checks(checks: list[Check]) -> Table:
     table.add_column("result")
     table.add_column("detail")
     for c in checks:
-        table.add_row(c.name, "[green]pass[/]" if c.ok else "[bold red]FAIL[/]", c.message)
+        table.add_row(safe_value(c.name), "[green]pass[/]" if c.ok else "[bold red]FAIL[/]", safe_text(c.message))
     return table
 
 
@@ -119,7 +123,7 @@ def rich_changes(changes: list[Change]) -> Table:
     for col in ("metric", "old", "new", "change", "p", "significant"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for c in changes:
-        table.add_row(c.metric, _pct(c.old), _pct(c.new), _signed(c.change),
+        table.add_row(safe_value(c.metric), _pct(c.old), _pct(c.new), _signed(c.change),
                       "n/a" if c.p_value is None else f"{c.p_value:.3g}",
                       "n/a" if c.significant is None else ("[bold]yes[/]" if c.significant else "no"))
     return table
@@ -128,7 +132,7 @@ def rich_changes(changes: list[Change]) -> Table:
 def markdown_changes(changes: list[Change]) -> str:
     lines = ["| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
     for c in changes:
-        lines.append(f"| {c.metric} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | "
+        lines.append(f"| {md_cell(c.metric)} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | "
                      f"{'n/a' if c.p_value is None else f'{c.p_value:.3g}'} | "
                      f"{'n/a' if c.significant is None else ('yes' if c.significant else 'no')} |")
     return "\n".join(lines) + "\n"

@@ -9,8 +9,9 @@ from typing import Any
 
 import polars as pl
 from rich.console import Group, RenderableType
-from rich.markup import escape as rich_escape
 from rich.table import Table
+
+from churnwhy.render.safe import md_cell, safe_text, safe_value
 
 BAR = 30  # characters of a full bar in the terminal calibration chart
 
@@ -76,19 +77,19 @@ def headline_extras(doc: dict[str, Any]) -> list[tuple[str, str]]:
 def rich_at_risk(doc: dict[str, Any], frame: pl.DataFrame | None = None, top: int = 0) -> RenderableType:
     a = doc.get("at_risk", {})
     if a.get("status") != "ok":
-        return f"[yellow]Who is about to leave: not computed[/] ({rich_escape(str(a.get('reason')))})"
+        return f"[yellow]Who is about to leave: not computed[/] ({safe_text(a.get('reason'))})"
     parts: list[RenderableType] = [f"[bold]Who is about to leave[/] (within {a['horizon_days']} days): "
-                                   + rich_escape("; ".join(headline_lines(doc)))]
+                                   + safe_text("; ".join(headline_lines(doc)))]
     if frame is not None and top > 0:
         t = Table(title=f"Top {min(top, frame.height)} customers by churn probability", title_justify="left")
         for col in ("customer", "P(churn)", "monthly value", "why", "what", "confidence", "top factors", "action"):
             t.add_column(col, justify="right" if col in ("P(churn)", "monthly value", "confidence") else "left")
         for r in frame.head(top).iter_rows(named=True):
             factors = ", ".join(f for f in (r["factor_1"], r["factor_2"], r["factor_3"]) if f)
-            t.add_row(rich_escape(str(r["customer_id"])), _pct(r["churn_probability"]),
+            t.add_row(safe_value(str(r["customer_id"])), _pct(r["churn_probability"]),
                       _num(r["monthly_value"]) if r["monthly_value"] is not None else "–", r["why"], r["what"],
                       _pct(r["reason_confidence"], 0) if r["reason_confidence"] is not None else "–",
-                      rich_escape(factors or "–"), rich_escape(r["action"]))
+                      safe_value(factors or "–"), safe_value(r["action"]))
         parts.append(t)
     parts.append(_tally_table("What to do: customers and revenue at risk per action", "action", a["actions"]))
     for axis in ("why", "what"):
@@ -102,18 +103,18 @@ def _tally_table(title: str, key: str, rows: list[dict[str, Any]]) -> Table:
     for col in (key, "customers", "expected churners", "revenue at risk / month"):
         t.add_column(col, justify="left" if col == key else "right")
     for r in rows:
-        t.add_row(rich_escape(r["key"]), f"{r['customers']:,}", f"{r['expected_churners']:,.1f}", _num(r["revenue_at_risk"]))
+        t.add_row(safe_value(r["key"]), f"{r['customers']:,}", f"{r['expected_churners']:,.1f}", _num(r["revenue_at_risk"]))
     return t
 
 
 def calibration_chart(c: dict[str, Any]) -> RenderableType:
     """Predicted against observed churn per decile, as bars (terminal)."""
     if c.get("status") != "ok":
-        return f"[yellow]Calibration: not computed[/] ({rich_escape(str(c.get('reason')))})"
+        return f"[yellow]Calibration: not computed[/] ({safe_text(c.get('reason'))})"
     top = max([b["predicted"] for b in c["bins"]] + [b["ci_high"] or 0 for b in c["bins"]] + [1e-9])
     t = Table(title=("Backtest" if c["method"] == "backtest" else "Cross-validated calibration")
               + f": predicted vs observed churn within {c['horizon_days']} days, by decile of predicted risk",
-              title_justify="left", caption=rich_escape(c["note"]), caption_justify="left")
+              title_justify="left", caption=safe_text(c["note"]), caption_justify="left")
     for col in ("decile", "n", "predicted", "observed (95% CI)", ""):
         t.add_column(col, justify="left" if col in ("decile", "") else "right")
     for b in c["bins"]:
@@ -130,11 +131,11 @@ def rich_extras(doc: dict[str, Any]) -> RenderableType:
     b = doc.get("beliefs", {})
     if b.get("status") == "ok":
         t = Table(title="Belief vs evidence" + (" (external benchmark)" if b["source"] == "external_benchmark" else ""),
-                  title_justify="left", caption=rich_escape(b["note"]), caption_justify="left")
+                  title_justify="left", caption=safe_text(b["note"]), caption_justify="left")
         for col in ("belief", "measured", "95% CI", "verdict"):
             t.add_column(col, justify="right" if col in ("measured", "95% CI") else "left")
         for r in belief_rows(b):
-            t.add_row(*[rich_escape(x) for x in r])
+            t.add_row(*[safe_value(x) for x in r])
         parts.append(t)
     r = doc.get("revenue", {})
     if r.get("status") == "ok":
@@ -183,7 +184,7 @@ def _value_voice(r: dict[str, Any]) -> RenderableType:
         for col in VALUE_VOICE_HEADER:
             t.add_column(col, justify="left" if col in ("axis", "reason") else "right")
         for row in value_voice_rows(r):
-            t.add_row(*[rich_escape(x) for x in row])
+            t.add_row(*[safe_value(x) for x in row])
         parts.append(t)
     return Group(*parts)
 
@@ -204,24 +205,24 @@ CONCENTRATION_HEADER = ["segment", "level", "customers", "churned", "expected", 
 
 def _concentration(c: dict[str, Any]) -> RenderableType:
     if c.get("status") != "ok":
-        return f"[yellow]Where churn concentrates: not computed[/] ({rich_escape(str(c.get('reason')))})"
+        return f"[yellow]Where churn concentrates: not computed[/] ({safe_text(c.get('reason'))})"
     top, bottom = concentration_rows(c)
     t = Table(title="Where churn concentrates: highest and lowest observed / expected", title_justify="left")
     for col in CONCENTRATION_HEADER:
         t.add_column(col, justify="left" if col in ("segment", "level") else "right")
     for r in top:
-        t.add_row(*[rich_escape(x) for x in r])
+        t.add_row(*[safe_value(x) for x in r])
     if bottom:
         t.add_section()
         for r in bottom:
-            t.add_row(*[rich_escape(x) for x in r])
+            t.add_row(*[safe_value(x) for x in r])
     return t
 
 
 # -- Markdown --------------------------------------------------------------------------------------------------
 
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_cell(text)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from churnwhy.render.safe import safe_text, safe_value, visible
 from churnwhy.results.survival import OVERALL, SurvivalResult, to_unit
 
 _MARKERS = "●○◆◇■□▲△★☆xo+*#@%&=~"  # one per group, so curves stay apart without colour
@@ -46,7 +47,7 @@ def summary_table(result: SurvivalResult, unit: str = "days") -> Table:
         else:
             median = _num(to_unit(g.median_days, unit))
             ci = f"{_num(to_unit(g.median_ci_low, unit))} – {_num(to_unit(g.median_ci_high, unit)) if g.median_ci_high is not None else 'NA'}"
-        table.add_row(_label(g.by, g.group), f"{g.n:,}", f"{g.events:,}", median, ci,
+        table.add_row(safe_value(_label(g.by, g.group)), f"{g.n:,}", f"{g.events:,}", median, ci,
                       *[_pct(h.survival) for h in g.horizons])
     return table
 
@@ -62,7 +63,7 @@ def horizon_table(result: SurvivalResult) -> Table:
             "–" if h.survival is None else f"{_pct(h.survival)} ({_pct(h.ci_low)}–{_pct(h.ci_high)}) n={h.at_risk:,}"
             for h in g.horizons
         ]
-        table.add_row(_label(g.by, g.group), *cells)
+        table.add_row(safe_value(_label(g.by, g.group)), *cells)
     return table
 
 
@@ -72,8 +73,8 @@ def logrank_table(result: SurvivalResult) -> Table:
     for name in ("column", "test", "groups", "chi²", "df", "p", "p (Holm)"):
         table.add_column(name, justify="right" if name in ("chi²", "df", "p", "p (Holm)") else "left")
     for r in result.logrank:
-        groups = "all" if r.test == "multivariate" else " vs ".join(r.groups)
-        table.add_row(r.by, r.test, groups, f"{r.statistic:.3f}", str(r.df), _p(r.p_value), _p(r.p_holm))
+        groups = "all" if r.test == "multivariate" else " vs ".join(safe_value(g) for g in r.groups)
+        table.add_row(safe_value(r.by), r.test, groups, f"{r.statistic:.3f}", str(r.df), _p(r.p_value), _p(r.p_holm))
     return table
 
 
@@ -116,14 +117,14 @@ def km_chart(result: SurvivalResult, *, by: str | None = None, width: int = 80, 
         sig = fig.signal(x.tolist(), y.tolist(), marker=marker)
         sig.lines()
         fig.draw(sig)
-        legend.append(f"{marker} {_label(by, group)}")
+        legend.append(f"{marker} {visible(_label(by, group))}")
     fig.ruler(1).lim(0, 1)
     if curves.height:
         # Whole-number tick labels: plotext's own are scientific ("1.8e2") past a few hundred.
         top = float(curves["time_days"].max()) * to_unit(1.0, unit)
         ticks = np.linspace(0.0, top, 6)
         fig.ruler(0).ticks(ticks.tolist(), [f"{v:,.0f}" if top >= 10 else f"{v:.1f}" for v in ticks])
-    fig.title(f"Retention by {by}" if by != OVERALL else "Retention, all customers")
+    fig.title(f"Retention by {visible(by)}" if by != OVERALL else "Retention, all customers")
     fig.label(unit, 0)
     try:
         out = fig.build().string(colorless=True)
@@ -157,4 +158,4 @@ def survival_view(result: SurvivalResult, *, unit: str = "days", width: int = 10
 
 def print_notes(notes: Iterable[str], console: Console) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        console.print(f"[yellow]note:[/] {safe_text(note)}", soft_wrap=True)
