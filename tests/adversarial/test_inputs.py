@@ -215,6 +215,21 @@ def test_churn_flags_in_many_languages_and_unparseable_ones_rejected(tmp_path):
     assert sorted(r["value"] for r in csv.DictReader((tmp_path / "r.csv").open())) == ["??", "maybe"]
 
 
+def test_status_words_that_are_not_churn_words_are_rejected(tmp_path):
+    statuses = ["Active", "Cancelled", "Paused", "Churned", "Active", "whatever"] * 5
+    body = "customer_id,signup_date,account_status\n" + "".join(
+        f"{i},2024-01-{i:02d},{s}\n" for i, s in enumerate(statuses, 1))
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["rows"]["rejected"], out["churned"]) == ({"bad_flag": 5}, 10)
+
+
+def test_a_status_of_tiers_decides_nothing_and_loses_nobody(tmp_path):
+    body = "customer_id,signup_date,member_status\n" + "".join(
+        f"{i},2024-01-{i:02d},{['Gold', 'Silver', 'Bronze'][i % 3]}\n" for i in range(1, 31))
+    out = inspect(write(tmp_path / "x", {"c.csv": body}))
+    assert (out["customers"], out["rows"]["rejected"]) == (30, {})
+
+
 def test_utf8_and_windows_1252_rows_in_one_file_are_each_decoded(tmp_path):
     data = ("customer_id,signup_date,city\n1,2024-01-01,Zürich\n".encode()
             + "2,2024-01-02,Genève\n".encode("cp1252") + "3,2024-01-03,Malmö\n".encode())

@@ -301,7 +301,7 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     date_cols = [c for c in ("signup_date", "churn_date", "event_time", "survey_date") if c in m]
     # Formats come from a sample of each column; the whole column is then parsed with them.
     id_src = m.get("customer_id")
-    sampled = list(dict.fromkeys([m[c] for c in date_cols] + ([id_src] if id_src else [])))
+    sampled = list(dict.fromkeys([m[c] for c in date_cols] + [m[c] for c in ("customer_id", "status") if c in m]))
     sample = raw.frame.select(sampled).head(20_000).collect() if sampled else None
     # Ids exported as floats ('1.0') in one file and as integers in another must match: '.0' goes in this file.
     float_like = bool(id_src and schema[id_src] == pl.String
@@ -362,6 +362,12 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     for canon in ("reason_code", "reason_text", "competitor", "status"):
         if canon in m:
             exprs.append(inputs.text(m[canon]).alias(canon))
+    if "status" in m and V.reads_as_flags(sample[m["status"]]):  # type: ignore[index]
+        # A status column of churn words: a value that is none of them is rejected, as a churn flag's would be
+        # (a status of tiers or anything else decides nothing, and is left alone).
+        src = m["status"]
+        checks.append((inputs.text(src).is_not_null() & V.flag(src, inputs.text(src)).is_null(), "bad_flag", src,
+                       inputs.raw(src)))
     if "churned" in m:
         src = m["churned"]
         exprs.append(V.flag(src, inputs.text(src)).alias("churned"))

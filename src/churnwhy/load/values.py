@@ -16,7 +16,9 @@ TRUE_WORDS = ("yes", "y", "true", "t", "1", "1.0", "churned", "churn", "cancelle
 FALSE_WORDS = ("no", "n", "false", "f", "0", "0.0", "active", "stayed", "retained", "current", "open", "joined",
                "new", "existing", "live", "ongoing", "subscribed", "member", "not",
                "nein", "nee", "nej", "non", "nao", "nie", "nem", "hayir", "ei", "ne", "falsch", "faux", "falso",
-               "onwaar", "aktiv", "actif", "activo", "ativo", "attivo", "actief", "bestehend", "vigente")
+               "onwaar", "aktiv", "actif", "activo", "ativo", "attivo", "actief", "bestehend", "vigente",
+               # still customers, whatever else they are
+               "paused", "suspended", "trial", "trialing", "pending", "hold", "frozen", "delinquent", "renewed")
 _TRUE_RE = "|".join(w for w in TRUE_WORDS if w.isalpha())
 _FALSE_RE = "|".join(w for w in FALSE_WORDS if w.isalpha())
 
@@ -116,6 +118,13 @@ def flag(col: str, s: pl.Expr | None = None) -> pl.Expr:
     return (pl.when(s.is_in(TRUE_WORDS) | (number == 1)).then(True)
             .when(s.is_in(FALSE_WORDS) | (number == 0)).then(False)
             .when(yes & ~no).then(True).when(no & ~yes).then(False).otherwise(None))
+
+
+def reads_as_flags(values: pl.Series) -> bool:
+    """Whether most of a column's values (a sample) are yes/no or status words."""
+    s = values.drop_nulls().cast(pl.String).str.strip_chars()
+    s = s.filter(s != "")
+    return s.len() > 0 and pl.select(flag("v", pl.lit(s)).is_not_null().mean()).item() >= 0.5
 
 
 def snake(name: str) -> str:
