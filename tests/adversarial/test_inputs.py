@@ -54,6 +54,22 @@ def test_ndjson_type_conflict_after_many_rows(tmp_path):
     assert (f["rows_read"], f["rejected"]) == (12_001, {"duplicate_row": f["rejected"]["duplicate_row"], "unknown_customer": 1})
 
 
+def test_ndjson_field_that_is_a_list_here_and_a_number_there(tmp_path):
+    lines = ndjson_events(20)
+    lines[5] = json.dumps({"customer_id": 6, "event_time": "2024-03-06", "event_type": "login", "tags": [1, 2]})
+    lines[9] = json.dumps({"customer_id": 10, "event_time": "2024-03-10", "event_type": "login", "tags": 3})
+    out = inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "events.ndjson": "\n".join(lines)}))
+    assert file_report(out, "events.ndjson")["rows_loaded"] == 20
+    assert "'tags' hold nested values" in all_notes(out)
+
+
+def test_json_array_with_a_field_of_no_common_type(tmp_path):
+    records = [{"customer_id": i, "event_time": "2024-03-01", "event_type": "login", "v": [1] if i % 2 else 5}
+               for i in range(1, 11)] + ["not a record"]
+    f = file_report(inspect(write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.json": json.dumps(records)})), "e.json")
+    assert (f["rows_read"], f["rows_loaded"], f["rejected"]) == (11, 10, {"bad_json": 1})
+
+
 def test_whitespace_aligned_text_file(tmp_path):
     body = "Customer ID   Signup Date   Plan Name\n" + "".join(
         f"{i:<13} 2024-01-{i:02d}    {'basic' if i % 2 else 'pro'}\n" for i in range(1, 21))
@@ -410,6 +426,16 @@ def test_gzip_bomb_stops_at_the_limit(tmp_path):
     folder = write(tmp_path / "x", {"c.csv": CUSTOMERS, "e.csv.gz": bomb, "churnwhy.toml": "max_decompressed_mb = 1\n"})
     msg = fails(folder)
     assert "e.csv.gz: decompresses to more than 1 MB" in msg and "max_decompressed_mb" in msg
+
+
+def test_workbook_inflating_past_the_limit(tmp_path):
+    (tmp_path / "x").mkdir()
+    cells: dict[tuple[int, int], object] = {(0, 0): "customer_id", (0, 1): "note"}
+    for i in range(1, 3000):
+        cells[(i, 0)], cells[(i, 1)] = str(i), f"{i}" + "x" * 400  # ~1.2 MB of XML, a few KB zipped
+    workbook(tmp_path / "x" / "crm.xlsx", cells)
+    write(tmp_path / "x", {"churnwhy.toml": "max_decompressed_mb = 1\n"})
+    assert "crm.xlsx: decompresses to more than 1 MB" in fails(tmp_path / "x")
 
 
 def test_truncated_gzip_is_a_clean_error(tmp_path):

@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 
 import polars as pl
 
+from churnwhy.errors import InputError
 from churnwhy.load.discover import SourceFile
 
 HEADER_SEARCH = 30  # rows looked at for a header
@@ -23,9 +24,11 @@ _LONG_NUMBER = r"^-?\d{16,}(\.0+)?$|^-?\d(\.\d+)?[eE]\+?\d+$"
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
-def read_excel(src: SourceFile, finish: Callable) -> tuple[list, list[tuple[str, str]]]:  # type: ignore[type-arg]
+def read_excel(src: SourceFile, finish: Callable, max_mb: int) -> tuple[list, list[tuple[str, str]]]:  # type: ignore[type-arg]
     """Tables (RawTable, built by read.finish) and (name, why) notes for sheets that are not tables."""
     from churnwhy.load.read import NULL_TOKENS
+
+    _check_size(src, max_mb)
 
     sheets = pl.read_excel(src.path, sheet_id=0, has_header=False, infer_schema_length=0, raise_if_empty=False,
                            drop_empty_rows=False, drop_empty_cols=False)
@@ -56,6 +59,22 @@ def read_excel(src: SourceFile, finish: Callable) -> tuple[list, list[tuple[str,
 
 
 GRID_ROW = "__grid_row"
+
+
+def _check_size(src: SourceFile, max_mb: int) -> None:
+    """A workbook is a zip: one whose parts inflate past the limit (a zip bomb) is refused before it is read.
+    The sizes come from the archive's directory, which the reader would trust as well."""
+    try:
+        with zipfile.ZipFile(src.path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: the reader says what is wrong with it
+    if total > max_mb * 1024 * 1024:
+        raise InputError(
+            f"{src.name}: decompresses to more than {max_mb} MB ({total / 1e6:,.0f} MB; the workbook is "
+            f"{src.path.stat().st_size / 1e6:.1f} MB)",
+            hint=f"if the file is genuine, raise the limit in churnwhy.toml:  max_decompressed_mb = {max_mb * 4}; "
+                 "otherwise remove it from the folder")
 
 
 def header_row(grid: pl.DataFrame) -> int:

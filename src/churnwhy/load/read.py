@@ -76,7 +76,7 @@ def read_source(src: SourceFile, *, max_decompressed_mb: int = DEFAULT_MAX_DECOM
         if src.format == "excel":
             from churnwhy.load.excel import read_excel
 
-            return read_excel(src, _finish)
+            return read_excel(src, _finish, max_decompressed_mb)
     except InputError:
         raise
     except (pl.exceptions.PolarsError, FastExcelError, OSError, ValueError, EOFError) as exc:
@@ -298,25 +298,40 @@ def _read_ndjson(src: SourceFile, data: bytes) -> RawTable:
         return _finish(src, src.name, lf, text.notes, encoding=text.encoding)
     except pl.exceptions.PolarsError:
         pass
-    # Some line is broken: each line is checked on its own (only here: a file the fast reader could not read).
+    # Some line is broken, or a field's types have no common type (a list here, a number there): each line is
+    # read on its own (only here: a file the fast reader could not read).
     lines = [ln for ln in text.data.split(b"\n") if ln.strip()]
     good, bad = [], []
+    keys: dict[str, None] = {}
+    nested: set[str] = set()
     for i, line in enumerate(lines, 1):
         try:
-            ok = isinstance(json.loads(line), dict)
+            obj = json.loads(line)
         except ValueError:
-            ok = False
-        (good if ok else bad).append(i)
+            obj = None
+        if not isinstance(obj, dict):
+            bad.append(i)
+            continue
+        good.append(i)
+        keys.update(dict.fromkeys(obj))
+        nested.update(k for k, v in obj.items() if isinstance(v, dict | list))
     if not good:
         raise InputError(f"{src.name}: no line is a JSON object (line 1: {_clip(lines[0])!r})",
                          hint="export one JSON object per line (NDJSON), or a JSON array of records")
     body = b"\n".join(lines[i - 1] for i in good)
-    frame = pl.read_ndjson(io.BytesIO(body), infer_schema_length=None).with_columns(
-        pl.Series(ROW, good, dtype=pl.UInt32))
+    notes = text.notes
+    try:
+        frame = pl.read_ndjson(io.BytesIO(body), infer_schema_length=None)
+    except pl.exceptions.PolarsError:  # no common type: every field as text, nested ones left out
+        frame = pl.read_ndjson(io.BytesIO(body), schema={k: pl.String for k in keys}).drop(sorted(nested))
+        if nested:
+            notes = (*notes, f"{src.name}: column{'s' if len(nested) > 1 else ''} {', '.join(map(repr, sorted(nested)))} "
+                     "hold nested values (lists or objects) and were not read")
+    frame = frame.with_columns(pl.Series(ROW, good, dtype=pl.UInt32))
     rejected = pl.DataFrame({ROW: pl.Series(bad, dtype=pl.UInt32), READ_REJECT: ["bad_json"] * len(bad),
                              READ_VALUE: [_clip(lines[i - 1]) for i in bad]})
     lf = pl.concat([frame, rejected], how="diagonal_relaxed").sort(ROW).lazy()
-    return _finish(src, src.name, lf, text.notes, encoding=text.encoding)
+    return _finish(src, src.name, lf, notes, encoding=text.encoding)
 
 
 def _clip(line: bytes) -> str:
@@ -344,9 +359,11 @@ def _read_json(src: SourceFile, max_mb: int) -> tuple[list[RawTable], list[tuple
         except ValueError as exc:
             raise InputError(f"{src.name}: not valid JSON (line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)})",
                              hint="fix or re-export the file, or move it out of the folder") from None
-        if not (isinstance(value, list) and all(isinstance(v, dict) for v in value[:1000])):
+        if not (isinstance(value, list) and sum(isinstance(v, dict) for v in value[:1000]) * 2 > min(len(value), 1000)):
             return [], [(src.name, "JSON that is not a list of records (objects)")]
-        raise
+        # Records whose fields have no common type: read one by one, as NDJSON lines (a record that is not
+        # an object is a bad_json row)
+        return [_read_ndjson(src, b"\n".join(json.dumps(r).encode() for r in value))], []
     return [_finish(src, src.name, frame.lazy())], []
 
 
