@@ -99,6 +99,15 @@ def test_a_bug_outside_a_section_exits_3_with_one_line_and_the_traceback_only_wi
     assert "Traceback (most recent call last)" in debug.stderr and "in broken" in debug.stderr
 
 
+def test_every_command_maps_bugs_to_exit_3_and_offers_debug():
+    """handle_errors wraps every command (it adds --debug): a command without it would crash with exit 1."""
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"analyze", "check", "diff", "report", "inspect", "init", "demo"} <= set(commands)
+    for name in commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "--debug" in result.output, name
+
+
 def test_no_module_is_imported_off_the_main_thread_during_analyze(exports, tmp_path):
     """Issues 14 and 20: importing on a background thread raced the main thread (`_DeadlockError`, hangs).
     A fresh process records every real import (a sys.meta_path finder sees only modules not yet loaded) and the
@@ -153,6 +162,11 @@ def test_a_wrong_config_value_is_exit_2_naming_the_key_and_the_fix(exports, tmp_
         assert name in message
 
 
+def test_an_analysis_date_centuries_after_the_data_is_exit_2_not_a_crash(exports):
+    result = run("analyze", exports, "--as-of", "9999-12-31")  # was: ValueError "year 10000 is out of range"
+    assert result.exit_code == 2 and "years after the latest date in the data" in result.stderr
+
+
 # --- privacy and terminal injection ----------------------------------------------------------------------
 
 
@@ -176,6 +190,13 @@ def test_markup_links_and_escape_sequences_in_segment_values_are_shown_not_obeye
     assert "plan=[/bold]" in result.stdout
     assert "[link=https://example.org]click" in result.stdout  # the markup as text, not a hyperlink
     assert "tv\\x1b]8;;https://example.org\\x07y" in result.stdout
+
+
+def test_paths_with_markup_in_their_names_are_printed_as_written(tmp_path):
+    out = tmp_path / "d[/bold][link=https://example.org]x"
+    result = run("demo", out, "-n", "100", "--clean", "-f", "csv")  # the progress notes name the folder
+    assert result.exit_code == 0, result.output  # was: MarkupError, exit 3
+    assert f"planted truth in {out / 'truth.json'}" in result.stderr
 
 
 def test_file_names_with_newlines_pipes_and_escapes_stay_on_their_markdown_row(tmp_path):
@@ -227,6 +248,19 @@ def test_rejects_and_report_output_at_a_folder_are_exit_2(exports, tmp_path, mon
                  ("report", exports, "-o", tmp_path)):
         result = run(*args)
         assert result.exit_code == 2 and "is a folder" in result.stderr, args
+
+
+def test_usage_mistakes_are_exit_2_before_the_analysis_never_a_breach_or_a_crash(exports, tmp_path, monkeypatch):
+    plots = tmp_path / "plots"
+    plots.write_text("a file")
+    _no_analysis(monkeypatch)
+    for args, message in (
+        (("check", exports, "--max-share", "why=brand_faild:0.4"), "'brand_faild' is not a why reason"),  # was exit 1
+        (("analyze", exports, "--horizon", "0"), "--horizon must be a positive number of days"),
+        (("survival", exports, "--plots", plots), "--plots"),  # was FileExistsError, exit 3
+    ):
+        result = run(*args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)
 
 
 def test_out_in_a_folder_that_cannot_be_written_is_exit_2(exports, tmp_path, monkeypatch):

@@ -42,6 +42,9 @@ def span(exports: Exports) -> tuple[dt.date, dt.date] | None:
     return min(found).date(), max(found).date()
 
 
+MAX_DAYS_AFTER = 3653  # ten years: an analysis date further out observes nothing and only inflates the cohort table
+
+
 def check_as_of(exports: Exports, as_of: dt.date | None) -> Exports:
     """An input error for an analysis date before all the data; warnings when it is after all of it, or leaves
     out customers who signed up later (a back-dated analysis)."""
@@ -55,6 +58,9 @@ def check_as_of(exports: Exports, as_of: dt.date | None) -> Exports:
         raise InputError(f"--as-of {as_of} is before every date in the data ({first} to {last}): no customer had "
                          "signed up by then",
                          hint=f"pass a date between {first} and {last}, or leave --as-of out (the latest date in the data)")
+    if (as_of - last).days > MAX_DAYS_AFTER:  # nothing observed then; every cohort column up to it (9999-12-31 crashed)
+        raise InputError(f"--as-of {as_of} is {(as_of - last).days // 365:,} years after the latest date in the data ({last})",
+                         hint=f"pass a date within ten years of {last}, or leave --as-of out (the latest date in the data)")
     warnings = []
     if as_of > last:
         warnings.append(f"--as-of {as_of} is {(as_of - last).days} days after the latest date in the data ({last}): "
