@@ -212,6 +212,14 @@ def test_unreadable_folder_or_file_is_named_and_strict_stops(tmp_path, monkeypat
         os.chmod(folder / which, 0o755)
 
 
+def test_hidden_exports_and_folders_are_named_not_read(tmp_path):
+    folder = write(tmp_path / "x", {"customers.csv": CUSTOMERS, ".old/events.csv": events(), ".backup.csv": CUSTOMERS})
+    out = inspect(folder)
+    notes = all_notes(out)
+    assert ".old/: hidden folder (not read)" in notes and ".backup.csv: hidden file (not read)" in notes
+    assert [f["name"] for f in out["files"]] == ["customers.csv"]
+
+
 def test_broken_link_is_named(tmp_path):
     folder = write(tmp_path / "x", {"customers.csv": CUSTOMERS})
     os.symlink(tmp_path / "gone.csv", folder / "events.csv")

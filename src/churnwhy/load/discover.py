@@ -101,8 +101,8 @@ def discover(path: Path) -> Discovery:
 
 def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
     """Every file under `root` in a stable order, following symlinked folders once each (a link back up the
-    tree is not followed again); hidden files and folders skipped; folders that cannot be listed and broken
-    links are returned as (name, why), and so are links not followed."""
+    tree is not followed again); folders that cannot be listed and broken links are returned as (name, why),
+    and so are what is not read: links not followed, hidden folders, hidden files that look like exports."""
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
     loops: list[tuple[str, str]] = []
@@ -118,7 +118,8 @@ def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str
         keep = []
         for d in sorted(dirs):
             full = os.path.join(folder, d)
-            if d.startswith("."):
+            if d.startswith("."):  # .git, .cache...: named, not read
+                loops.append((rel(full) + "/", "hidden folder (not read)"))
                 continue
             real = os.path.realpath(full)
             if real in seen:  # a loop, or a second link to a folder already read
@@ -134,6 +135,8 @@ def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str
         for n in sorted(names):
             full = os.path.join(folder, n)
             if n.startswith("."):
+                if suffix_of(Path(n)) in FORMATS:  # a hidden export (.backup.csv) is named; .DS_Store is not
+                    loops.append((rel(full), "hidden file (not read)"))
                 continue
             if not os.path.exists(full):
                 problems.append((rel(full), "broken link (its target does not exist)"))
