@@ -114,6 +114,7 @@ def test_an_axis_the_silent_classifier_refused_keeps_the_reweighted_estimate():
         "nonresponse": {"rows": [{"axis": "what", "category": "price", "reweighted": 0.25, "lo": 0.2, "hi": 0.3}]},
     }}
     assert [r["label"] for r in headline_shares(doc, "why")] == ["better_offer"]
-    assert headline_shares(doc, "what") == [{"label": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3}]
+    assert headline_shares(doc, "what") == [{"label": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3,
+                                             "among": "known", "left_out": 0}]
     assert headline_caption(doc).startswith("why: stated reasons plus reasons inferred")
     assert "what: stated reasons, reweighted" in headline_caption(doc)

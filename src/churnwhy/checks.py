@@ -103,11 +103,27 @@ def headline_source(doc: dict[str, Any], axis: str | None = None) -> str | None:
 
 
 def headline_caption(doc: dict[str, Any]) -> str:
-    """'stated reasons, reweighted ...', or one phrase per axis when the axes come from different estimates."""
+    """'stated reasons, reweighted ...', or one phrase per axis when the axes come from different estimates;
+    then, for an axis whose shares are among the known only, how many answers were left out."""
     sources = {axis: headline_source(doc, axis) for axis in ("why", "what")}
     if sources["why"] == sources["what"]:
-        return HEADLINE_SOURCES.get(sources["why"] or "", "no stated reasons")
-    return "; ".join(f"{axis}: {HEADLINE_SOURCES.get(src or '', 'no stated reasons')}" for axis, src in sources.items())
+        text = HEADLINE_SOURCES.get(sources["why"] or "", "no stated reasons")
+    else:
+        text = "; ".join(f"{axis}: {HEADLINE_SOURCES.get(src or '', 'no stated reasons')}" for axis, src in sources.items())
+    notes = [note for axis in ("why", "what") if (note := known_only_note(doc, axis))]
+    return text + (". " + "; ".join(notes) if notes else "")
+
+
+def known_only_note(doc: dict[str, Any], axis: str) -> str | None:
+    """'what: shares among the known; 12 answers unknown left out (the unknown row is their share of all answers)',
+    or None when the axis's shares are over every churner."""
+    rows = headline_shares(doc, axis)
+    known = [r for r in rows if r.get("among") == "known"]
+    if not known:
+        return None
+    left = max(int(r.get("left_out") or 0) for r in known)
+    return (f"{axis}: shares among the known; {left:,} answer{'s' if left != 1 else ''} unknown on {axis} left out "
+            "(the unknown row is their share of all answers)")
 
 
 def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
@@ -115,13 +131,15 @@ def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
     source = headline_source(doc, axis)
     reasons = doc.get("reasons", {})
     if source == "combined":
-        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
-                for s in reasons["inferred"]["mix"] if s["dimension"] == axis]
+        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "among": "all",
+                 "left_out": 0} for s in reasons["inferred"]["mix"] if s["dimension"] == axis]
     if source == "reweighted":
-        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"]}
+        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"],
+                 "among": r.get("among", "known"), "left_out": r.get("left_out", 0)}
                 for r in reasons["nonresponse"]["rows"] if r["axis"] == axis]
     if source == "stated":
-        return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"]}
+        return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"],
+                 "among": s.get("among", "known"), "left_out": s.get("left_out", 0)}
                 for s in reasons.get("shares", []) if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
     return []
 
@@ -167,6 +185,9 @@ class Change:
 
 
 def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.05) -> list[Change]:
+    """Changes between two reports. Reason shares are tested from each report's 95% intervals (which include
+    classification error where the mix was corrected for it) and flagged after a Holm correction across all
+    the shares compared, so that two samples of one business rarely differ by chance."""
     for doc, which in ((old, "OLD"), (new, "NEW")):
         if "summary" not in doc or "schema_version" not in doc:
             raise ChurnwhyError(f"{which} is not a churnwhy report", hint="pass two files written by `churnwhy analyze --format json`")
@@ -179,13 +200,28 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.0
         a, b = so["retention"].get(h, {}), sn["retention"].get(h, {})
         p = _two_estimates(a, b)
         changes.append(_change(f"retention_{h}d", a.get("survival"), b.get("survival"), p, alpha))
+    shares = []
     for axis in ("why", "what"):
         olds = {s["label"]: s for s in headline_shares(old, axis)}
         news = {s["label"]: s for s in headline_shares(new, axis)}
         for label in sorted(set(olds) | set(news)):
             a, b = olds.get(label, {}), news.get(label, {})
-            changes.append(_change(f"share_{axis}_{label}", a.get("share"), b.get("share"), _two_estimates(a, b), alpha))
-    return changes
+            shares.append(_change(f"share_{axis}_{label}", a.get("share"), b.get("share"), _two_estimates(a, b), alpha))
+    return changes + holm(shares, alpha)
+
+
+def holm(changes: list[Change], alpha: float) -> list[Change]:
+    """Holm's step-down correction (Holm 1979): p-values become adjusted p-values (R: p.adjust(p, "holm")),
+    significant when below alpha; changes without a test keep None."""
+    tested = sorted((c.p_value, i) for i, c in enumerate(changes) if c.p_value is not None)
+    m = len(tested)
+    adjusted: dict[int, float] = {}
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return [dataclasses.replace(c, p_value=round(adjusted[i], 6), significant=adjusted[i] < alpha) if i in adjusted
+            else c for i, c in enumerate(changes)]
 
 
 def _change(metric: str, old: float | None, new: float | None, p: float | None, alpha: float) -> Change:

@@ -102,7 +102,7 @@ def analyze(
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
     step("classifying stated reasons")
-    reasons, table = _section("reasons", _reasons, table, config)
+    reasons, table = _section("reasons", _reasons, table, config, include_examples)
     step("inferring reasons of silent churners")
     inferred, inferred_table = _section("inferred", _inferred, table, config)
     step("fitting behavioural drivers and survival curves")
@@ -202,12 +202,12 @@ def _section(name, fn, table, *args):  # type: ignore[no-untyped-def]
     return Section(name, result, skipped if isinstance(skipped, str) else None), new_table or table
 
 
-def _reasons(table, config):  # type: ignore[no-untyped-def]
+def _reasons(table, config, examples=False):  # type: ignore[no-untyped-def]
     from churnwhy.models.reason_shares import fit_reasons
     from churnwhy.models.reasons import attach_stated_reasons
 
     new_table, fit = attach_stated_reasons(table, config)
-    return fit_reasons(new_table, fit.summary, config), new_table
+    return fit_reasons(new_table, fit.summary, config, examples=examples), new_table
 
 
 def _drivers(table, config, horizon_days):  # type: ignore[no-untyped-def]

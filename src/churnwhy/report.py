@@ -109,7 +109,7 @@ class Report:
         and cut at 300 characters; every format (table, JSON, Markdown, HTML) shows these same quotes."""
         import polars as pl
 
-        from churnwhy.render.html import redact  # the masking the HTML report has always used
+        from churnwhy.redact import redact
 
         df = self.table.frame
         if not self.include_examples or "why" not in df.columns or "reason_text" not in df.columns:

@@ -11,6 +11,8 @@ from churnwhy.commands._common import (
 )
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="A segment column to break the shares down by.")]
+ExamplesOpt = Annotated[bool, typer.Option(
+    "--include-examples", help="Also show the commonest answers per cell and unmapped codes, masked (off: codes and counts only).")]
 PeriodOpt = Annotated[str | None, typer.Option("--period", help="Churn period for shares over time: month or quarter (default: by span).")]
 
 
@@ -23,6 +25,7 @@ def reasons(
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
+    include_examples: ExamplesOpt = False,
 ) -> None:
     """Why they left, as they said it: reason codes and free text on the why and what axes, with 95% CIs.
 
@@ -44,7 +47,7 @@ def reasons(
 
         check_by(loaded.table, (by,), cfg)  # no such column, or one that identifies customers: exit 2
     table, fit = attach_stated_reasons(loaded.table, cfg)
-    result = fit_reasons(table, fit.summary, cfg, by=by, period=period)
+    result = fit_reasons(table, fit.summary, cfg, by=by, period=period, examples=include_examples)
     if format is Format.json:
         typer.echo(dumps({"schema_version": "1.0", **result.to_dict()}), nl=False)
     elif format is Format.markdown:

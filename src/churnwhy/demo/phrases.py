@@ -33,6 +33,8 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "couldnt change my address in the app",
         "you ignored my request to pause",
         "could not log in for a week",
+        "too many marketing emails, I asked you to stop",
+        "spam spam spam",
     ),
     ("brand_failed", "product"): (
         "quality of the products went downhill",
@@ -66,15 +68,14 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "paying 30% more than when I joined",
         "the fees keep creeping up",
         "the price rise was the last straw",
+        "Too expensive",
         "they doubled the delivery charge",
     ),
     ("brand_failed", "other"): (
         "you sold my data",
-        "too many marketing emails, I asked you to stop",
         "didn't like how you treated your drivers",
         "your privacy policy changed",
         "account was hacked and you did nothing",
-        "spam spam spam",
         "the company lost my trust",
         "your new terms are unfair",
         "the loyalty programme was scrapped",
@@ -84,6 +85,8 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "you share my details with third parties",
         "I disagree with the company's politics",
         "the constant upselling put me off",
+        "the new contract locks me in for two years",
+        "I no longer trust how you handle my personal information",
     ),
     ("better_offer", "product"): (
         "switched to {c}, they have a better selection",
@@ -137,7 +140,6 @@ PHRASES: dict[tuple[str, str], tuple[str, ...]] = {
         "better value at {c}",
         "your prices are higher than {c}",
         "found a better deal",
-        "Too expensive",
     ),
     ("better_offer", "other"): (
         "{c} is more sustainable",
@@ -237,11 +239,11 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     # circumstance/experience) answer in free text. Besides, a few form users in every cell tick OTHER
     # (`OTHER_TICK`), which says nothing on either axis and is counted unknown.
     ("brand_failed", "experience"): ("POOR_SERVICE", "DELIVERY_ISSUES"),
-    ("brand_failed", "product"): ("PRODUCT_QUALITY", "NOT_WORKING"),
-    ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES"),
-    ("better_offer", "product"): ("BETTER_PRODUCT", "MISSING_FEATURES"),
+    ("brand_failed", "product"): ("PRODUCT_QUALITY", "NOT_WORKING", "MISSING_FEATURES"),
+    ("brand_failed", "price"): ("PRICE_INCREASE", "HIDDEN_FEES", "TOO_EXPENSIVE"),
+    ("better_offer", "product"): ("BETTER_PRODUCT",),
     ("better_offer", "experience"): ("BETTER_SERVICE",),
-    ("better_offer", "price"): ("TOO_EXPENSIVE", "CHEAPER_ALTERNATIVE"),
+    ("better_offer", "price"): ("CHEAPER_ALTERNATIVE",),
     ("circumstance", "other"): ("MOVED", "RELOCATED", "NO_LONGER_NEEDED", "LEAVING_COUNTRY"),
     ("circumstance", "price"): ("CANT_AFFORD",),
 }

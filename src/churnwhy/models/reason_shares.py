@@ -9,7 +9,8 @@
   propensity weights mean(p)/p, trimmed at the [trim, 1-trim] quantiles ([reasons] trim, default 1%).
   Reweighted shares and their intervals are value-style shares with those weights.
 
-Denominators are churners whose reason is known on that axis; `unknown` is reported as a count, not a share.
+Known categories are shares among churners whose reason is known on that axis (`among = "known"`, with the
+count left out in `left_out`); every mix also has an `unknown` row, its share among every stated answer.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def fit_reasons(
     *,
     by: str | None = None,
     period: str | None = None,
+    examples: bool = False,
 ) -> ReasonsResult:
     """Shares of why, what and why x what among churners of a table that has why/what/reason_source."""
     settings = settings_from_config(config)
@@ -80,7 +82,7 @@ def fit_reasons(
     return ReasonsResult(
         n_customers=frame.height, n_churned=churners.height, classification=classification,
         shares=tuple(shares), nonresponse=nonresponse, satisfied=satisfied, by=by, period=period,
-        labels=dict(settings.labels),
+        labels=dict(settings.labels), examples=examples,
     )
 
 
@@ -103,31 +105,48 @@ def _period_label(expr: pl.Expr, period: str) -> pl.Expr:
 
 
 def _shares(g: pl.DataFrame, axis: str, by: str, basis: str) -> list[Share]:
+    """Known categories as shares among the known (with the count left out), plus an `unknown` row: its share
+    among every stated answer of the group."""
     col = axis
-    known = g.filter(pl.col(col) != UNKNOWN)
-    if known.height == 0:
+    if g.height == 0:
         return []
     weight = pl.col("amount_total").fill_null(0).clip(lower_bound=0) if basis == "value" else pl.lit(1.0)
     per = (
-        known.with_columns(__w=weight)
+        g.with_columns(__w=weight, __known=pl.col(col) != UNKNOWN)
         .group_by("__group", col)
-        .agg(n=pl.len(), w=pl.col("__w").sum(), w2=(pl.col("__w") ** 2).sum())
+        .agg(n=pl.len(), w=pl.col("__w").sum(), w2=(pl.col("__w") ** 2).sum(), known=pl.col("__known").first())
         .with_columns(
-            total=pl.col("n").sum().over("__group"),
-            wt=pl.col("w").sum().over("__group"),
-            wt2=pl.col("w2").sum().over("__group"),
+            total=pl.col("n").filter(pl.col("known")).sum().over("__group"),
+            wt=pl.col("w").filter(pl.col("known")).sum().over("__group"),
+            wt2=pl.col("w2").filter(pl.col("known")).sum().over("__group"),
+            all_n=pl.col("n").sum().over("__group"),
+            all_w=pl.col("w").sum().over("__group"),
+            all_w2=pl.col("w2").sum().over("__group"),
+            left_out=pl.col("n").filter(~pl.col("known")).sum().over("__group"),
         )
-        .filter(pl.col("wt") > 0)
         .sort("__group", col)
     )
-    share = (per["w"] / per["wt"]).to_numpy()
-    n_eff = (per["wt"] ** 2 / per["wt2"]).to_numpy() if basis == "value" else per["total"].to_numpy().astype(float)
+    known = per.filter(pl.col("known") & (pl.col("wt") > 0))
+    out = _share_rows(known, axis, by, basis, col, "known", "total", "wt", "wt2")
+    unknown = per.filter(~pl.col("known") & (pl.col("all_w") > 0))
+    out += _share_rows(unknown, axis, by, basis, col, "all", "all_n", "all_w", "all_w2")
+    return sorted(out, key=lambda s: (s.group, s.category))
+
+
+def _share_rows(per: pl.DataFrame, axis: str, by: str, basis: str, col: str, among: str, total: str, wt: str,
+                wt2: str) -> list[Share]:
+    if per.height == 0:
+        return []
+    share = (per["w"] / per[wt]).to_numpy()
+    n_eff = (per[wt] ** 2 / per[wt2]).to_numpy() if basis == "value" else per[total].to_numpy().astype(float)
     lo, hi = wilson(share * n_eff, n_eff)
+    left = per["left_out"].fill_null(0) if among == "known" else pl.Series([0] * per.height)
     return [
-        Share(axis=axis, by=by, group=str(grp), category=str(cat), basis=basis, n=int(n), total=int(total),
-              share=float(s), lo=float(a), hi=float(b), weighted_total=float(wt) if basis == "value" else None)
-        for grp, cat, n, total, wt, s, a, b in zip(
-            per["__group"], per[col], per["n"], per["total"], per["wt"], share, lo, hi, strict=True)
+        Share(axis=axis, by=by, group=str(grp), category=str(cat), basis=basis, n=int(n), total=int(tot),
+              share=float(s), lo=float(a), hi=float(b), weighted_total=float(w) if basis == "value" else None,
+              among=among, left_out=int(lft))
+        for grp, cat, n, tot, w, s, a, b, lft in zip(
+            per["__group"], per[col], per["n"], per[total], per[wt], share, lo, hi, left, strict=True)
     ]
 
 
@@ -160,12 +179,13 @@ def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonS
     lo, hi = wilson(k, n) if n else (np.nan, np.nan)
     base = dict(n_churned=n, n_respondents=k, response_rate=k / n if n else float("nan"), lo=float(lo), hi=float(hi))
     naive_rows = _weighted_rows(churners.filter(pl.Series(answered)), np.ones(k))
+    unknown = _unknown_counts(churners)
     if k < MIN_RESPONDENTS or k == n:
         why = "fewer than 20 churners stated a reason" if k < MIN_RESPONDENTS else "every churner stated a reason"
-        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows)), note=f"no reweighting: {why}")
+        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows, unknown)), note=f"no reweighting: {why}")
     x, names = _design(churners, table)
     if x.shape[1] == 0:
-        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows)),
+        return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows, unknown)),
                            note="no reweighting: no behaviour or segment columns to model who answered")
     rng = np.random.default_rng(settings.seed)
     fit_rows = _stratified(answered, MAX_FIT_ROWS, rng)
@@ -178,7 +198,7 @@ def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonS
     rows = _weighted_rows(churners.filter(pl.Series(answered)), w)
     return NonResponse(
         **base, features=names, weight_bounds=(float(lo_w), float(hi_w)),
-        effective_n=float(w.sum() ** 2 / (w**2).sum()), rows=tuple(_merge(naive_rows, rows)),
+        effective_n=float(w.sum() ** 2 / (w**2).sum()), rows=tuple(_merge(naive_rows, rows, unknown)),
     )
 
 
@@ -206,9 +226,23 @@ def _weighted_rows(respondents: pl.DataFrame, w: np.ndarray) -> dict[tuple[str, 
     return out
 
 
-def _merge(naive: dict, reweighted: dict) -> list[Reweighted]:
-    return [Reweighted(axis, cat, *naive[(axis, cat)], *reweighted.get((axis, cat), naive[(axis, cat)]))
-            for axis, cat in sorted(naive)]
+def _merge(naive: dict, reweighted: dict, unknown: dict | None = None) -> list[Reweighted]:
+    """Known categories (naive and reweighted, among the known), then each axis's `unknown` row: its unweighted
+    share among every stated answer (no response weights exist for answers that could not be read)."""
+    unknown = unknown or {}
+    rows = [Reweighted(axis, cat, *naive[(axis, cat)], *reweighted.get((axis, cat), naive[(axis, cat)]),
+                       left_out=unknown.get(axis, (0, 0))[0]) for axis, cat in sorted(naive)]
+    for axis, (k, n) in sorted(unknown.items()):
+        if n:
+            lo, hi = wilson(k, n)
+            rows.append(Reweighted(axis, UNKNOWN, k / n, float(lo), float(hi), k / n, float(lo), float(hi), among="all"))
+    return rows
+
+
+def _unknown_counts(churners: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per axis: (stated answers unknown on it, stated answers)."""
+    stated = churners.filter(pl.col("reason_source") == "stated")
+    return {axis: (int((stated[axis] == UNKNOWN).sum()), stated.height) for axis in AXES}
 
 
 def _satisfied(stated: pl.DataFrame, churners: pl.DataFrame, settings: ReasonSettings) -> SatisfiedButLeft:

@@ -51,34 +51,55 @@ ANY = "*"
 PERIODS = ("auto", "month", "quarter")
 SCALES = ("nps", "csat5", "csat10")
 
-# Reason codes seen in common CRM/billing exports, after normalisation (upper case, runs of
-# non-alphanumerics -> "_"). A price complaint with no failure cue reads as "pulled away by a
-# cheaper offer"; a price *rise* is the brand's doing, so brand_failed.
+# Reason codes, after normalisation (upper case, runs of non-alphanumerics -> "_"). Built in: Stripe's
+# subscription cancellation feedback codes (too_expensive, missing_features, switched_service, unused,
+# customer_service, too_complex, low_quality, other), the options common on cancel forms (Google Play's
+# cancel survey, Chargebee/Recurly-style codes, CRM churn codes) and payment-failure codes. A price
+# complaint is the brand's price pushing them out (brand_failed/price) unless an alternative is named;
+# low usage is a faded need (circumstance/other). docs/reasons.md lists them; [reasons.codes] overrides.
 _CODE_GROUPS: dict[str, tuple[str, ...]] = {
-    "better_offer/price": (
-        "TOO_EXPENSIVE", "EXPENSIVE", "PRICE", "PRICE_TOO_HIGH", "COST", "PRICING",
-        "FOUND_CHEAPER", "CHEAPER_ALTERNATIVE", "CHEAPER_ELSEWHERE", "BETTER_PRICE", "BETTER_DEAL",
+    "brand_failed/price": (
+        "TOO_EXPENSIVE", "EXPENSIVE", "PRICE", "PRICE_TOO_HIGH", "PRICE_HIGH", "HIGH_PRICE", "COST", "COST_RELATED",
+        "PRICING", "TOO_COSTLY", "NOT_WORTH_THE_PRICE", "NOT_WORTH_IT", "POOR_VALUE", "VALUE",
+        "PRICE_INCREASE", "PRICE_RISE", "PRICE_HIKE", "HIDDEN_FEES", "FEES", "HIGH_FEES", "EXTRA_CHARGES",
+        "CUSTOMER_DID_NOT_CONSENT_TO_PRICE_INCREASE",
     ),
-    "brand_failed/price": ("PRICE_INCREASE", "PRICE_RISE", "PRICE_HIKE", "HIDDEN_FEES"),
-    "better_offer/unknown": ("COMPETITOR", "SWITCHED", "SWITCHED_PROVIDER", "BETTER_OFFER", "COMPETITOR_OFFER"),
+    "better_offer/price": (
+        "FOUND_CHEAPER", "CHEAPER_ALTERNATIVE", "CHEAPER_ELSEWHERE", "BETTER_PRICE", "BETTER_DEAL", "COMPETITOR_PRICE",
+    ),
+    "better_offer/unknown": (
+        "COMPETITOR", "SWITCHED", "SWITCHED_SERVICE", "SWITCHED_PROVIDER", "SWITCHING", "BETTER_OFFER", "COMPETITOR_OFFER",
+        "FOUND_ALTERNATIVE", "FOUND_AN_ALTERNATIVE", "FOUND_BETTER_ALTERNATIVE", "USING_ANOTHER_SERVICE",
+    ),
     "better_offer/experience": ("BETTER_SERVICE", "BETTER_EXPERIENCE", "BETTER_SUPPORT", "FASTER_DELIVERY"),
-    "better_offer/product": ("BETTER_PRODUCT", "MISSING_FEATURES", "MISSING_FEATURE", "FEATURES"),
+    "better_offer/product": ("BETTER_PRODUCT", "FOUND_BETTER_APP", "BETTER_APP", "BETTER_FEATURES"),
     "brand_failed/product": (
-        "POOR_QUALITY", "QUALITY", "PRODUCT_QUALITY", "DEFECTIVE", "NOT_WORKING", "UNRELIABLE",
-        "RELIABILITY", "OUTAGE", "OUTAGES", "PRODUCT_ISSUES",
+        "POOR_QUALITY", "LOW_QUALITY", "QUALITY", "PRODUCT_QUALITY", "DEFECTIVE", "NOT_WORKING", "UNRELIABLE",
+        "RELIABILITY", "OUTAGE", "OUTAGES", "PRODUCT_ISSUES", "MISSING_FEATURES", "MISSING_FEATURE", "FEATURES",
+        "NEED_MORE_FEATURES", "TOO_COMPLEX", "TOO_COMPLICATED", "HARD_TO_USE", "DIFFICULT_TO_USE", "TECHNICAL_ISSUES",
+        "TECHNICAL_PROBLEMS", "BUGS", "PERFORMANCE", "SLOW", "NOT_USEFUL", "NOT_USEFUL_ENOUGH", "DIDNT_MEET_NEEDS",
+        "PRODUCT_NOT_AVAILABLE", "PRODUCT_UNAVAILABLE", "COVERAGE", "POOR_COVERAGE", "NETWORK", "SPEED", "SLOW_SPEED",
     ),
     "brand_failed/experience": (
-        "POOR_SERVICE", "BAD_SERVICE", "CUSTOMER_SERVICE", "SERVICE", "SUPPORT", "POOR_SUPPORT",
-        "DELIVERY", "DELIVERY_ISSUES", "LATE_DELIVERY", "SHIPPING", "WEBSITE", "APP",
-        "TECHNICAL_ISSUES", "BILLING", "BILLING_ISSUE", "BILLING_ISSUES", "STAFF",
+        "POOR_SERVICE", "BAD_SERVICE", "CUSTOMER_SERVICE", "SERVICE", "SUPPORT", "POOR_SUPPORT", "BAD_SUPPORT",
+        "DELIVERY", "DELIVERY_ISSUES", "LATE_DELIVERY", "SHIPPING", "WEBSITE", "APP", "ONBOARDING",
+        "BILLING_ISSUE", "BILLING_ISSUES", "BILLING_PROBLEMS", "STAFF", "TOO_MANY_EMAILS", "SPAM",
     ),
     "circumstance/other": (
         "MOVED", "MOVING", "RELOCATED", "RELOCATION", "DECEASED", "DIED", "DEATH", "BUSINESS_CLOSED",
         "CLOSED", "CLOSED_BUSINESS", "NO_LONGER_NEEDED", "NOT_NEEDED", "NO_NEED", "RETIRED", "PERSONAL",
-        "PERSONAL_REASONS", "LIFE_EVENT", "LEAVING_COUNTRY", "EMIGRATED",
+        "PERSONAL_REASONS", "LIFE_EVENT", "LEAVING_COUNTRY", "EMIGRATED", "UNUSED", "NOT_USING", "NOT_ENOUGH_USAGE",
+        "LOW_USAGE", "DONT_USE", "NO_LONGER_USING", "TEMPORARY", "TAKING_A_BREAK", "PAUSE", "SEASONAL", "PROJECT_ENDED",
+        "PROJECT_COMPLETED",
     ),
-    "circumstance/price": ("FINANCIAL_HARDSHIP", "CANT_AFFORD", "CANNOT_AFFORD", "JOB_LOSS"),
-    "unknown/unknown": ("OTHER", "UNKNOWN", "NONE", "NA", "N_A", "NO_REASON", "DECLINED_TO_SAY"),
+    "circumstance/price": ("FINANCIAL_HARDSHIP", "CANT_AFFORD", "CANNOT_AFFORD", "JOB_LOSS", "BUDGET", "BUDGET_CUTS"),
+    "unknown/unknown": (
+        "OTHER", "OTHER_REASON", "UNKNOWN", "NONE", "NA", "N_A", "NO_REASON", "DECLINED_TO_SAY", "PREFER_NOT_TO_SAY",
+        # Involuntary endings and plan changes are not a stated reason.
+        "CARD_EXPIRED", "CARD_DECLINED", "PAYMENT_FAILED", "INSUFFICIENT_FUNDS", "BILLING_ERROR", "NON_PAYMENT",
+        "NOT_PAID", "DUNNING", "INVOLUNTARY", "UPGRADE", "DOWNGRADE", "PLAN_CHANGE", "CUSTOMER_CANCELLED", "CANCELED",
+        "CANCELLED",
+    ),
 }
 DEFAULT_CODES: dict[str, tuple[str, str]] = {
     code: tuple(cell.split("/"))  # type: ignore[misc]
@@ -101,6 +122,9 @@ class Rule:
     what: str | None
     weight: float = 1.0
     source: str = "built-in"
+    # A topic names what went wrong more surely than that the brand is to blame: its vote on `why`
+    # can be lighter than on `what` (None: `weight` on both axes).
+    why_weight: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,13 +28,15 @@ from sklearn.utils.validation import check_is_fitted
 from churnwhy.models.reason_rules import INPUT_STATUS, distinct_rows, score
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, normalise_codes, settings_from_config, toml_line
 from churnwhy.models.threads import single_blas_thread
-from churnwhy.results.reasons import Classification, UnmappedCode
+from churnwhy.redact import redact
+from churnwhy.results.reasons import Classification, TopReason, UnmappedCode
 from churnwhy.table import CustomerTable
 
 METHODS = ("code", "rule", "model", "none")
 LABEL_COLUMNS = ("why", "what", "confidence", "method")
 CV_ROWS = 2_000
 CV_FOLDS_LARGE = 3
+TOP_PER_CELL = 5  # drill-down: raw reasons shown per why/what cell, of each kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +48,9 @@ class ReasonsFit:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return self.summary.warnings
+        # For a library caller: each unmapped code (masked where it looks personal). Reports go through
+        # ReasonsResult, which shows only counts unless --include-examples.
+        return self.summary.warnings(examples=True)
 
 
 class _MemoAnalyzer:
@@ -158,6 +162,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         for analyzer in self._analyzers or ():
             analyzer.forget()
         self.unmapped_codes_ = _unmapped(frame, base, settings)
+        self.top_reasons_ = _top_reasons(base, self.labels_)
         return self
 
     def predict_proba(self, texts: Iterable[str | None]) -> np.ndarray:
@@ -201,6 +206,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             cv_folds=self.cv_folds_,
             min_confidence=settings.min_confidence,
             unmapped_codes=self.unmapped_codes_,
+            top_reasons=self.top_reasons_,
         )
 
     def _pipeline(self) -> Pipeline:
@@ -354,9 +360,16 @@ def _code_table(settings: ReasonSettings) -> pl.DataFrame:
 
 def _codes_and_rules(frame: pl.DataFrame, settings: ReasonSettings) -> pl.DataFrame:
     """Layers 1 and 2: code mapping, then rules; returns text, code, why, what, confidence, method, status..."""
+    frame = frame.join(_code_table(settings), on="code", how="left", maintain_order="left")
+    # A code the taxonomy does not know, given without text, is read by the rules as words
+    # ("PROMO_ENDED" -> "promo ended"); it is still counted as unmapped.
+    blank = pl.col("text").is_null() | (pl.col("text").str.strip_chars() == "")
+    frame = frame.with_columns(
+        text=pl.when(blank & pl.col("code").is_not_null() & pl.col("_cwhy").is_null()).then(pl.col("code_raw"))
+        .otherwise(pl.col("text"))
+    )
     rules = score(frame, settings, competitor="competitor")
     df = pl.concat([frame, rules.rename({"why": "_rwhy", "what": "_rwhat"})], how="horizontal")
-    df = df.join(_code_table(settings), on="code", how="left", maintain_order="left")
     code_why = pl.col("_cwhy").is_not_null() & (pl.col("_cwhy") != UNKNOWN)
     code_what = pl.col("_cwhat").is_not_null() & (pl.col("_cwhat") != UNKNOWN)
     rule_why = pl.col("_rwhy") != UNKNOWN
@@ -381,7 +394,8 @@ def _codes_and_rules(frame: pl.DataFrame, settings: ReasonSettings) -> pl.DataFr
         .when(code_why).then(pl.when(readable & rule_what).then(pl.col("what_conf")).otherwise(pl.lit(1.0)))
         .when(readable).then(rule_conf)
         .otherwise(pl.lit(None, dtype=pl.Float64)),
-        method=pl.when(code_why).then(pl.lit("code")).when(readable & rule_why).then(pl.lit("rule")).otherwise(pl.lit("none")),
+        method=pl.when(code_why).then(pl.lit("code")).when(readable & (rule_why | pl.col("no_reason"))).then(pl.lit("rule"))
+        .otherwise(pl.lit("none")),
         stated=pl.col("code").is_not_null() | (pl.col("status") != "empty"),
         _unmapped=pl.col("code").is_not_null() & pl.col("_cwhy").is_null(),
     )
@@ -399,3 +413,29 @@ def _unmapped(frame: pl.DataFrame, base: pl.DataFrame, settings: ReasonSettings)
     for row, why, what in zip(counts.iter_rows(named=True), guess["why"], guess["what"], strict=True):
         out.append(UnmappedCode(row["shown"], int(row["n"]), toml_line(row["shown"], f"{why}/{what}")))
     return tuple(out)
+
+
+def _top_reasons(base: pl.DataFrame, labels: pl.DataFrame) -> tuple[TopReason, ...]:
+    """The commonest taxonomy codes and normalised answers (lower case, single spaces, masked, cut at 80
+    characters) per why/what cell, with counts. Answers are only ever shown with --include-examples."""
+    df = pl.DataFrame({
+        "cell": labels["why"] + "/" + labels["what"], "code": base["code"], "unmapped": base["_unmapped"],
+        "text": base["text"], "status": base["status"], "stated": labels["stated"],
+    }).filter(pl.col("stated"))
+    if df.is_empty():
+        return ()
+    totals = dict(df.group_by("cell").len().iter_rows())
+    codes = (df.filter(pl.col("code").is_not_null() & ~pl.col("unmapped"))
+             .group_by("cell", pl.col("code").alias("value")).len().with_columns(kind=pl.lit("code")))
+    texts = (df.filter((pl.col("code").is_null() | pl.col("unmapped")) & pl.col("text").is_not_null())
+             .with_columns(value=pl.col("text").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+                           .str.slice(0, 80))
+             .filter(pl.col("value") != "")
+             .group_by("cell", "value").len().with_columns(kind=pl.lit("text")))
+    out: list[TopReason] = []
+    for part in (codes, texts):
+        top = part.sort(["cell", "len", "value"], descending=[False, True, False]).group_by("cell", maintain_order=True).head(TOP_PER_CELL)
+        for cell, value, n, kind in top.select("cell", "value", "len", "kind").iter_rows():
+            shown = value if kind == "code" else redact(value)
+            out.append(TopReason(cell, kind, shown, int(n), n / totals[cell]))
+    return tuple(sorted(out, key=lambda t: (t.cell, t.kind, -t.count, t.value)))

@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
 from churnwhy.models.drivers_prep import stratified_sample
+from churnwhy.models.reason_correction import N_BOOT, confusion, corrected_mix
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
@@ -82,6 +83,7 @@ class SilentReasonClassifier:
         self.refused_: str | None = None
         self.cv_accuracy_ = self.baseline_accuracy_ = math.nan
         self.cv_folds_ = self.cv_rows_ = 0
+        self.cv_confusion_: np.ndarray | None = None
         labels, counts = np.unique(y, return_counts=True) if y.size else (np.array([], object), np.array([], int))
         rare = labels[counts < self.min_per_class]
         if rare.size:
@@ -120,6 +122,8 @@ class SilentReasonClassifier:
             predicted = cross_val_predict(model, x[cv_idx], cv_code, cv=cv)
             acc = float(np.mean(predicted == cv_code))
             self.cv_accuracy_ = acc
+            # The classifier's confusion (CV predictions against the labels they hide): the mix corrects for it.
+            self.cv_confusion_ = confusion(cv_code, predicted, classes.size)
             lower = acc - Z_ONE_SIDED_95 * math.sqrt(acc * (1 - acc) / cv_code.size)
             if not lower > self.baseline_accuracy_:
                 majority = str(classes[cv_counts.argmax()])
@@ -173,7 +177,9 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         f"cross-validation on at most {s.silent_cv_rows:,} of them (95% precision +-{_half_width(s.silent_cv_rows):.1f} points)",
         f"refuses below {s.silent_min_labels} labels, drops labels with fewer than {s.silent_min_per_class}, and needs CV "
         "accuracy clearly (one-sided 95%) above the majority share",
-        "mix CIs: normal approximation over churners (sampling noise only)",
+        f"mix: stated labels as given, inferred ones corrected for the classifier's cross-validated confusion "
+        f"(matrix inversion); 95% CIs from {N_BOOT:,} parametric bootstrap draws that redraw the stated labels, the "
+        "inferred labels and the confusion matrix (sampling noise and classification error)",
     ]
     notes: list[str] = []
     features = list(table.features)
@@ -184,7 +190,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     conf = np.full(frame.height, np.nan)
     inferred_any = np.zeros(frame.height, bool)
     models: list[SilentModel] = []
-    probs: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    probs: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]] = {}
     for dim in DIMENSIONS:
         col = frame[dim].cast(pl.String)
         known = stated & (col.is_not_null() & (col != UNKNOWN)).fill_null(False).to_numpy()
@@ -198,7 +204,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         can = clf.refused_ is None and silent.any()
         if can:
             p = clf.predict_proba(x[silent])
-            probs[dim] = (clf.classes_, p)
+            probs[dim] = (clf.classes_, p, clf.cv_confusion_)
             pick = pl.Series(dim, clf.classes_, dtype=pl.String).gather(p.argmax(axis=1))
             new_cols[dim] = col.clone().scatter(np.flatnonzero(silent), pick)
             conf[silent] = np.fmin(conf[silent], p.max(axis=1))
@@ -223,7 +229,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         new_conf = np.where(inferred_any, conf, old_conf)
         updates.append(pl.Series("reason_confidence", new_conf, dtype=pl.Float64).fill_nan(None))
         out = frame.with_columns(updates)
-    mix = _mix(frame, churned, stated, silent, probs)
+    mix = _mix(frame, churned, stated, silent, probs, seed=s.seed)
     result = SilentResult(
         models=tuple(models),
         mix=mix,
@@ -252,9 +258,12 @@ def _mix(
     churned: np.ndarray,
     stated: np.ndarray,
     silent: np.ndarray,
-    probs: dict[str, tuple[tuple[str, ...], np.ndarray]],
+    probs: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]],
+    *,
+    seed: int = 0,
 ) -> tuple[ReasonShare, ...]:
-    """Per axis: stated labels count as one, inferred ones as their probabilities, the rest as unknown."""
+    """Per axis, over every churner: stated labels as given (`unknown` included), inferred labels corrected for
+    the classifier's confusion, silent churners left unknown where nothing was inferred (models/reason_correction)."""
     out: list[ReasonShare] = []
     n = int(churned.sum())
     if n == 0:
@@ -263,26 +272,27 @@ def _mix(
     is_stated, is_silent = stated[rows], silent[rows]
     for dim in DIMENSIONS:
         raw = frame[dim].gather(rows).cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(object)
-        classes, p = probs.get(dim, ((), np.empty((0, 0))))
-        label_set = sorted(set(raw[is_stated]) | set(classes) | ({UNKNOWN} if (silent.any() and not classes) else set()))
-        col = {lab: i for i, lab in enumerate(label_set)}
-        v = np.zeros((rows.size, len(label_set)))
-        v[np.flatnonzero(is_stated), [col[lab] for lab in raw[is_stated]]] = 1.0
-        silent_rows = np.flatnonzero(is_silent)
+        classes, p, validation = probs.get(dim, ((), np.empty((0, 0)), np.zeros((0, 0))))
+        # The classifier's classes first (the corrected block), then labels only stated, then `unknown`.
+        rest = sorted((set(raw[is_stated]) | {UNKNOWN}) - set(classes))
+        labels = (*classes, *rest)
+        col = {lab: i for i, lab in enumerate(labels)}
+        known = np.zeros(len(labels))
+        np.add.at(known, [col[lab] for lab in raw[is_stated]], 1.0)
+        classified = np.zeros(len(classes))
         if classes:
-            v[np.ix_(silent_rows, [col[c] for c in classes])] = p
-        elif silent_rows.size:
-            v[silent_rows, col[UNKNOWN]] = 1.0
-        share = v.mean(axis=0)
-        se = v.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(label_set), np.nan)
-        n_stated = v[is_stated].sum(axis=0)
-        n_inferred = v[is_silent].sum(axis=0) if classes else np.zeros(len(label_set))
+            classified = np.bincount(p.argmax(axis=1), minlength=len(classes)).astype(float)
+        elif is_silent.any():
+            known[col[UNKNOWN]] += float(is_silent.sum())
+        mix = corrected_mix(labels, known, classified, validation, seed=seed)
         for lab, i in col.items():
             out.append(
                 ReasonShare(
-                    dimension=dim, label=lab, share=float(share[i]),
-                    ci_low=float(max(0.0, share[i] - Z95 * se[i])), ci_high=float(min(1.0, share[i] + Z95 * se[i])),
-                    n_stated=int(round(n_stated[i])), n_inferred=float(n_inferred[i]),
+                    dimension=dim, label=lab, share=float(mix.share[i]),
+                    ci_low=float(mix.lo[i]), ci_high=float(mix.hi[i]),
+                    n_stated=int(round(known[i])) if not (lab == UNKNOWN and not classes) else int(
+                        round(known[i] - is_silent.sum())),
+                    n_inferred=float(mix.n_classified[i]),
                 )  # fmt: skip
             )
     return tuple(sorted(out, key=lambda r: (r.dimension != "why", -r.share, r.label)))

@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from churnwhy.checks import headline_shares  # noqa: E402
+from churnwhy.checks import headline_caption, headline_shares  # noqa: E402
+from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows  # noqa: E402
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -100,8 +101,13 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     parts.append("<h2>Why they left</h2>")
     rows = [[axis, r["label"], _pct(r["share"]), f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}"]
             for axis in ("why", "what") for r in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0))]
+    if rows:
+        parts.append(f"<p class='note'>Estimated from {escape(headline_caption(doc))}.</p>")
     parts.append(_table(["axis", "reason", "share", "95% CI"], rows) if rows else
                  f"<p class='note'>Not computed: {escape(str(doc['reasons'].get('reason', 'no stated reasons')))}</p>")
+    if drill := drilldown_rows(doc):
+        parts.append("<h3>Commonest raw reasons per cell</h3>")
+        parts.append(_table(DRILL_HEADER, drill))
     if report.include_examples:
         parts.append(_examples(report))
     parts.append("<h2>What drove it</h2>")
@@ -137,17 +143,7 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     )
 
 
-_MASKS = (
-    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
-    (re.compile(r"\+?\d[\d ()./-]{6,}\d"), "[number]"),
-)
-
-
-def redact(text: str) -> str:
-    """Emails, phone numbers and long digit runs masked."""
-    for pattern, mask in _MASKS:
-        text = pattern.sub(mask, text)
-    return text
+from churnwhy.redact import redact  # noqa: E402,F401  (linear-time masking, issue #20; kept importable here)
 
 
 def _examples(report) -> str:  # type: ignore[no-untyped-def]

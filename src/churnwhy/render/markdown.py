@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from churnwhy.checks import headline_caption, headline_shares
+from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows
 from churnwhy.render.safe import md_cell as _cell
 from churnwhy.render.risk import headline_extras, markdown_sections
 
@@ -43,6 +44,9 @@ def markdown_report(doc: dict[str, Any]) -> str:
                 out.append(f"| {axis} | {_cell(r['label'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
     else:
         out.append(f"Not computed: {_cell(doc['reasons'].get('reason', 'no stated reasons'))}")
+    if drill := drilldown_rows(doc):
+        out += ["", "Commonest raw reasons per cell:", "", "| " + " | ".join(DRILL_HEADER) + " |", "|---|---|---|---:|---:|"]
+        out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in drill]
     if doc["reasons"].get("examples"):  # only with --include-examples
         out += ["", "Example answers (redacted):", ""]
         out += [f"- {_cell(q['why'])}: “{_cell(q['quote'])}”" for q in doc["reasons"]["examples"]]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
+from churnwhy.render.safe import md_cell, safe_value
 from churnwhy.results.reasons import ReasonsResult
 
 WHY = ("brand_failed", "better_offer", "circumstance")
@@ -18,6 +21,26 @@ def _pct(x: float | None) -> str:
 
 def _ci(lo: float, hi: float) -> str:
     return f"{_pct(lo)}–{_pct(hi)}"
+
+
+DRILL_HEADER = ["cell", "kind", "raw reason", "churners", "share of cell"]
+
+
+def drilldown_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """The drill-down of a report document (reasons.classification.top_reasons) as table rows: the commonest
+    raw reasons per why/what cell. Codes by default; answers (masked) only with --include-examples."""
+    top = (doc.get("reasons", doc).get("classification") or {}).get("top_reasons") or []
+    return [[t["cell"], t["kind"], t["value"], f"{t['count']:,}", _pct(t["share"])] for t in top]
+
+
+def known_only(result: ReasonsResult) -> str:
+    """The caption that says the known shares leave the unknown out, and how many."""
+    left = {r.axis: r.left_out for r in result.nonresponse.rows if r.among == "known"}
+    if not left:
+        return ""
+    counts = ", ".join(f"{n:,} on {axis}" for axis, n in left.items())
+    return (f"Known reasons are shares among the known ({counts} unknown left out); "
+            "the unknown row is the unknown's share of all stated answers.")
 
 
 def reasons_view(result: ReasonsResult) -> RenderableType:
@@ -41,6 +64,8 @@ def reasons_view(result: ReasonsResult) -> RenderableType:
         mix.add_row(r.axis, safe_value(result.label(r.category)), _pct(r.naive), _ci(r.naive_lo, r.naive_hi), _pct(r.reweighted),
                     _ci(r.lo, r.hi), f"{(r.reweighted - r.naive) * 100:+.1f} pt")
     parts.append(mix if nr.rows else "[yellow]No stated reasons could be read.[/]")
+    if nr.rows and known_only(result):
+        parts.append(f"[dim]{escape(known_only(result))}[/]")
     if nr.note:
         parts.append(f"[dim]{safe_text(nr.note)}[/]")
 
@@ -53,6 +78,15 @@ def reasons_view(result: ReasonsResult) -> RenderableType:
         for why in WHY:
             grid.add_row(safe_value(result.label(why)), *[_pct(cells[f"{why}/{w}"].share) if f"{why}/{w}" in cells else "–" for w in WHAT])
         parts.append(grid)
+    drill = drilldown_rows(result.to_dict())
+    if drill:
+        table = Table(title="Commonest raw reasons per cell" + ("" if result.examples else " (codes; answers with --include-examples)"),
+                      title_justify="left")
+        for col in DRILL_HEADER:
+            table.add_column(col, justify="right" if col in ("churners", "share of cell") else "left")
+        for row in drill:
+            table.add_row(*[safe_value(v) for v in row])
+        parts.append(table)
     s = result.satisfied
     if s.n_scored:
         parts.append(f"Satisfied but left: {s.n_satisfied:,} of {s.n_scored:,} scored churners ({_pct(s.share)}, "
@@ -71,4 +105,10 @@ def reasons_markdown(result: ReasonsResult) -> str:
              "| axis | reason | naive | reweighted | 95% CI |", "|---|---|---:|---:|---|"]
     lines += [f"| {r.axis} | {md_cell(result.label(r.category))} | {_pct(r.naive)} | {_pct(r.reweighted)} | {_ci(r.lo, r.hi)} |"
               for r in nr.rows]
+    if nr.rows and known_only(result):
+        lines += ["", known_only(result)]
+    drill = drilldown_rows(result.to_dict())
+    if drill:
+        lines += ["", "## Commonest raw reasons per cell", "", "| " + " | ".join(DRILL_HEADER) + " |", "|---|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(md_cell(v) for v in row) + " |" for row in drill]
     return "\n".join(lines) + "\n"

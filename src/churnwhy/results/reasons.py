@@ -1,7 +1,9 @@
 """Stated-reason results: frozen data, JSON-safe to_dict() (NaN -> None), to_frame(); no printing.
 
-Nothing here holds free text or customer ids: only counts, shares, category names, segment
-values, reason *codes* (for the unmapped-code warning) and settings.
+By default nothing here reaches an output with free text, customer ids or codes that are not in the
+taxonomy: only counts, shares, category names, segment values, taxonomy codes and settings. The answers
+themselves (normalised, masked) and the unmapped codes (masked) are kept for `--include-examples` only
+(ReasonsResult.examples) and left out of to_dict() and the views otherwise (issue #20).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from churnwhy.redact import looks_personal, redact
 from churnwhy.results._json import json_safe
 
 import polars as pl
@@ -34,14 +37,32 @@ class UnmappedCode:
     toml_line: str  # goes under [reasons.codes]; the cell is the rule layer's reading of the code
 
     @property
+    def personal(self) -> bool:
+        return looks_personal(self.code)
+
+    @property
     def message(self) -> str:
-        return (
-            f"reason code {self.code!r} ({self.count} customer{'s' if self.count != 1 else ''}) is not in the "
-            f"taxonomy; map it in churnwhy.toml under [reasons.codes]: {self.toml_line}"
-        )
+        who = f"({self.count} customer{'s' if self.count != 1 else ''})"
+        if self.personal:
+            return f"reason code {redact(self.code)!r} {who} looks like personal data, not a reason; it is counted unknown"
+        return (f"reason code {self.code!r} {who} is not in the taxonomy; map it in churnwhy.toml under "
+                f"[reasons.codes]: {self.toml_line}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_clean(self), "message": self.message}
+        code = redact(self.code)
+        return {"code": code, "count": self.count, "toml_line": None if self.personal else self.toml_line,
+                "message": self.message}
+
+
+@dataclasses.dataclass(frozen=True)
+class TopReason:
+    """One of the commonest raw reasons in a why/what cell: a taxonomy code, or a normalised answer (masked)."""
+
+    cell: str  # "why/what"
+    kind: str  # code | text
+    value: str
+    count: int
+    share: float  # of the cell's stated answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,14 +78,32 @@ class Classification:
     cv_folds: int
     min_confidence: float
     unmapped_codes: tuple[UnmappedCode, ...] = ()
+    top_reasons: tuple[TopReason, ...] = ()  # per cell: taxonomy codes (always) and answers (examples only)
 
     @property
-    def warnings(self) -> tuple[str, ...]:
-        return tuple(u.message for u in self.unmapped_codes)
+    def n_unmapped_rows(self) -> int:
+        return sum(u.count for u in self.unmapped_codes)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = _clean(dataclasses.replace(self, unmapped_codes=()))
-        out["unmapped_codes"] = [u.to_dict() for u in self.unmapped_codes]
+    def warnings(self, examples: bool = False) -> tuple[str, ...]:
+        """Per unmapped code (masked) with `examples`; otherwise one line with the counts."""
+        if not self.unmapped_codes:
+            return ()
+        if examples:
+            return tuple(u.message for u in self.unmapped_codes)
+        k, n = len(self.unmapped_codes), self.n_unmapped_rows
+        return (f"{k} reason code{'s' if k != 1 else ''} ({n:,} customer{'s' if n != 1 else ''}) not in the taxonomy "
+                "were read as words where they could be; rerun with --include-examples to see them (masked) and the "
+                "churnwhy.toml lines that map them",)
+
+    def drilldown(self, examples: bool = False) -> tuple[TopReason, ...]:
+        return tuple(t for t in self.top_reasons if examples or t.kind == "code")
+
+    def to_dict(self, examples: bool = False) -> dict[str, Any]:
+        out = _clean(dataclasses.replace(self, unmapped_codes=(), top_reasons=()))
+        out["n_unmapped_codes"] = len(self.unmapped_codes)
+        out["n_unmapped_rows"] = self.n_unmapped_rows
+        out["unmapped_codes"] = [u.to_dict() for u in self.unmapped_codes] if examples else []
+        out["top_reasons"] = [_clean(t) for t in self.drilldown(examples)]
         return out
 
 
@@ -83,6 +122,8 @@ class Share:
     lo: float
     hi: float
     weighted_total: float | None = None  # value basis: the group's summed amount_total
+    among: str = "known"  # known: share among answers known on this axis | all: among every stated answer
+    left_out: int = 0  # answers unknown on this axis, left out of the denominator (among = known)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +138,8 @@ class Reweighted:
     reweighted: float
     lo: float
     hi: float
+    among: str = "known"  # known: among respondents known on this axis | all: among every stated answer (unknown row)
+    left_out: int = 0  # stated answers unknown on this axis, left out of the denominator (among = known)
 
     @property
     def difference(self) -> float:
@@ -154,10 +197,15 @@ class ReasonsResult:
     period: str = "month"
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     ci_methods: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(CI_METHODS))
+    examples: bool = False  # --include-examples: answers and unmapped codes (masked) may be shown
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return self.classification.warnings
+        return self.classification.warnings(self.examples)
+
+    @property
+    def drilldown(self) -> tuple[TopReason, ...]:
+        return self.classification.drilldown(self.examples)
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
@@ -168,7 +216,7 @@ class ReasonsResult:
             "n_churned": self.n_churned,
             "by": self.by,
             "period": self.period,
-            "classification": self.classification.to_dict(),
+            "classification": self.classification.to_dict(self.examples),
             "shares": [_clean(s) for s in self.shares],
             "nonresponse": self.nonresponse.to_dict(),
             "satisfied_but_left": _clean(self.satisfied),
@@ -183,8 +231,9 @@ class ReasonsResult:
 
     def nonresponse_frame(self) -> pl.DataFrame:
         rows = [r.to_dict() for r in self.nonresponse.rows]
-        schema = {f: pl.String if f in ("axis", "category") else pl.Float64 for f in
-                  ("axis", "category", "naive", "naive_lo", "naive_hi", "reweighted", "lo", "hi", "difference")}
+        schema = {f: pl.String if f in ("axis", "category", "among") else pl.Int64 if f == "left_out" else pl.Float64
+                  for f in ("axis", "category", "naive", "naive_lo", "naive_hi", "reweighted", "lo", "hi", "among",
+                            "left_out", "difference")}
         return pl.DataFrame(rows, schema=schema)
 
 
@@ -192,6 +241,6 @@ def shares_frame(shares: tuple[Share, ...]) -> pl.DataFrame:
     schema = {
         "axis": pl.String, "by": pl.String, "group": pl.String, "category": pl.String, "basis": pl.String,
         "n": pl.Int64, "total": pl.Int64, "share": pl.Float64, "lo": pl.Float64, "hi": pl.Float64,
-        "weighted_total": pl.Float64,
+        "weighted_total": pl.Float64, "among": pl.String, "left_out": pl.Int64,
     }
     return pl.DataFrame([dataclasses.asdict(s) for s in shares], schema=schema)
