@@ -54,7 +54,8 @@ EXPECTED = {
 def test_every_row_is_loaded_or_rejected_with_a_reason(tmp_path):
     ex = load(write(tmp_path, BROKEN))
     assert sorted(f.name for f in ex.files) == sorted(EXPECTED)
-    assert dict(ex.skipped).keys() == {"notes.md", "regions.csv"}
+    assert dict(ex.skipped).keys() == {"notes.md"}
+    assert [lk["name"] for lk in ex.lookups] == ["regions.csv"]  # a lookup: joined through Region, no rows counted
     for f in ex.files:
         assert f.rows_read == f.rows_loaded + sum(f.rejected.values()), f.name
         want = EXPECTED[f.name]

@@ -93,14 +93,27 @@ def test_table_keyed_only_by_a_foreign_id_has_no_customer_id(tmp_path):
     assert dict(ex.skipped)["order_lines.csv"].startswith("no customer id")
 
 
-def test_lookup_table_is_skipped_with_a_note(tmp_path):
+def test_lookup_table_is_joined_through_the_column_customers_carry(tmp_path):
     files = {
-        "customers.csv": "Customer ID,Signup Date,Plan Code\nC1,2024-01-01,P1\n",
+        "customers.csv": "Customer ID,Signup Date,Plan Code\nC1,2024-01-01,P1\nC2,2024-01-02,P2\nC3,2024-01-02,P2\n",
         "plans.csv": "Plan Code,Plan Name,Price\nP1,Basic,10\nP2,Pro,20\n",
     }
     ex = load(write(tmp_path, files))
-    assert "plans.csv" in dict(ex.skipped)
+    assert [f.name for f in ex.files] == ["customers.csv"]  # never a source of customers
+    assert [dict(lk) for lk in ex.lookups] == [{"name": "plans.csv", "joined_on": "Plan Code", "status": "joined"}]
+    assert ex.customers["customer_id"].to_list() == ["C1", "C2", "C3"]
+    assert ex.customers["attr_price"].to_list() == [10.0, 20.0, 20.0]
+    assert ex.attributes["attr_plan_name"] == "category" and ex.attribute_sources["attr_price"] == "Price"
+
+
+def test_lookup_table_without_a_shared_column_is_skipped_with_a_note(tmp_path):
+    files = {
+        "customers.csv": "Customer ID,Signup Date\nC1,2024-01-01\n",
+        "plans.csv": "Plan Code,Plan Name,Price\nP1,Basic,10\nP2,Pro,20\n",
+    }
+    ex = load(write(tmp_path, files))
     assert "lookup" in dict(ex.skipped)["plans.csv"]
+    assert ex.customers.height == 1
 
 
 def test_customer_files_are_joined_on_id(tmp_path):

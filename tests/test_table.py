@@ -8,7 +8,9 @@ import polars as pl
 import pytest
 from loadkit import row, table, write
 
-from churnwhy.table import CHURN_SOURCES
+from churnwhy.config import Config
+from churnwhy.load import load_exports
+from churnwhy.table import CHURN_SOURCES, build_customer_table
 
 D = dt.date
 
@@ -70,11 +72,36 @@ def test_flag_with_tenure_in_months(tmp_path):
 
 def test_flag_with_tenure_and_no_dates_needs_no_as_of(tmp_path):
     """The usual CRM shape (flag + tenure, no dates) is analysable as is; as_of stays unknown, never today."""
-    write(tmp_path, {"telco.csv": "Customer ID,tenure,Churn\n1,3,Yes\n2,10,No\n"})
+    write(tmp_path, {"telco.csv": "Customer ID,tenure,Churn\n1,3,Yes\n2,30,No\n"})
     t = table(tmp_path)
     assert t.as_of is None
+    assert (t.tenure_unit, t.tenure_unit_reason) == ("months", "from its values 3 to 30")
     assert (row(t, "1")["churned"], row(t, "1")["tenure_days"]) == (True, 91)
-    assert (row(t, "2")["churned"], row(t, "2")["tenure_days"]) == (False, 304)
+    assert (row(t, "2")["churned"], row(t, "2")["tenure_days"]) == (False, 913)
+
+
+@pytest.mark.parametrize(("name", "values", "config", "unit", "days"), [
+    ("Tenure", (0, 4, 10), {}, "years", 1461),  # whole years 0-10 (a bank's snapshot)
+    ("Tenure", (1, 4, 61), {}, "months", 122),
+    ("Account length", (1, 4, 243), {}, "days", 4),
+    ("Months_on_book", (13, 4, 56), {}, "months", 122),  # the name says months even for small values
+    ("tenure_years", (1, 4, 30), {}, "years", 1461),
+    ("Tenure", (0, 4, 10), {"tenure_unit": "months"}, "months", 122),  # the setting wins
+])
+def test_tenure_unit_from_name_and_values(tmp_path, name, values, config, unit, days):
+    rows = "".join(f"{i},{v},{'Yes' if i == 1 else 'No'}\n" for i, v in enumerate(values))
+    write(tmp_path, {"crm.csv": f"Customer ID,{name},Churn\n{rows}"})
+    t = build_customer_table(load_exports(tmp_path), Config(**config))
+    assert t.tenure_unit == unit
+    assert row(t, "1")["tenure_days"] == days
+
+
+def test_tenure_and_flag_with_blank_tenures_keeps_every_customer(tmp_path):
+    """Customers with a blank tenure are counted (and churned) but have no tenure: survival leaves them out."""
+    write(tmp_path, {"crm.csv": "Customer ID,Tenure,Churn\n1,3,1\n2,,1\n3,30,0\n"})
+    t = table(tmp_path)
+    assert (t.as_of, t.n_customers, t.n_churned) == (None, 3, 2)
+    assert row(t, "2")["tenure_days"] is None
 
 
 def test_no_dates_and_no_tenure_needs_as_of(tmp_path):

@@ -252,3 +252,16 @@ def _two_estimates(a: dict[str, Any], b: dict[str, Any]) -> float | None:
         return math.erfc(abs(est_b - est_a) / se / math.sqrt(2))
     except (KeyError, TypeError):
         return None
+
+
+def assumption_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of what was assumed: churn rule, tenure unit, analysis date, outcome columns, lookups."""
+    a = (doc.get("input") or {}).get("assumptions") or {}
+    lines = [("Churn rule", a.get("churn_rule") or doc["summary"].get("churn_rule") or "n/a"),
+             ("Tenure unit", a.get("tenure_unit") or "no tenure column"),
+             ("As of", a.get("analysis_date") or doc.get("as_of") or "not applicable")]
+    if a.get("outcome_columns"):
+        lines.append(("Outcome columns", "ignored as segments and drivers: " + ", ".join(a["outcome_columns"])))
+    for lk in a.get("lookups") or []:
+        lines.append(("Lookup", lk))
+    return lines

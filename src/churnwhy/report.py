@@ -90,6 +90,25 @@ class Report:
             out["survey_response_rate"] = _r(self.reasons.result.nonresponse.response_rate)
         return out
 
+    def assumptions(self) -> dict[str, Any]:
+        """What churnwhy assumed to read the exports, for the headline of every output."""
+        t, e = self.table, self.loaded.exports
+        if t.as_of is None:
+            date = "not applicable (tenure and churn flag given, no dates)"
+        elif self.loaded.config.as_of is not None:
+            date = f"{t.as_of.isoformat()} (set with --as-of or as_of)"
+        else:
+            date = f"{t.as_of.isoformat()} (the latest date in the data)"
+        lookups = [f"{lk['name']}: joined through {lk['joined_on']!r}" for lk in e.lookups]
+        lookups += [f"{name}: skipped ({why})" for name, why in e.skipped if "lookup" in why]
+        return {
+            "churn_rule": t.churn_rule,
+            "tenure_unit": f"{t.tenure_unit}, {t.tenure_unit_reason}" if t.tenure_unit else "no tenure column",
+            "analysis_date": date,
+            "outcome_columns": list(e.outcome_columns),
+            "lookups": lookups,
+        }
+
     def data_quality(self) -> dict[str, Any]:
         e = self.loaded.exports
         return {
@@ -101,6 +120,7 @@ class Report:
             ],
             "skipped_files": [{"name": n, "why": w} for n, w in e.skipped],
             "warnings": list(e.warnings),
+            "notes": list(e.notes),
             "churn_sources": dict(sorted(t for t in self.table.frame.group_by("churn_source").len().iter_rows())),
         }
 
@@ -134,6 +154,9 @@ class Report:
                 "segments": list(self.table.segments),
                 "event_types": list(self.table.event_types),
                 "lookback_days": self.table.lookback_days,
+                "outcome_columns": list(self.loaded.exports.outcome_columns),
+                "attributes": dict(self.table.attributes),
+                "assumptions": self.assumptions(),
             },
             "summary": self.summary(),
             "reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict(),

@@ -9,6 +9,10 @@ Contract (column -> dtype); models may rely on these names:
     churned             bool
     churn_source        str      explicit_date | flag_tenure | cancel_event | inactivity | active
     <segment columns>   str      listed in CustomerTable.segments (plan, region, ...)
+    attr_<name>         f64|str  customer attributes (CustomerTable.attributes: name -> "number" | "category";
+                                 attribute_sources: name -> export column): every customer column that is not
+                                 an outcome (churn label, score, status...), an identifier, free text or a
+                                 constant. Numbers are Float64, categories text; segments are also here.
     last_score          f64      latest survey score on or before end_date (null: none)
     score_scale         str      nps | csat5 | csat10 | unknown (how last_score reads)
     reason_code         str      latest stated reason code (any time; exit surveys come after churn)
@@ -32,6 +36,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
@@ -52,6 +57,10 @@ class CustomerTable:
     event_types: tuple[str, ...] = ()  # normalised names: n_<t>, rate_<t> exist for each
     lookback_days: int = 180
     churn_rule: str = ""  # a sentence: which rule decided churn, for reports
+    attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> number | category
+    attribute_sources: Mapping[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> export column
+    tenure_unit: str | None = None  # the exported tenure's unit (days/weeks/months/years); None: no tenure column
+    tenure_unit_reason: str = ""  # how it was decided: "column name", "values 0-10", "churnwhy.toml"
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -112,7 +121,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
         base = base.join(summary, on=CIDX, how="left", maintain_order="left")
     else:
         base = base.with_columns(pl.lit(None, pl.Date).alias(c) for c in ("first_event", "last_event", "first_cancel"))
-    tenure_days_col = _tenure_days(base, exports, config)
+    tenure_days_col, unit, unit_reason = _tenure_days(base, exports, config)
     decided = _decide_churn(base.with_columns(tenure_days_col.alias("__tenure_in")), as_of, config)
     frame = decided.lazy()
     frame = _with_surveys(frame, exports, as_of)
@@ -126,7 +135,8 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
             pl.lit(None, pl.Float64).alias("days_since_last_event"), pl.lit(None, pl.Float64).alias("activity_change"),
         )
     segments = tuple(exports.segments)
-    ordered = ["customer_id", "start_date", "end_date", "tenure_days", "churned", "churn_source", *segments,
+    attributes = dict(getattr(exports, "attributes", {}) or {})
+    ordered = ["customer_id", "start_date", "end_date", "tenure_days", "churned", "churn_source", *segments, *attributes,
                "last_score", "score_scale", "reason_code", "reason_text", "competitor", "surveyed", "exposure_days",
                *[f"{COUNT_PREFIX}{t}" for t in types], *[f"{RATE_PREFIX}{t}" for t in types],
                "amount_window", "amount_total", "days_since_last_event", "activity_change"]
@@ -134,14 +144,16 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     # sorted (exports usually are): the sort copies the whole table, 300+ MB at a million customers.
     ordered_frame = frame.select(ordered)
     df = (ordered_frame if decided["customer_id"].is_sorted() else ordered_frame.sort("customer_id")).collect()
-    return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of))
+    return CustomerTable(df, as_of, segments, types, config.lookback_days, _churn_rule(df, config, as_of),
+                         attributes, dict(getattr(exports, "attribute_sources", {}) or {}), unit, unit_reason)
 
 
 def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
     """A CRM export with a churn flag and a tenure per customer (no dates) needs no analysis date."""
     c = exports.customers
-    return (c is not None and exports.event_codes is None and "tenure" in c.columns and c["tenure"].null_count() == 0
-            and ("churned" in c.columns or "status" in c.columns))
+    # Customers without a tenure value stay in the counts and are left out of survival (with a note there).
+    return (c is not None and exports.event_codes is None and "tenure" in c.columns
+            and c["tenure"].drop_nulls().len() > 0 and ("churned" in c.columns or "status" in c.columns))
 
 
 def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -161,7 +173,8 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
             flag = pl.coalesce(flag, parse_flag("status"))
         cols.append(flag.alias("churn_flag"))
         cols.append(pl.col("tenure") if "tenure" in c.columns else pl.lit(None, pl.Float64).alias("tenure"))
-        extra = [s for s in exports.segments] + [k for k in ("score", "reason_code", "reason_text", "competitor") if k in c.columns]
+        extra = [s for s in exports.segments] + [a for a in getattr(exports, "attributes", {}) or {}] + [
+            k for k in ("score", "reason_code", "reason_text", "competitor") if k in c.columns]
         # event codes number customers by their row here (EventCodes.ids is this customer_id column)
         cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
@@ -209,16 +222,33 @@ def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # t
     )
 
 
-def _tenure_days(base: pl.DataFrame, exports, config) -> pl.Expr:  # type: ignore[no-untyped-def]
-    """The exported tenure in days: the unit comes from the column name, config, or its range."""
-    if base["tenure"].drop_nulls().len() == 0:
-        return pl.lit(None, pl.Float64)
-    unit = config.tenure_unit
-    if unit == "auto":
-        source = next((f.mapping["tenure"] for f in exports.files if "tenure" in f.mapping), "tenure").lower()
-        unit = next((u for u in ("day", "week", "month", "year") if u in source), None)
-        unit = f"{unit}s" if unit else ("months" if base["tenure"].max() <= 120 else "days")
-    return (pl.col("tenure") * DAYS_PER[unit]).round(0)
+def _tenure_days(base: pl.DataFrame, exports, config) -> tuple[pl.Expr, str | None, str]:  # type: ignore[no-untyped-def]
+    """The exported tenure in days, its unit and how the unit was decided: `tenure_unit` in churnwhy.toml, else
+    the column's name (days, weeks, months, years), else its values (whole years run 0-10, months up to 120,
+    anything longer is days)."""
+    values = base["tenure"].drop_nulls()
+    if values.len() == 0:
+        return pl.lit(None, pl.Float64), None, ""
+    source = next((f.mapping["tenure"] for f in exports.files if "tenure" in f.mapping), "tenure")
+    unit, reason = tenure_unit(source, values, config.tenure_unit)
+    return (pl.col("tenure") * DAYS_PER[unit]).round(0), unit, reason
+
+
+def tenure_unit(source: str, values: pl.Series, configured: str = "auto") -> tuple[str, str]:
+    """(unit, why) for an exported tenure column named `source` holding `values`."""
+    if configured != "auto":
+        return configured, "set in churnwhy.toml"
+    name = source.lower()
+    for unit in ("day", "week", "month", "year"):
+        if unit in name or (unit == "month" and "mths" in name) or (unit == "year" and "yrs" in name):
+            return f"{unit}s", f"from the column name {source!r}"
+    hi = float(values.max())  # type: ignore[arg-type]
+    span = f"values {float(values.min()):g} to {hi:g}"  # type: ignore[arg-type]
+    if hi <= 10:
+        return "years", f"from its {span}"
+    if hi <= 120:
+        return "months", f"from its {span}"
+    return "days", f"from its {span}"
 
 
 def _decide_churn(base: pl.DataFrame, as_of: dt.date, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]

@@ -13,8 +13,10 @@ import os
 import re
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import polars as pl
 import pytest
@@ -73,6 +75,7 @@ def test_a_bug_in_one_section_marks_it_failed_and_the_others_run(exports, monkey
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["drivers"] == {"status": "failed", "reason": "could not compute: ValueError: boom"}
+    jsonschema.validate(doc, json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text()))
     assert doc["survival"]["status"] == "ok" and doc["reasons"]["status"] == "ok"
     assert "drivers section could not compute: ValueError: boom" in result.stderr
     assert "C0001" not in result.stderr
@@ -345,7 +348,9 @@ def test_include_examples_adds_the_same_masked_quotes_to_every_format_and_nothin
         shown = run("analyze", exports, "--format", fmt, "--quiet", "--include-examples")
         assert shown.exit_code == 0 and "jane.doe@example.com" not in shown.stdout
         quotes[fmt] = shown.stdout
-    examples = json.loads(quotes["json"])["reasons"]["examples"]
+    doc = json.loads(quotes["json"])
+    jsonschema.validate(doc, json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text()))
+    examples = doc["reasons"]["examples"]
     assert examples and all(set(q) == {"why", "quote"} for q in examples)
     for q in examples:
         assert md_cell(q["quote"]) in quotes["markdown"] and q["quote"] in quotes["table"]

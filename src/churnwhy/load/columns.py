@@ -19,30 +19,38 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "customerid", "custid", "customernumber", "customerno", "customernr", "custno", "custnumber",
         "customerref", "customerreference", "customerkey", "customercode", "clientid", "clientnumber", "clientno",
         "accountid", "accountnumber", "accountno", "acctid", "acctno", "memberid", "membernumber",
-        "subscriberid", "subscriptionid", "userid", "contactid", "buyerid", "shopperid",
+        "subscriberid", "subscriptionid", "userid", "contactid", "buyerid", "shopperid", "clientnum", "custnum",
+        "customernum", "accountnum", "membernum", "memberno", "subscribernumber", "usernumber",
     ),
     "signup_date": (
         "signupdate", "signup", "signedup", "signedupat", "signupat", "joindate", "joinedat", "joineddate", "joined",
         "registrationdate", "registeredat", "registered", "customersince", "membersince", "subscriptionstart",
         "subscriptionstartdate", "startdate", "startedat", "start", "createdat", "createddate", "creationdate",
         "created", "accountcreated", "dateopened", "opendate", "openedat", "activationdate", "activatedat",
-        "firstorderdate",
+        "firstorderdate", "joinedon", "datejoined", "openedon", "activatedon", "createdon", "startedon", "signedupon",
+        "registeredon", "registrationdate", "enrolledon", "enrollmentdate", "enrolmentdate", "firstorder",
+        "firstorderon", "firstpurchasedate", "accountopened", "accountopenedon", "customersincedate",
     ),
     "churn_date": (
         "churndate", "churnedat", "churnedon", "cancellationdate", "cancelledat", "canceledat", "cancelledon",
         "canceledon", "canceldate", "cancelleddate", "canceleddate", "terminationdate", "terminatedat",
         "closedat", "closedate", "closeddate", "dateclosed", "leftat", "leftdate", "leavedate", "exitdate",
-        "subscriptionend", "subscriptionenddate", "enddate", "endedat", "end",
+        "subscriptionend", "subscriptionenddate", "enddate", "endedat", "end", "closedon", "terminatedon",
+        "endedon", "lefton", "deactivatedat", "deactivatedon", "deactivationdate", "dateleft", "datecancelled",
+        "datecanceled", "dateterminated", "accountclosed", "accountclosedon", "cancellationdateon",
     ),
     "churned": (
         "churned", "churn", "churnlabel", "churnflag", "churnvalue", "churnstatus", "ischurned", "haschurned",
-        "churnyn", "exited", "attrited", "attrition", "attritionflag", "cancelled", "canceled", "left",
+        "churnyn", "exited", "attrited", "attrition", "attritionflag", "cancelled", "canceled", "left", "ischurn",
+        "isattrited", "isexited", "hasexited", "iscancelled", "iscanceled",
     ),
     "status": ("customerstatus", "accountstatus", "subscriptionstatus", "memberstatus", "status"),
     "tenure": (
         "tenuredays", "tenureindays", "tenuremonths", "tenureinmonths", "tenureweeks", "tenureinweeks",
         "tenureyears", "tenureinyears", "monthsactive", "monthsascustomer", "monthsonbook", "daysactive",
-        "lifetimedays", "tenure",
+        "lifetimedays", "tenure", "accountlength", "accountage", "subscriptionlength", "lengthofservice",
+        "lengthofrelationship", "monthssubscribed", "monthswithcompany", "yearswithcompany", "yearsascustomer",
+        "customertenure",
     ),
     "event_time": (
         "eventtime", "eventdatetime", "eventtimestamp", "eventdate", "eventat", "occurredat", "happenedat",
@@ -55,7 +63,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "amount": (
         "amount", "ordervalue", "ordertotal", "orderamount", "totalamount", "total", "netamount", "grossamount",
-        "transactionamount", "value", "revenue", "spend", "sales", "price", "amountusd", "amounteur", "amountgbp",
+        "transactionamount", "amountpaid", "paidamount", "dollarvalue", "dollaramount", "revenue", "spend", "sales",
+        "price", "amountusd", "amounteur", "amountgbp", "charge", "charges", "value",
     ),
     "survey_date": (
         "surveydate", "responsedate", "respondedat", "submittedat", "submissiondate", "submitted", "answeredat",
@@ -63,7 +72,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "score": (
         "npsscore", "nps", "csatscore", "csat", "satisfactionscore", "satisfaction", "score", "rating",
-        "likelihoodtorecommend", "recommendscore", "howlikelyareyoutorecommendus",
+        "likelihoodtorecommend", "recommendscore", "howlikelyareyoutorecommendus", "netpromoterscore",
+        "customersatisfaction", "customersatisfactionscore", "recommendlikelihood",
     ),
     "reason_code": (
         "reasoncode", "churnreasoncode", "cancelreasoncode", "cancellationreasoncode", "exitreasoncode",
@@ -110,21 +120,45 @@ def key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", plain.lower())
 
 
+# A unit or scale written after the name: "Likelihood to recommend (0-10)", "Tenure [months]", "NPS - 0 to 10".
+_SUFFIX = re.compile(r"\s*(\([^)]*\)|\[[^\]]*\]|[-:]\s*\d+\s*(-|to)\s*\d+)\s*$")
+
+
+def keys(name: str) -> tuple[str, ...]:
+    """The keys a column name is matched by: the whole name, then the name without a trailing unit or scale."""
+    whole = key(name)
+    bare = key(_SUFFIX.sub("", name))
+    return (whole, bare) if bare and bare != whole else (whole,)
+
+
+# Names that say "customer" outright beat other id-like names (account, user, member...) in one file.
+CUSTOMER_WORD = re.compile(r"^(customer|cust)")
+# Words inside a longer name that make a column a survey score ("Overall NPS", "csat_q3").
+SCORE_WORDS = re.compile(r"nps|csat|netpromoter|likelihoodtorecommend|likelytorecommend")
+# Amount columns are often named "<something> amount paid", "<something> price": matched at the end of the key,
+# in ALIASES["amount"]'s order (the amount paid before the list price).
+AMOUNT_SUFFIXES = ("amountpaid", "paidamount", "dollarvalue", "amount", "revenue", "total", "value", "price",
+                   "charge", "charges", "spend", "sales")
+
+
 @dataclasses.dataclass(frozen=True)
 class TableMapping:
     role: str
     columns: Mapping[str, str]  # canonical -> source column
     role_reason: str  # why this role, for `inspect`
     extra: tuple[str, ...] = ()  # source columns not mapped (segment candidates in a customers table)
+    row_ids: bool = False  # a customers table with no id column: each row is a customer (load.roles)
 
 
 def guess_role(name: str, columns: tuple[str, ...]) -> tuple[str, str]:
     """(role, reason) from the columns first, the file name second."""
-    keys = {key(c) for c in columns}
-    found = {canon for canon, aliases in ALIASES.items() if keys & set(aliases)}
+    names = {k for c in columns for k in keys(c)}
+    found = {canon for canon, aliases in ALIASES.items() if names & set(aliases)}
+    if any(SCORE_WORDS.search(k) for k in names):
+        found.add("score")
     scores = {
         "customers": 2.0 * len(found & set(CUSTOMER_SIGNALS)),
-        "events": 2.0 * ("event_type" in found) + 1.5 * bool(keys & _specific_event_time()) + 0.5 * ("amount" in found),
+        "events": 2.0 * ("event_type" in found) + 1.5 * bool(names & _specific_event_time()) + 0.5 * ("amount" in found),
         "surveys": 1.5 * len(found & set(SURVEY_SIGNALS)),
     }
     stem = name.rsplit("/", 1)[-1]
@@ -148,7 +182,10 @@ def _specific_event_time() -> set[str]:
 def map_columns(
     name: str, role: str, columns: tuple[str, ...], overrides: Mapping[str, str], role_reason: str = ""
 ) -> TableMapping:
-    """Canonical -> source column for one table. `overrides` (from churnwhy.toml) win over aliases."""
+    """Canonical -> source column for one table. `overrides` (from churnwhy.toml) win over aliases.
+
+    Two or more columns that could each be the customer id (client_id and account_id) are a MappingError that
+    names them and the `[columns]` setting that settles it, unless exactly one of them says "customer"."""
     allowed = ROLE_COLUMNS[role]
     mapping: dict[str, str] = {}
     for canon, source in overrides.items():
@@ -159,7 +196,20 @@ def map_columns(
     taken = set(mapping.values())
     by_key: dict[str, list[str]] = {}
     for col in columns:
-        by_key.setdefault(key(col), []).append(col)
+        for k in dict.fromkeys(keys(col)):
+            by_key.setdefault(k, []).append(col)
+    if "customer_id" not in mapping and "customer_id" in allowed:
+        ids = list(dict.fromkeys(c for alias in ALIASES["customer_id"] for c in by_key.get(alias, []) if c not in taken))
+        said = [c for c in ids if CUSTOMER_WORD.match(key(c))]
+        if len(ids) > 1 and len(said) != 1:
+            raise MappingError(
+                f"{name}: columns {', '.join(repr(h) for h in ids)} could each be the customer id",
+                hint=f'say which in churnwhy.toml:  [columns."{name}"]  customer_id = "{ids[0]}"'
+                     f'   (or [columns] customer_id = "..." for every file)',
+            )
+        if ids:
+            mapping["customer_id"] = said[0] if len(ids) > 1 else ids[0]
+            taken.add(mapping["customer_id"])
     for canon in allowed:
         if canon in mapping:
             continue
@@ -172,6 +222,19 @@ def map_columns(
                 )
             if hits:
                 mapping[canon] = hits[0]
+                taken.add(hits[0])
+                break
+    free = [c for c in columns if c not in taken]
+    if "score" in allowed and "score" not in mapping:
+        hits = [c for c in free if SCORE_WORDS.search(key(c))]
+        if len(hits) == 1:
+            mapping["score"] = hits[0]
+            taken.add(hits[0])
+    if "amount" in allowed and "amount" not in mapping:
+        for suffix in AMOUNT_SUFFIXES:
+            hits = [c for c in free if c not in taken and key(c).endswith(suffix) and not FOREIGN_ID.match(key(c))]
+            if hits:
+                mapping["amount"] = hits[0]
                 taken.add(hits[0])
                 break
     if "customer_id" not in mapping and role == "customers":

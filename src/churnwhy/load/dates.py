@@ -241,3 +241,26 @@ def parse_expr(
             p = _to_datetime(t, fmt, cache=cache)
         parsed.append((p.dt.replace_time_zone(None) if "%z" in fmt else p).cast(target))
     return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+
+def reads_as_dates(values: pl.Series, *, column: str, table: str) -> bool:
+    """Whether a column holds dates written as text (or typed dates): at least 90% of a sample of its values read
+    with the formats `detect` finds. Plain numbers are not taken for dates here (any count between 1,000 and
+    100,000 would read as an Excel serial date); a column whose DD/MM or MM/DD reading is undecided does hold
+    dates (parsing it later names the setting to add)."""
+    if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
+        return True
+    if values.dtype != pl.String:
+        return False
+    sample = values.drop_nulls().str.strip_chars()
+    sample = sample.filter(sample != "").head(SAMPLE)
+    if sample.len() == 0 or sample.str.contains(r"^\d+(\.\d+)?$").mean() > 0.5:
+        return False
+    try:
+        spec = detect(sample, column=column, table=table)
+    except DateFormatError as exc:
+        return "both DD/MM/YYYY and MM/DD/YYYY" in exc.message
+    if spec.kind != "formats":
+        return False
+    parsed = sample.to_frame("v").select(parse_expr("v", spec, pl.String)).to_series()
+    return parsed.is_not_null().mean() >= 0.9

@@ -15,6 +15,7 @@ import operator
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,12 @@ import polars as pl
 from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
-from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, key, map_columns
+from churnwhy.load.columns import LINK_KEYS, TableMapping, guess_role, map_columns
+from churnwhy.load.customers import Part, join_customers, link_table
 from churnwhy.load.dates import DateSpec, detect, fixed_width, implausible, parse_expr, without_open_end
 from churnwhy.load.discover import discover
 from churnwhy.load.read import READ_REASONS, READ_REJECT, READ_VALUE, ROW, RawTable, read_source, short_error
+from churnwhy.load.roles import settle
 
 SRC = "__src"
 
@@ -145,6 +148,15 @@ class Exports:
     # What churnwhy decided for itself (a file named as the event type, columns left out of segments):
     # shown to the user, but unlike warnings not an error under --strict.
     notes: tuple[str, ...] = ()
+    # Export columns that describe the outcome (churn flags, labels, values, scores, categories, reasons,
+    # status; by name or because their values separate churners): never segments, attributes or drivers.
+    outcome_columns: tuple[str, ...] = ()
+    # Customer attributes a model may use, as columns of `customers` (and of the customer table):
+    # attr_<name> -> "number" (Float64) or "category" (String); outcome columns and identifiers are never here.
+    attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    attribute_sources: Mapping[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> export column
+    # Lookup tables (a key other than the customer id): {"name", "joined_on" (its column), "status"}
+    lookups: tuple[Mapping[str, str | None], ...] = ()
 
     @functools.cached_property
     def events(self) -> pl.DataFrame | None:
@@ -192,12 +204,13 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
-    tables: list[tuple[RawTable, TableMapping]] = []
+    mapped: list[tuple[RawTable, TableMapping]] = []
     # Inputs that could not be read are warnings (errors under --strict), never a silent loss.
     warnings: list[str] = [f"{name}: {why}" for name, why in found.unreadable]
+    notes: list[str] = []
     for src in found.files:
-        raws, notes = read_source(src, max_decompressed_mb=config.max_decompressed_mb)
-        skipped += notes
+        raws, read_notes = read_source(src, max_decompressed_mb=config.max_decompressed_mb)
+        skipped += read_notes
         for raw in raws:
             mapping = _mapping_for(raw, config)
             if mapping is None:
@@ -205,11 +218,9 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
             if mapping.role == "skip":
                 skipped.append((raw.name, "skipped by [files] in churnwhy.toml"))
                 continue
-            has_key = "customer_id" in mapping.columns or any(k in mapping.columns for k in LINK_KEYS)
-            if not has_key:
-                skipped.append((raw.name, "no customer id column (a lookup table?)"))
-                continue
-            tables.append((raw, mapping))
+            mapped.append((raw, mapping))
+    tables, lookups, lookup_skips = settle(mapped, notes)
+    skipped += lookup_skips
     if not tables:
         raise InputError(
             f"{path}: no file has a customer id column",
@@ -217,16 +228,17 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         )
     parsed = {role: [_parse_or_explain(raw, m, config) for raw, m in tables if m.role == role]
               for role in ("customers", "events", "surveys")}
-    notes: list[str] = []
-    customers, segments, cust_warnings = _join_customers(parsed["customers"], config, notes)
-    warnings += cust_warnings
+    joined = join_customers([Part(p.raw.name, _valid(p), p.segment_sources, p.mapping) for p in parsed["customers"]],
+                            lookups, config, notes, has_events=bool(parsed["events"]))
+    customers = joined.frame
+    warnings += joined.warnings
     late: list[pl.DataFrame] = []
     links = None
     if customers is not None:
         customers, bad = _end_before_start(customers, parsed["customers"])
         late.append(bad)
         customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
-        links = _link_table(customers)
+        links = link_table(customers)
     events = surveys = None
     if parsed["events"]:
         try:
@@ -249,8 +261,9 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     data_end = _data_end(customers, events, surveys)
     return Exports(
         customers=customers, event_codes=events, surveys=surveys, files=tuple(reports), skipped=tuple(skipped),
-        rejects=rejects, segments=segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
-        notes=tuple(dict.fromkeys(notes)),
+        rejects=rejects, segments=joined.segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
+        notes=tuple(dict.fromkeys(notes)), outcome_columns=joined.outcome_columns, attributes=joined.attributes,
+        attribute_sources=joined.attribute_sources, lookups=joined.lookups,
     )
 
 
@@ -331,6 +344,8 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
     if "customer_id" in m:
         src = m["customer_id"]
         key_exprs.append(V.identifier(src, schema[src], inputs.text(src), float_like=float_like).alias("customer_id"))
+    elif mapping.row_ids:  # no id column: the file and row number stand for the customer (never reported)
+        key_exprs.append(pl.format("{}:{}", pl.lit(raw.name), pl.col(ROW)).alias("customer_id"))
     key_exprs += [V.link_key(k, m[k], inputs.text(m[k])).alias(k) for k in LINK_KEYS if k in m]
     key_names = [e.meta.output_name() for e in key_exprs]
     exprs += key_exprs
@@ -398,11 +413,16 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> _Parsed:
             exprs.append(inputs.text(col).alias(f"__seg__{col}"))
 
     # A customers table with an id column needs the id itself; others may be keyed by a link (email...).
-    id_names = key_names[:1] if (mapping.role == "customers" and "customer_id" in m) else key_names
+    id_names = key_names[:1] if (mapping.role == "customers" and ("customer_id" in m or mapping.row_ids)) else key_names
     id_missing = pl.all_horizontal([pl.col(n).is_null() for n in id_names])
     dates = {m[c]: s.describe() for c, s in specs.items()}
     values = functools.partial(inputs.values, exprs=exprs)
     if mapping.role == "events":
+        # Duplicates compare whole rows as exported: the columns not mapped (a quantity, an order number) are
+        # hashed into one column, so two same-day purchases of different quantities are not one event repeated.
+        rest = [c for c in raw.columns if c not in m.values()]
+        if rest:
+            exprs.append(pl.struct([pl.col(c) for c in rest]).hash(7).alias(XHASH))
         # The reason as an Enum: a text column is 16 bytes a row even when (nearly) all null.
         reason = _first_reason(checks, id_missing)[0].cast(pl.Enum(list(REJECT_REASONS)))
         lazy = values(raw.frame).with_columns(reason).drop(inputs.helpers)
@@ -497,10 +517,7 @@ def _dedupe_customers(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# --- customers: join several files on the id ----------------------------------------------------------------
-
-CUSTOMER_FIELDS = ("signup_date", "churn_date", "churned", "status", "tenure", "score", "reason_code",
-                   "reason_text", "competitor", *LINK_KEYS)
+# --- customers ----------------------------------------------------------------------------------------------
 
 
 def _rejects_of(p: _Parsed) -> pl.DataFrame:
@@ -512,79 +529,6 @@ def _rejects_of(p: _Parsed) -> pl.DataFrame:
 
 def _valid(p: _Parsed) -> pl.DataFrame:
     return p.frame.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
-
-
-def _join_customers(
-    tables: list[_Parsed], config: Config, notes: list[str]
-) -> tuple[pl.DataFrame | None, tuple[str, ...], list[str]]:
-    """The customers files joined on the id, the segment columns, and warnings (notes are appended to `notes`)."""
-    if not tables:
-        return None, (), []
-    warnings: list[str] = []
-    frames: list[pl.DataFrame] = []
-    seg_names: dict[str, str] = {}  # frame column -> segment name
-    for i, p in enumerate(tables):
-        df = _valid(p)
-        if "customer_id" not in df.columns:
-            link = next(k for k in LINK_KEYS if k in df.columns)
-            df = df.with_columns(pl.col(link).alias("customer_id"))
-            warnings.append(f"{p.raw.name}: no customer id column; its {link} is used as the id")
-        renames = {ROW: f"__row_{i}"}
-        for src, name in p.segment_sources.items():
-            # Same-named columns in several files coalesce in the join; a canonical name is never reused.
-            final = name if name not in ("customer_id", *CUSTOMER_FIELDS) else f"{name}_{i}"
-            while final in seg_names or final in renames.values():  # "Plan Type" beside "plan_type"
-                final = f"{final}_{i + 1}"
-            renames[f"__seg__{src}"] = final
-            seg_names[final] = src
-        frames.append(df.rename(renames))
-    joined = frames[0]
-    for df in frames[1:]:
-        joined = joined.join(df, on="customer_id", how="full", coalesce=True, suffix="__dup", nulls_equal=False)
-        dups = [c for c in joined.columns if c.endswith("__dup")]
-        joined = joined.with_columns(
-            [pl.coalesce(pl.col(c.removesuffix("__dup")), pl.col(c)).alias(c.removesuffix("__dup")) for c in dups]
-        ).drop(dups)
-    segments = _pick_segments(joined, seg_names, config, notes)
-    keep = ["customer_id", *[c for c in CUSTOMER_FIELDS if c in joined.columns], *segments,
-            *[c for c in joined.columns if c.startswith("__row_")]]
-    return joined.select(keep).sort("customer_id"), segments, warnings
-
-
-def _pick_segments(df: pl.DataFrame, seg_names: dict[str, str], config: Config, notes: list[str]) -> tuple[str, ...]:
-    if config.segments is not None:
-        wanted = {key(s) for s in config.segments}
-        chosen = [c for c, src in seg_names.items() if key(c) in wanted or key(src) in wanted]
-        missing = wanted - {key(c) for c in chosen} - {key(seg_names[c]) for c in chosen}
-        if missing:
-            raise InputError(
-                f"segments {sorted(missing)} set in churnwhy.toml are not columns of the customers files",
-                hint=f"use some of: {', '.join(sorted(seg_names.values()))}",
-            )
-        return tuple(chosen)
-    chosen, ignored = [], []
-    n = max(df.height, 1)
-    for col, src in seg_names.items():
-        s = df[col].drop_nulls()
-        levels = s.n_unique()
-        numeric = s.str.contains(r"^-?[\d.,]+$").all() if s.len() else False
-        small = levels <= 20 or levels <= 0.05 * n
-        if 2 <= levels <= 50 and small and (not numeric or levels <= 10) and s.len() >= 0.5 * n:
-            chosen.append(col)
-        else:
-            ignored.append(src)
-    if ignored:
-        notes.append(f"customer columns not used as segments (too many or too few distinct values, or numbers): {', '.join(ignored)}")
-    return tuple(chosen)
-
-
-def _link_table(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    links = {}
-    for k in LINK_KEYS:
-        if k in customers.columns:
-            links[k] = (customers.select(pl.col(k).alias("__link"), pl.col("customer_id").alias("__linked"))
-                        .drop_nulls().unique("__link", keep="first", maintain_order=True))
-    return links
 
 
 def _resolve(df: pl.DataFrame, customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None) -> pl.DataFrame:
@@ -671,7 +615,8 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     else:
         ids = customers["customer_id"]
     index = pl.DataFrame({"customer_id": ids, "__cidx": pl.arange(0, ids.len(), dtype=pl.UInt32, eager=True)})
-    cols = [SRC, ROW, "__cidx", "event_time", "event_type", "amount", REASON]
+    whole_rows = XHASH in stacked.collect_schema().names()
+    cols = [SRC, ROW, "__cidx", "event_time", "event_type", "amount", REASON, *([XHASH] if whole_rows else [])]
     stacked = stacked.with_columns(pl.lit(None, pl.Float64).alias("amount")) if "amount" not in stacked.collect_schema().names() else stacked
     # maintain_order: the rows stay in file and row order (no slower here), so the codes need no row numbers
     # once duplicates are found, and the same input gives the same frame on every run.
@@ -679,7 +624,7 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
              .select(pl.col(SRC), pl.col(ROW).cast(pl.UInt32), *cols[2:]))
     sources = tuple(p.raw.name for p in tables)
     if spill_above is not None and _estimated_rows(tables) > spill_above:
-        codes, marked, dups = _spill(query, tables, ids, sources)
+        codes, marked, dups = _spill(query, tables, ids, sources, _same(whole_rows))
         return codes, _event_rejects(tables, pl.concat([marked, dups]))
     frame = query.collect(engine="streaming")
     # Every row of every file is in `frame` here: the files' row counts come from it, not from a pass of their own.
@@ -693,6 +638,8 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     if marked.height:
         frame = frame.filter(~FLAGGED)
     frame = _event_types(frame.drop(REASON), *_type_names(frame["event_type"].unique()))
+    same = _same(whole_rows)
+    key_hash = _key_hash(same)
     # Overlapping monthly exports repeat rows: the first copy (by file, then row) is kept. Exact duplicates hash
     # alike; only rows sharing a hash are compared value by value. The hashes are written slice by slice into
     # one array that is sorted in place (a sorted copy is another 400 MB at the loader's peak; is_duplicated's
@@ -700,16 +647,16 @@ def _events(tables: list[_Parsed], customers: pl.DataFrame | None, links: dict[s
     hashes = np.empty(frame.height, np.uint64)
 
     def fill(a: int) -> None:  # slices on two threads: Polars releases the GIL, one select alone used ~1 core
-        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(KEY_HASH).to_series().to_numpy()
+        hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(key_hash).to_series().to_numpy()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(fill, range(0, frame.height, HASH_SLICE)))
     repeated = _repeated(hashes)
     del hashes
-    dups = _duplicates(frame.filter(KEY_HASH.is_in(pl.Series(repeated).implode())) if repeated.size else None)
+    dups = _duplicates(frame.filter(key_hash.is_in(pl.Series(repeated).implode())) if repeated.size else None, same)
     if dups.height:
         frame = frame.join(dups.select(SRC, ROW), on=[SRC, ROW], how="anti", maintain_order="left")
-    return EventCodes(frame.drop(ROW), ids, sources), _event_rejects(tables, pl.concat([marked, dups]))
+    return EventCodes(frame.drop(ROW, XHASH, strict=False), ids, sources), _event_rejects(tables, pl.concat([marked, dups]))
 
 
 # Rows already rejected in their file, and rows whose id names no customer.
@@ -718,7 +665,17 @@ FLAGGED = pl.col(REASON).is_not_null() | pl.col("__cidx").is_null()
 # apart): 0.6 s at 50M rows against 2.8 s for the hash of the struct. A collision only makes rows candidates
 # for the exact comparison (_duplicates).
 SAME_EVENT = ("__cidx", "event_time", "event_type", "amount")
-KEY_HASH = functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(SAME_EVENT)])
+XHASH = "__xhash"  # a hash of an event row's other exported columns (when it has any)
+
+
+def _same(whole_rows: bool) -> tuple[str, ...]:
+    return (*SAME_EVENT, XHASH) if whole_rows else SAME_EVENT
+
+
+def _key_hash(same: tuple[str, ...]) -> pl.Expr:
+    return functools.reduce(operator.xor, [pl.col(c).hash(i) for i, c in enumerate(same)])
+
+
 
 
 def _marked(frame: pl.DataFrame) -> pl.DataFrame:
@@ -738,11 +695,11 @@ def _no_rows() -> pl.DataFrame:
     return pl.DataFrame(schema={SRC: pl.UInt16, ROW: pl.UInt32, "reason": pl.String})
 
 
-def _duplicates(candidates: pl.DataFrame | None) -> pl.DataFrame:
+def _duplicates(candidates: pl.DataFrame | None, same: tuple[str, ...] = SAME_EVENT) -> pl.DataFrame:
     """__src, __row, reason of the rows that repeat an earlier row (by file, then row) exactly."""
     if candidates is None or candidates.height == 0:
         return _no_rows()
-    return (candidates.sort(SRC, ROW).filter(~pl.struct(*SAME_EVENT).is_first_distinct())
+    return (candidates.sort(SRC, ROW).filter(~pl.struct(*same).is_first_distinct())
             .select(SRC, ROW, pl.lit("duplicate_row").alias("reason")))
 
 
@@ -760,8 +717,8 @@ def _estimated_rows(tables: list[_Parsed]) -> int:
     return total
 
 
-def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
-           sources: tuple[str, ...]) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
+def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series, sources: tuple[str, ...],
+           same: tuple[str, ...] = SAME_EVENT) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
     """The events pass through files in a temporary folder, so that memory does not grow with the events: the
     pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time (two slices on two
     threads); the duplicate check sorts its hashes one hash range (about SPILL_PARTITION hashes) at a time. Same
@@ -793,7 +750,7 @@ def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
     def write(k: int) -> None:
         part = _event_types(read.slice(starts[k], SPILL_SLICE).collect().filter(~FLAGGED).drop(REASON), names, enum)
         part.write_ipc(parts[k])
-        h = part.select(KEY_HASH).to_series().to_numpy()
+        h = part.select(_key_hash(same)).to_series().to_numpy()
         which = (h >> np.uint64(40)) * ranges >> 24  # equal hashes, equal range
         for r in range(ranges):
             h[which == r].tofile(tmp / f"hashes-{r}-{k:06d}.u64")
@@ -816,8 +773,8 @@ def _spill(query: pl.LazyFrame, tables: list[_Parsed], ids: pl.Series,
     repeated = np.concatenate(per_range)
     dups = _no_rows()
     if repeated.size:  # 3. the rows sharing a hash, compared exactly; the parts rewritten without the repeats
-        wanted = KEY_HASH.is_in(pl.Series(repeated).implode())
-        dups = _duplicates(pl.concat([pl.read_ipc(f).filter(wanted) for f in parts]))
+        wanted = _key_hash(same).is_in(pl.Series(repeated).implode())
+        dups = _duplicates(pl.concat([pl.read_ipc(f).filter(wanted) for f in parts]), same)
         if dups.height:
             drop = dups.select(SRC, ROW)
             for f in parts:

@@ -124,6 +124,8 @@ def reads_as_flags(values: pl.Series) -> bool:
     """Whether most of a column's values (a sample) are yes/no or status words."""
     s = values.drop_nulls().cast(pl.String).str.strip_chars()
     s = s.filter(s != "")
+    if s.len() and s.str.contains(r"^-?\d+(\.\d+)?$").all() and not s.cast(pl.Float64).is_in([0.0, 1.0]).all():
+        return False  # numeric codes (1 active, 2 non-active): a status scale, not yes/no words
     return s.len() > 0 and pl.select(flag("v", pl.lit(s)).is_not_null().mean()).item() >= 0.5
 
 

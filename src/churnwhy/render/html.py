@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from churnwhy.checks import headline_caption, headline_shares  # noqa: E402
+from churnwhy.checks import assumption_lines, headline_caption, headline_shares  # noqa: E402
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows  # noqa: E402
 
 _CSS = """
@@ -96,8 +96,10 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     kpis = [("Customers", f"{s['customers']:,}"), ("Churned", f"{s['churned']:,} ({_pct(s['churn_rate'])})"),
             ("Median tenure", f"{med:,.0f} days" if med is not None else "not reached"),
             ("Survey response", _pct(s["survey_response_rate"])), *headline_extras(doc)]
-    parts = [f"<h1>Why customers left <span class='note'>as of {escape(doc['as_of'])}</span></h1>",
-             '<div class="kpi">' + "".join(f"<div>{escape(k)}<b>{escape(v)}</b></div>" for k, v in kpis) + "</div>"]
+    when = f" <span class='note'>as of {escape(doc['as_of'])}</span>" if doc["as_of"] else ""
+    parts = [f"<h1>Why customers left{when}</h1>",
+             '<div class="kpi">' + "".join(f"<div>{escape(k)}<b>{escape(v)}</b></div>" for k, v in kpis) + "</div>",
+             "<ul class='note'>" + "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in assumption_lines(doc)) + "</ul>"]
     parts.append("<h2>Why they left</h2>")
     rows = [[axis, r["label"], _pct(r["share"]), f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}"]
             for axis in ("why", "what") for r in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0))]
@@ -138,7 +140,7 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>churnwhy report {escape(doc['as_of'])}</title><style>{_CSS}</style></head>"
+        f"<title>churnwhy report{escape(' ' + doc['as_of'] if doc['as_of'] else '')}</title><style>{_CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )
 

@@ -10,6 +10,8 @@ from churnwhy.load import REJECT_REASONS
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.inspect import InspectResult
 
+NO_DATE = "not applicable (no dates in the data: tenure and churn flag)"
+
 
 def rich_inspect(result: InspectResult) -> Group:
     head = Table.grid(padding=(0, 2))
@@ -18,10 +20,20 @@ def rich_inspect(result: InspectResult) -> Group:
     rate = f"{result.churned / result.customers:.1%}" if result.customers else "n/a"
     head.add_row("Customers", f"{result.customers:,}")
     head.add_row("Churned", f"{result.churned:,} ({rate})")
-    head.add_row("As of", str(result.as_of or "no dates in the data"))
+    head.add_row("As of", str(result.as_of or NO_DATE))
     head.add_row("Churn rule", safe_text(result.churn_rule))
+    if result.tenure_unit:
+        head.add_row("Tenure unit", safe_value(result.tenure_unit))
     # Names come from the exports: escaped, so "[Plan]" or "data[1].csv" is shown, not read as markup.
     head.add_row("Segments", ", ".join(safe_value(s) for s in result.segments) or "none found")
+    if result.outcome_columns:
+        head.add_row("Outcome columns", ", ".join(safe_value(c) for c in result.outcome_columns)
+                     + " (not used as segments or drivers)")
+    if result.attributes:
+        head.add_row("Attributes", f"{len(result.attributes)} customer attributes "
+                     f"({sum(k == 'number' for k in result.attributes.values())} numbers)")
+    for lk in result.lookups:
+        head.add_row("Lookup", safe_value(lk))
     head.add_row("Event types", ", ".join(safe_value(e) for e in result.event_types) or "no events")
     for label, (lo, hi) in result.date_ranges.items():
         head.add_row(f"Dates: {safe_value(label)}", f"{lo} to {hi}")
@@ -70,8 +82,12 @@ def markdown_inspect(result: InspectResult) -> str:
     lines = [
         "# churnwhy inspect", "",
         f"- **Customers:** {result.customers:,}; **churned:** {result.churned:,}",
-        f"- **As of:** {result.as_of or 'no dates in the data'}",
+        f"- **As of:** {result.as_of or NO_DATE}",
         f"- **Churn rule:** {md_cell(result.churn_rule)}",
+        *([f"- **Tenure unit:** {md_cell(result.tenure_unit)}"] if result.tenure_unit else []),
+        *([f"- **Outcome columns (not used as segments or drivers):** {md_cell(', '.join(result.outcome_columns))}"]
+          if result.outcome_columns else []),
+        *[f"- **Lookup:** {md_cell(lk)}" for lk in result.lookups],
         f"- **Rows:** {result.rows_read:,} read, {result.rows_loaded:,} loaded", "",
         "| file | role | rows | loaded | rejected |", "|---|---|---:|---:|---|",
     ]

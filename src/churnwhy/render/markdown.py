@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from churnwhy.checks import headline_caption, headline_shares
+from churnwhy.checks import assumption_lines, headline_caption, headline_shares
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows
 from churnwhy.render.safe import md_cell as _cell
 from churnwhy.render.risk import headline_extras, markdown_sections
@@ -20,12 +20,13 @@ def markdown_report(doc: dict[str, Any]) -> str:
     s = doc["summary"]
     med = s["median_tenure_days"]
     out = [
-        f"# Churn report (as of {doc['as_of']})",
+        f"# Churn report (as of {doc['as_of']})" if doc["as_of"] else "# Churn report",
         "",
         f"- **Customers:** {s['customers']:,}",
         f"- **Churned:** {s['churned']:,} ({_pct(s['churn_rate'])})",
         f"- **Median tenure:** {f'{med:,.0f} days' if med is not None else 'not reached'}",
         f"- **Churners who answered a survey:** {_pct(s['survey_response_rate'])}",
+        *[f"- **{label}:** {_cell(text)}" for label, text in assumption_lines(doc)],
         *[f"- **{label}:** {_cell(line)}" for label, line in headline_extras(doc)],
         "",
     ]

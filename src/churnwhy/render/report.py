@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from churnwhy.checks import Change, Check, headline_caption, headline_shares
+from churnwhy.checks import Change, Check, assumption_lines, headline_caption, headline_shares
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.render.risk import headline_extras
 
@@ -33,7 +33,8 @@ def headline(doc: dict[str, Any]) -> Panel:
     grid.add_row("Survey response", f"{_pct(s['survey_response_rate'])} of churners answered")
     for h, cell in s["retention"].items():
         grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
-    grid.add_row("As of", doc["as_of"])
+    for label, text in assumption_lines(doc):
+        grid.add_row(label, safe_value(text))
     for label, line in headline_extras(doc):
         grid.add_row(label, safe_value(line))
     return Panel(grid, title="churnwhy: why customers left", title_align="left")

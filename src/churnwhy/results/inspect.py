@@ -32,6 +32,10 @@ class InspectResult:
     rejected: dict[str, int]
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    outcome_columns: tuple[str, ...] = ()  # export columns: churn labels, scores, status... never segments or drivers
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> number | category
+    tenure_unit: str = ""  # "months, from its values 0 to 61"; empty: no tenure column
+    lookups: tuple[str, ...] = ()  # "zip.csv: joined through 'Zip Code'"
 
     @classmethod
     def from_loaded(cls, path: str, exports: Exports, table: CustomerTable) -> InspectResult:
@@ -52,7 +56,10 @@ class InspectResult:
             customers=table.n_customers, churned=table.n_churned, churn_sources=sources, churn_rule=table.churn_rule,
             segments=table.segments, event_types=table.event_types, date_ranges=ranges,
             rows_read=exports.rows_read, rows_loaded=exports.rows_loaded, rejected=exports.reject_counts(),
-            warnings=exports.warnings, notes=exports.notes,
+            warnings=exports.warnings, notes=exports.notes, outcome_columns=tuple(exports.outcome_columns),
+            attributes=dict(table.attributes),
+            tenure_unit=f"{table.tenure_unit}, {table.tenure_unit_reason}" if table.tenure_unit else "",
+            lookups=tuple(f"{lk['name']}: joined through {lk['joined_on']!r}" for lk in exports.lookups),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +73,10 @@ class InspectResult:
             "churn_rule": self.churn_rule,
             "churn_sources": self.churn_sources,
             "segments": list(self.segments),
+            "outcome_columns": list(self.outcome_columns),
+            "attributes": dict(self.attributes),
+            "tenure_unit": self.tenure_unit or None,
+            "lookups": list(self.lookups),
             "event_types": list(self.event_types),
             "date_ranges": {k: list(v) for k, v in self.date_ranges.items()},
             "rows": {"read": self.rows_read, "loaded": self.rows_loaded, "rejected": self.rejected},
