@@ -94,7 +94,7 @@ def cross_validated(table: CustomerTable, settings: RiskSettings, families=None)
     fold = rng.permutation(rows.size) % k
     top = float(np.quantile(t[rows], 0.9)) if rows.size else 0.0
     landmarks = np.arange(0, max(top, 1), h)[:MAX_LANDMARKS]
-    preds, resid, event = [], [], []
+    preds, resid, event, mark = [], [], [], []
     notes: list[str] = []
     for f in range(k):
         test, train = rows[fold == f], rows[fold != f]
@@ -111,27 +111,29 @@ def cross_validated(table: CustomerTable, settings: RiskSettings, families=None)
             preds.append(model.conditional(np.full(int(at.sum()), land), lp[at], h))
             resid.append(tt[at] - land)
             event.append(ee[at])
+            mark.append(np.full(int(at.sum()), land))
     if not preds:
         return Calibration(method="cross_validated", horizon_days=h, skipped="no customer to score")
-    p, r, d = np.concatenate(preds), np.concatenate(resid), np.concatenate(event)
+    p, r, d, lm = np.concatenate(preds), np.concatenate(resid), np.concatenate(event), np.concatenate(mark)
     within = d & (r <= h)
     known = within | (r >= h)  # followed the whole horizon, or churned inside it
     bins = []
     for i, idx in enumerate(_deciles(p)):
         obs, lo, hi = _km_churn(np.minimum(r[idx], h), within[idx], h)
         bins.append(CalibrationBin(decile=i + 1, n=int(idx.size), predicted=float(p[idx].mean()), observed=obs, ci_low=lo, ci_high=hi))
-    overall, _, _ = _km_churn(np.minimum(r, h), within, h)
-    y, q = within[known].astype(float), p[known]
+    y, q, g = within[known].astype(float), p[known], lm[known]
     brier = float(np.mean((q - y) ** 2)) if y.size else float("nan")
     base = float(np.mean((y.mean() - y) ** 2)) if y.size else float("nan")
     return Calibration(
         method="cross_validated", horizon_days=h, n_scored=int(rows.size), n_churned=int(e[rows].sum()),
         n_fit=int(rows.size - rows.size // k), bins=tuple(bins), brier=brier, brier_baseline=base,
-        concordance=_auc(q, y), top_decile_lift=(bins[-1].observed / overall) if bins and overall > 0 else float("nan"),
+        concordance=_auc_within(q, y, g), top_decile_lift=_lift_within(q, y, g),
         note=(f"no dates in these exports, so no backtest: {k}-fold cross-validated calibration instead. Each held-out "
               f"customer still active at tenure 0, {h}, {2 * h}, ... days (up to {len(landmarks)} landmarks) is scored for "
               f"churn within {h} days; observed = 1 - Kaplan-Meier at {h} days per decile (customers still active today "
-              "count while followed). Brier and concordance use the scored rows whose outcome is known"),
+              "count while followed). Brier, concordance and lift use the scored rows whose outcome is known; concordance and "
+              "the top decile are taken among customers at the same landmark (the same tenure), so that tenure alone "
+              "(whole years, say) cannot look like skill"),
         notes=tuple(notes),
     )
 
@@ -156,6 +158,31 @@ def _auc(p: np.ndarray, y: np.ndarray) -> float:
         return float("nan")
     ranks = pl.Series(p).rank("average").to_numpy()
     return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _auc_within(p: np.ndarray, y: np.ndarray, group: np.ndarray) -> float:
+    """Concordance counting only pairs in the same group (customers scored at the same landmark)."""
+    u = pairs = 0.0
+    for lv in np.unique(group):
+        at = group == lv
+        n1 = float(y[at].sum())
+        n0 = float(at.sum()) - n1
+        if n1 and n0:
+            ranks = pl.Series(p[at]).rank("average").to_numpy()
+            u += ranks[y[at] == 1].sum() - n1 * (n1 + 1) / 2
+            pairs += n1 * n0
+    return u / pairs if pairs else float("nan")
+
+
+def _lift_within(p: np.ndarray, y: np.ndarray, group: np.ndarray) -> float:
+    """Churn among each landmark's riskiest tenth, pooled, over churn among all scored."""
+    top = np.zeros(p.size, bool)
+    for lv in np.unique(group):
+        idx = np.flatnonzero(group == lv)
+        order = idx[np.argsort(-p[idx], kind="stable")]
+        top[order[: max(1, idx.size // 10)]] = True
+    base = y.mean() if y.size else 0.0
+    return float(y[top].mean() / base) if base > 0 else float("nan")
 
 
 def _binary_metrics(p: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
