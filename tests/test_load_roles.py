@@ -224,3 +224,15 @@ def test_numeric_status_codes_beside_a_churn_flag_are_not_rejected(tmp_path):
     t = table(tmp_path)
     assert (t.n_customers, t.n_churned) == (4, 1)
     assert load(tmp_path).reject_counts() == {}
+
+
+def test_a_score_in_the_customers_file_is_an_attribute_unless_it_separates_churn(tmp_path):
+    rows = "".join(f"{i},{1 + i % 5},{'Yes' if i % 3 == 0 else 'No'},{i % 40 + 1}\n" for i in range(200))
+    write(tmp_path, {"crm.csv": f"CustomerID,Satisfaction Score,Churn,Tenure\n{rows}"})
+    t = table(tmp_path)
+    assert t.attributes["attr_satisfaction_score"] == "number"
+    assert t.frame["attr_satisfaction_score"].max() == 5.0
+    leaked = "".join(f"{i},{1 if i % 3 == 0 else 5},{'Yes' if i % 3 == 0 else 'No'},{i % 40 + 1}\n" for i in range(200))
+    write(tmp_path, {"crm.csv": f"CustomerID,Satisfaction Score,Churn,Tenure\n{leaked}"})
+    assert "attr_satisfaction_score" not in table(tmp_path).attributes
+    assert "Satisfaction Score" in load(tmp_path).outcome_columns

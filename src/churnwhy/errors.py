@@ -42,6 +42,12 @@ class StrictModeError(ChurnwhyError):
     """--strict turned a warning into an error."""
 
 
+class InternalError(ChurnwhyError):
+    """A bug in churnwhy stopped a result the command needs (exit code 3, like any unexpected exception)."""
+
+    exit_code = 3
+
+
 class ThresholdBreached(ChurnwhyError):
     """A `check` threshold does not hold (exit code 1)."""
 

@@ -465,7 +465,7 @@ def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: 
 def _churn_rule(df: pl.DataFrame, config, as_of: dt.date) -> str:  # type: ignore[no-untyped-def]
     counts = dict(df.filter(pl.col("churned"))["churn_source"].value_counts().iter_rows())
     words = {
-        "explicit_date": "explicit churn dates", "flag_tenure": "churn flags with tenure",
+        "explicit_date": "explicit churn dates", "flag_tenure": "churn flags (or status)",
         "cancel_event": "cancellation events", "inactivity": f"inactivity (no event for {config.inactivity_days}+ days before {as_of})",
     }
     parts = [f"{words[k]}: {counts[k]}" for k in CHURN_SOURCES if k in counts]

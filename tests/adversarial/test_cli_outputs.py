@@ -89,6 +89,26 @@ def test_strict_turns_a_failed_section_into_exit_2(exports, monkeypatch):
     assert result.stdout == ""
 
 
+def test_check_never_reports_a_failed_section_as_a_breached_threshold(exports, monkeypatch):
+    monkeypatch.setattr(pipeline, "_survival", lambda *a, **k: 1 / 0)
+    result = run("check", exports, "--min-retention", "90d=0.5")
+    assert result.exit_code == 3  # 1 would read as "retention fell below 50%"
+    assert "check cannot judge the thresholds: the survival section could not compute" in result.stderr
+
+
+def test_a_write_that_fails_mid_run_is_exit_2_and_changes_nothing(exports, tmp_path, monkeypatch):
+    import churnwhy.render.files as files_module
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / "report.html"
+    monkeypatch.setattr(files_module.os, "replace", full)
+    result = run("report", exports, "-o", target, "--quiet")
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_bug_outside_a_section_exits_3_with_one_line_and_the_traceback_only_with_debug(exports, monkeypatch):
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("customer_ref")

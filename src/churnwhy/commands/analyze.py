@@ -14,7 +14,7 @@ from churnwhy.commands._common import (
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
     handle_errors, out_console, warn_failed_sections,
 )
-from churnwhy.errors import ChurnwhyError, InputError
+from churnwhy.errors import ChurnwhyError, InputError, InternalError
 from churnwhy.render.safe import safe_text
 
 ByOpt = Annotated[list[str] | None, typer.Option("--by", help="Segment column(s) for retention curves (default: all detected segments).")]
@@ -111,6 +111,10 @@ def check(
     if max_churn_rate is not None and not 0 <= max_churn_rate <= 1:
         raise ChurnwhyError("--max-churn-rate must be between 0 and 1")
     report = _run(path, config, as_of, strict, quiet, None, None, False, tuple(h for h, _ in retention))
+    if report.failed_sections:  # a bug, not a breach: never exit 1 for it (CI must tell them apart)
+        first = report.failed_sections[0]
+        raise InternalError(f"check cannot judge the thresholds: the {first.name} section {first.skipped}",
+                            hint="a bug in churnwhy: rerun with --debug and report the traceback")
     doc = report.to_dict()
     results = run_checks(doc, max_churn_rate=max_churn_rate, min_retention=retention, max_share=shares)
     failed = [c for c in results if not c.ok]

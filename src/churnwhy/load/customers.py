@@ -96,11 +96,20 @@ def join_customers(parts: list[Part], lookups: list[Lookup], config: Config, not
     found = [src for col, src in seg_names.items() if _is_outcome(joined[col], src, churn)]
     outcome_cols = {col for col, src in seg_names.items() if src in found}
     outcomes += found
+    kept = {c: s for c, s in seg_names.items() if c not in outcome_cols}
+    attrs, kinds, sources = _attributes(joined, kept)
+    score_src = next((p.mapping.columns["score"] for p in parts if "score" in p.mapping.columns), None)
+    if score_src is not None and _is_outcome(joined["score"].cast(pl.String), score_src, churn):
+        outcomes.append(score_src)
+    elif score_src is not None:
+        # A score in the customers file (satisfaction, NPS at the snapshot) describes the customer: an attribute.
+        name = f"{ATTR_PREFIX}{V.snake(score_src)}"
+        if name not in kinds and joined["score"].drop_nulls().n_unique() >= 2:
+            attrs.append(pl.col("score").cast(pl.Float64).alias(name))
+            kinds[name], sources[name] = "number", score_src
     outcomes = list(dict.fromkeys(outcomes))
     if outcomes:
         notes.append(f"outcome columns (not used as segments or drivers): {', '.join(outcomes)}")
-    kept = {c: s for c, s in seg_names.items() if c not in outcome_cols}
-    attrs, kinds, sources = _attributes(joined, kept)
     segments = _pick_segments(joined, kept, config, notes, outcome_sources=[seg_names[c] for c in outcome_cols])
     keep = ["customer_id", *[c for c in CUSTOMER_FIELDS if c in joined.columns], *segments,
             *[c for c in joined.columns if c.startswith("__row_")]]

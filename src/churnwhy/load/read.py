@@ -164,7 +164,8 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
     ragged = pl.any_horizontal(pl.col(extra).is_not_null())
     lf = lf.with_columns(
         pl.when(ragged).then(pl.lit("ragged_row")).alias(READ_REJECT),
-        pl.when(ragged).then(pl.concat_str(extra, separator=delimiter, ignore_nulls=True)).alias(READ_VALUE),
+        pl.when(ragged).then(pl.concat_str(extra, separator=" " if delimiter == WHITESPACE else delimiter,
+                                           ignore_nulls=True)).alias(READ_VALUE),
     ).drop(extra)
     # The null tokens, matched as the reader's null_values would (a whole field, quoted or not, before trimming;
     # an empty field), by one set lookup a value: the reader compares each field with each token in turn.

@@ -23,13 +23,19 @@ from churnwhy.errors import OutputError
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path} ({exc.strerror})", hint="choose a folder you can write to") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, a folder at `path`, permissions changed mid-run: exit 2, not a bug
+        raise OutputError(f"could not write {path} ({exc.strerror or exc}); nothing was changed there",
+                          hint="check the free space and permissions there") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
