@@ -236,3 +236,10 @@ def test_a_score_in_the_customers_file_is_an_attribute_unless_it_separates_churn
     write(tmp_path, {"crm.csv": f"CustomerID,Satisfaction Score,Churn,Tenure\n{leaked}"})
     assert "attr_satisfaction_score" not in table(tmp_path).attributes
     assert "Satisfaction Score" in load(tmp_path).outcome_columns
+
+
+def test_a_contract_end_date_is_not_the_churn_date(tmp_path):
+    write(tmp_path, {"crm.csv": "Customer ID,Joined On,Contract End Date,Churn\n1,2023-01-05,2023-06-01,No\n"
+                                "2,2023-02-01,2024-02-01,Yes\n3,2023-03-01,2023-09-01,No\n"})
+    ex = load(tmp_path)
+    assert "churn_date" not in ex.files[0].mapping and ex.files[0].mapping["signup_date"] == "Joined On"

@@ -146,3 +146,23 @@ def test_every_mix_has_an_unknown_row_and_says_what_it_left_out():
     doc = {"reasons": {"status": "ok", **result.to_dict()}}
     assert any(s["label"] == "unknown" for s in headline_shares(doc, "why"))
     assert "3 answers unknown on why left out" in headline_caption(doc)
+
+
+def test_overall_shares_correct_for_the_learned_layer_where_it_read_answers():
+    texts = (["way too expensive honestly mate"] * 4 + ["too expensive honestly"] * 4 + ["price went up again honestly"] * 4
+             + ["the price is too high mate"] * 4 + ["delivery was late again mate"] * 4 + ["parcel never arrived honestly"] * 4
+             + ["courier lost my parcel mate"] * 4 + ["rude support staff honestly"] * 4
+             + ["honestly mate"] * 5 + ["mate honestly again"] * 4)
+    table, fit = attach_stated_reasons(_table(texts), Config())
+    assert fit.summary.by_method["model"] == 9 and fit.summary.cv_confusion
+    result = fit_reasons(table, fit.summary, Config())
+    what = [s for s in result.shares if s.axis == "what" and s.by == "all" and s.basis == "count" and s.among == "known"]
+    assert what and all(s.corrected for s in what)
+    assert sum(s.share for s in what) == pytest.approx(1.0)
+    # The interval owns the learned layer's errors: wider than the sampling-only Wilson interval.
+    from churnwhy.models.reason_shares import wilson
+    for s in what:
+        lo, hi = wilson(s.n, s.total)
+        assert s.hi - s.lo > float(hi - lo) * 0.99, s
+    plain = [s for s in result.shares if s.axis == "what" and s.by != "all"]
+    assert not any(s.corrected for s in plain)

@@ -18,7 +18,7 @@ from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import values as V
 from churnwhy.load.columns import ALIASES, LINK_KEYS, TableMapping, key
-from churnwhy.load.roles import END_WORDS, Lookup, lookup_frame
+from churnwhy.load.roles import END_WORDS, NOT_LIFETIME, Lookup, lookup_frame
 
 CUSTOMER_FIELDS = ("signup_date", "churn_date", "churned", "status", "tenure", "score", "reason_code",
                    "reason_text", "competitor", *LINK_KEYS)
@@ -163,7 +163,8 @@ def _unused_end_dates(joined: pl.DataFrame, seg_names: dict[str, str], has_event
         return []
     return [f"no customer churned, yet column {src!r} looks like an end date and has {joined[col].drop_nulls().len():,} "
             f"values; if it is the churn date, set it in churnwhy.toml:  [columns]  churn_date = \"{src}\""
-            for col, src in seg_names.items() if END_WORDS.search(key(src)) and joined[col].drop_nulls().len()]
+            for col, src in seg_names.items()
+            if END_WORDS.search(key(src)) and not NOT_LIFETIME.search(key(src)) and joined[col].drop_nulls().len()]
 
 
 def _churn_vector(joined: pl.DataFrame, min_class: int = MIN_CLASS) -> pl.Series | None:

@@ -30,6 +30,10 @@ START_WORDS = re.compile(r"join|opened|opendate|openon|activat|created|creation|
                          r"signup|signedup|regist|enrol|onboard|firstorder|firstpurchase|acquired|acquisition")
 END_WORDS = re.compile(r"closed|closure|closedate|cancel|terminat|ended|enddate|endon|endat|deactivat|churn|exited|"
                        r"exitdate|leftat|lefton|leftdate|dateleft|leaving|lostat|loston|lostdate")
+# Dates of something other than the customer's whole relationship: a contract's or trial's end comes and goes
+# while the customer stays.
+NOT_LIFETIME = re.compile(r"contract|renew|expir|trial|promo|billing|period|invoice|warranty|offer|discount|"
+                          r"payment|order|delivery|ticket|campaign|plan(?!t)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,13 +158,14 @@ def _dates_by_content(raw: RawTable, m: TableMapping) -> TableMapping:
     if not dated:
         return m
     found: dict[str, str] = {}
-    starts = [c for c in dated if START_WORDS.search(key(c)) and not END_WORDS.search(key(c))]
-    ends = [c for c in dated if END_WORDS.search(key(c))]
+    lifetime = [c for c in dated if not NOT_LIFETIME.search(key(c))]
+    starts = [c for c in lifetime if START_WORDS.search(key(c)) and not END_WORDS.search(key(c))]
+    ends = [c for c in lifetime if END_WORDS.search(key(c))]
     if "signup_date" in want and len(starts) == 1:
         found["signup_date"] = starts[0]
     if "churn_date" in want and len(ends) == 1:
         found["churn_date"] = ends[0]
-    rest = [c for c in dated if c not in found.values()]
+    rest = [c for c in lifetime if c not in found.values()]
     if not found and len(rest) == 2 and want == ["signup_date", "churn_date"]:
         a, b = (_text(sample[c]).is_null().sum() for c in rest)
         if a != b:

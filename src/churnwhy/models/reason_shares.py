@@ -16,6 +16,7 @@ count left out in `left_out`); every mix also has an `unknown` row, its share am
 from __future__ import annotations
 
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from churnwhy.models.reason_correction import corrected_mix
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, settings_from_config
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.reasons import NonResponse, ReasonsResult, Reweighted, SatisfiedButLeft, Share
@@ -76,6 +78,7 @@ def fit_reasons(
             shares += _shares(g, axis, by_name, "count")
             if value_ok:
                 shares += _shares(g, axis, by_name, "value")
+    shares = _correct_overall(shares, classification, settings.seed)
     with single_blas_thread():  # see models/threads.py
         nonresponse = _nonresponse(churners, table, settings)
     satisfied = _satisfied(stated, churners, settings)
@@ -89,6 +92,44 @@ def fit_reasons(
 def _cell() -> pl.Expr:
     known = (pl.col("why") != UNKNOWN) & (pl.col("what") != UNKNOWN)
     return pl.when(known).then(pl.concat_str("why", pl.lit("/"), "what")).otherwise(pl.lit(UNKNOWN))
+
+
+def _correct_overall(shares: list[Share], classification, seed: int) -> list[Share]:  # type: ignore[no-untyped-def]
+    """The overall head-count shares of known categories, corrected for the learned layer's cross-validated
+    confusion where it labelled answers (models/reason_correction.py): answers read from codes and rules are
+    taken as given, those the learned layer read are corrected, and the interval redraws all three."""
+    confusion_pairs = getattr(classification, "cv_confusion", ())
+    read_by = getattr(classification, "read_by", ())
+    if not confusion_pairs or not any(src == "model" for _, _, src, _ in read_by):
+        return shares
+    out = list(shares)
+    for axis, pos in (("why", 0), ("what", 1)):
+        rows = [i for i, s in enumerate(out) if s.axis == axis and s.by == "all" and s.basis == "count" and s.among == "known"]
+        model = {lab: n for a, lab, src, n in read_by if a == axis and src == "model" and lab != UNKNOWN}
+        if not rows or not model:
+            continue
+        given = {lab: n for a, lab, src, n in read_by if a == axis and src == "given" and lab != UNKNOWN}
+        classes = sorted({t.split("/")[pos] for t, _, _ in confusion_pairs} | {p.split("/")[pos] for _, p, _ in confusion_pairs}
+                         | set(model))
+        classes = [c for c in classes if c != UNKNOWN]
+        idx = {c: i for i, c in enumerate(classes)}
+        labels = tuple(classes) + tuple(sorted(set(given) - set(classes)))
+        val = np.zeros((len(classes), len(classes)))
+        for t, p, n in confusion_pairs:
+            a, b = t.split("/")[pos], p.split("/")[pos]
+            if a in idx and b in idx:
+                val[idx[a], idx[b]] += n
+        known = np.array([given.get(lab, 0) for lab in labels], dtype=float)
+        classified = np.array([model.get(c, 0) for c in classes], dtype=float)
+        mix = corrected_mix(labels, known, classified, val, seed=seed)
+        at = {lab: i for i, lab in enumerate(labels)}
+        for i in rows:
+            s = out[i]
+            if s.category in at:
+                j = at[s.category]
+                out[i] = dataclasses.replace(s, share=float(mix.share[j]), lo=float(mix.lo[j]), hi=float(mix.hi[j]),
+                                             corrected=True)
+    return out
 
 
 def _auto_period(churners: pl.DataFrame) -> str:

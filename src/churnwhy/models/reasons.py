@@ -21,7 +21,7 @@ import polars as pl
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -132,6 +132,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array(sorted(keep.to_list()), dtype=object)
         self.n_train_ = 0
         self.cv_accuracy_: float | None = None
+        self.cv_confusion_: tuple[tuple[str, str, int], ...] = ()
         self.cv_folds_ = 0
         if settings.learn and train.height >= self.min_train and len(self.classes_) >= 2:
             # Exit answers repeat ("too expensive"): learn from each distinct (text, cell) once, weighted by how
@@ -152,8 +153,12 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             if folds >= 2:
                 splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
                 cv_x, cv_y = _clip(cv_set["text"], settings.max_chars), cv_set["cell"].to_numpy()
-                self.cv_accuracy_ = float(cross_val_score(self._pipeline(), cv_x, cv_y, cv=splitter).mean())
+                predicted = cross_val_predict(self._pipeline(), cv_x, cv_y, cv=splitter)
+                self.cv_accuracy_ = float(np.mean(predicted == cv_y))
                 self.cv_folds_ = folds
+                # The learned layer's confusion (true cell, predicted cell, answers): the shares correct for it.
+                pairs = pl.DataFrame({"true": cv_y.astype(str), "pred": predicted.astype(str)}).group_by("true", "pred").len()
+                self.cv_confusion_ = tuple(sorted((t, p, int(n)) for t, p, n in pairs.iter_rows()))
             weights = distinct["len"].to_numpy().astype(float)
             self.pipeline_ = self._pipeline().fit(x, y, logit__sample_weight=weights)
             self.classes_ = self.pipeline_.classes_
@@ -207,6 +212,8 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             min_confidence=settings.min_confidence,
             unmapped_codes=self.unmapped_codes_,
             top_reasons=self.top_reasons_,
+            cv_confusion=self.cv_confusion_,
+            read_by=_read_by(stated),
         )
 
     def _pipeline(self) -> Pipeline:
@@ -439,3 +446,13 @@ def _top_reasons(base: pl.DataFrame, labels: pl.DataFrame) -> tuple[TopReason, .
             shown = value if kind == "code" else redact(value)
             out.append(TopReason(cell, kind, shown, int(n), n / totals[cell]))
     return tuple(sorted(out, key=lambda t: (t.cell, t.kind, -t.count, t.value)))
+
+
+def _read_by(stated: pl.DataFrame) -> tuple[tuple[str, str, str, int], ...]:
+    """(axis, label, "model" | "given", stated answers): which labels the learned layer supplied."""
+    out = []
+    for axis in ("why", "what"):
+        counts = stated.group_by(axis, source=pl.when(pl.col("method") == "model").then(pl.lit("model"))
+                                 .otherwise(pl.lit("given"))).len()
+        out += [(axis, str(label), str(src), int(n)) for label, src, n in counts.iter_rows()]
+    return tuple(sorted(out))

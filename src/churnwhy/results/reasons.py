@@ -21,6 +21,8 @@ CI_METHODS = {
     "count": "Wilson score interval, 95%",
     "value": "Wilson interval on the Kish effective sample size from a linearised (ratio-estimator) variance, 95%",
     "reweighted": "as value, with inverse response-propensity weights (stabilised, trimmed)",
+    "count_corrected": "overall head count where the learned layer read answers: corrected for its cross-validated "
+                       "confusion (matrix inversion), 95% parametric bootstrap interval (shares marked corrected)",
 }
 
 
@@ -79,6 +81,8 @@ class Classification:
     min_confidence: float
     unmapped_codes: tuple[UnmappedCode, ...] = ()
     top_reasons: tuple[TopReason, ...] = ()  # per cell: taxonomy codes (always) and answers (examples only)
+    cv_confusion: tuple[tuple[str, str, int], ...] = ()  # learned layer: (true cell, predicted cell, answers) in CV
+    read_by: tuple[tuple[str, str, str, int], ...] = ()  # (axis, label, model | given, stated answers)
 
     @property
     def n_unmapped_rows(self) -> int:
@@ -99,7 +103,9 @@ class Classification:
         return tuple(t for t in self.top_reasons if examples or t.kind == "code")
 
     def to_dict(self, examples: bool = False) -> dict[str, Any]:
-        out = _clean(dataclasses.replace(self, unmapped_codes=(), top_reasons=()))
+        out = _clean(dataclasses.replace(self, unmapped_codes=(), top_reasons=(), cv_confusion=(), read_by=()))
+        out["cv_confusion"] = [{"true": t, "predicted": p, "n": n} for t, p, n in self.cv_confusion]
+        out["read_by"] = [{"axis": a, "label": lab, "source": src, "n": n} for a, lab, src, n in self.read_by]
         out["n_unmapped_codes"] = len(self.unmapped_codes)
         out["n_unmapped_rows"] = self.n_unmapped_rows
         out["unmapped_codes"] = [u.to_dict() for u in self.unmapped_codes] if examples else []
@@ -124,6 +130,7 @@ class Share:
     weighted_total: float | None = None  # value basis: the group's summed amount_total
     among: str = "known"  # known: share among answers known on this axis | all: among every stated answer
     left_out: int = 0  # answers unknown on this axis, left out of the denominator (among = known)
+    corrected: bool = False  # overall head count: corrected for the learned layer's confusion (bootstrap interval)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +248,6 @@ def shares_frame(shares: tuple[Share, ...]) -> pl.DataFrame:
     schema = {
         "axis": pl.String, "by": pl.String, "group": pl.String, "category": pl.String, "basis": pl.String,
         "n": pl.Int64, "total": pl.Int64, "share": pl.Float64, "lo": pl.Float64, "hi": pl.Float64,
-        "weighted_total": pl.Float64, "among": pl.String, "left_out": pl.Int64,
+        "weighted_total": pl.Float64, "among": pl.String, "left_out": pl.Int64, "corrected": pl.Boolean,
     }
     return pl.DataFrame([dataclasses.asdict(s) for s in shares], schema=schema)
