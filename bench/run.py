@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 PY = sys.executable
-STAGES = ("load_exports", "build_customer_table", "reasons", "drivers", "silent", "survival", "render_json")
+STAGES = ("load_exports", "build_customer_table", "past_table", "reasons", "drivers", "silent", "survival", "at_risk",
+          "revenue_concentration", "render_json")
 
 
 def ensure_data(fmt: str, n: int, per_customer: int = 50) -> Path:

@@ -43,18 +43,27 @@ def main(path: str, spill_events_above: int | None = None) -> dict:
     t = mark("load_exports", t)
     table = build_customer_table(exports, config)
     t = mark("build_customer_table", t)
+    past = pipeline.past_table(pipeline.LoadedTable(exports, table, config))  # the backtest's table, as analyze() does
+    t = mark("past_table", t)
     spilled = exports.event_codes is not None and exports.event_codes.spilled
     loaded = pipeline.LoadedTable(exports.without_event_rows(), table, config)  # as analyze() does
     del exports
     reasons, table = pipeline._section("reasons", pipeline._reasons, table, config)
     t = mark("reasons", t)
+    stated = table  # at_risk reads the table with stated reasons (and its cached feature matrix), as analyze() does
     drivers, _ = pipeline._section("drivers", pipeline._drivers, table, config, None)
     t = mark("drivers", t)
     inferred, table = pipeline._section("inferred", pipeline._inferred, table, config)
     t = mark("silent", t)
     survival, _ = pipeline._section("survival", pipeline._survival, table, config, tuple(table.segments))
     t = mark("survival", t)
-    report = Report(str(path), loaded, table, reasons, inferred, drivers, survival, False)
+    at_risk, _ = pipeline._section("at_risk", pipeline._at_risk, stated, config, past)
+    t = mark("at_risk", t)
+    revenue, _ = pipeline._section("revenue", pipeline._revenue, table)
+    concentration, _ = pipeline._section("concentration", pipeline._concentration, table, config)
+    t = mark("revenue_concentration", t)
+    report = Report(str(path), loaded, table, reasons, inferred, drivers, survival, False,
+                    at_risk=at_risk, revenue=revenue, concentration=concentration)
     text = dumps(report.to_dict())
     t = mark("render_json", t)
     out["total_s"] = t - t_start
@@ -62,7 +71,8 @@ def main(path: str, spill_events_above: int | None = None) -> dict:
     out["customers"] = table.n_customers
     out["events_loaded"] = sum(f.rows_loaded for f in loaded.exports.files if f.role == "events")
     out["json_bytes"] = len(text)
-    out["skipped_sections"] = {s.name: s.skipped for s in (reasons, drivers, inferred, survival) if not s.ok}
+    out["skipped_sections"] = {s.name: s.skipped for s in (reasons, drivers, inferred, survival, at_risk, revenue, concentration)
+                               if not s.ok}
     out["spilled"] = spilled
     return out
 

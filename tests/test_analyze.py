@@ -145,5 +145,7 @@ def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no
     generate(tmp_path / "d", customers=400, seed=3, format="csv", messy=False)
     seen: list[str] = []
     pipeline.analyze(tmp_path / "d", progress=seen.append)
-    assert seen == ["loading exports", "building the customer table", "classifying stated reasons",
-                    "inferring reasons of silent churners", "fitting behavioural drivers and survival curves"]
+    assert seen == ["loading exports", "building the customer table",
+                    "rebuilding the customer table as of the backtest cutoff", "classifying stated reasons",
+                    "inferring reasons of silent churners", "fitting behavioural drivers and survival curves",
+                    "scoring customers at risk"]

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands; order here is the order in --help.
-COMMAND_MODULES = ("analyze", "inspect", "init", "reasons", "drivers", "survival", "demo")
+COMMAND_MODULES = ("analyze", "inspect", "init", "reasons", "drivers", "survival", "risk", "demo")
 
 
 def _version(value: bool) -> None:

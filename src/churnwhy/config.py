@@ -51,6 +51,9 @@ class Config:
     max_segment_levels: int = 20
     reasons: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # [reasons] table, see models/reasons
     drivers: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # [drivers] table, see models/drivers
+    risk: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # [risk] table, see models/risk
+    actions: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # [actions] playbook, see models/actions
+    beliefs: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # [beliefs], see models/beliefs
     # Behaviour
     strict: bool = False
     source: Path | None = None  # the churnwhy.toml that was read, for messages

@@ -93,9 +93,11 @@ def analyze(
 
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
+    validate_action_settings(config)
     loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
     if by:
         check_by(loaded.table, by, config)  # a usage error: before any model runs
+    past = past_table(loaded, progress=step)  # needs the event rows: before they go
     # The models read the customer table only: the event rows go before they run (peak memory).
     loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
     table = loaded.table
@@ -106,12 +108,66 @@ def analyze(
     step("fitting behavioural drivers and survival curves")
     segments = inferred_table.segments if by is None else by
     drivers, survival = _drivers_and_survival(table, inferred_table, config, horizon_days, tuple(segments))
-    report = Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples)
+    step("scoring customers at risk")
+    at_risk, _ = _section("at_risk", _at_risk, table, config, past)
+    revenue, _ = _section("revenue", _revenue, inferred_table)
+    concentration, _ = _section("concentration", _concentration, inferred_table, config)
+    report = Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples,
+                    at_risk=at_risk, revenue=revenue, concentration=concentration)
     if config.strict and report.failed_sections:
         first = report.failed_sections[0]
         raise StrictModeError(f"--strict: the {first.name} section {first.skipped}",
                               hint="drop --strict to get the other sections; rerun with --debug for the traceback")
     return report
+
+
+def risk(path: Path | str, config: Config | None = None, *, horizon_days: int | None = None, progress=None):  # type: ignore[no-untyped-def]
+    """`churnwhy risk`: load, build the table (and the one as of the backtest cutoff), attach stated reasons, score
+    the active customers. Returns (LoadedTable, Section "at_risk")."""
+    step = progress or (lambda stage: None)
+    config = config or Config.load(path)
+    validate_action_settings(config, horizon_days)
+    loaded = load_table(path, config, progress=step)
+    past = past_table(loaded, horizon_days, progress=step)
+    loaded = dataclasses.replace(loaded, exports=loaded.exports.without_event_rows())
+    step("classifying stated reasons")
+    table = add_reasons(loaded.table, config, infer=False)
+    step("scoring customers at risk")
+    section, _ = _section("at_risk", _at_risk, table, config, past, horizon_days)
+    return loaded, section
+
+
+def validate_action_settings(config: Config, horizon_days: int | None = None) -> None:
+    """[risk], [actions] and [beliefs] checked before any work, so a typo stops the run at once (exit 2)."""
+    from churnwhy.models.actions import playbook
+    from churnwhy.models.beliefs import parse_beliefs
+    from churnwhy.models.risk import RiskSettings
+
+    RiskSettings.from_config(config, horizon_days=horizon_days)
+    playbook(config.actions)
+    parse_beliefs(config.beliefs)
+
+
+def past_table(loaded: LoadedTable, horizon_days: int | None = None, progress=None):  # type: ignore[no-untyped-def]
+    """The customer table as of the backtest cutoff (analysis date - risk horizon), from the loaded exports (their
+    event rows are needed); None for exports without dates; a Section-ready reason (str) when it cannot be built."""
+    from churnwhy.errors import ChurnwhyError
+    from churnwhy.models.risk import RiskSettings
+    from churnwhy.models.risk_eval import cutoff_of, table_as_of
+
+    h = RiskSettings.from_config(loaded.config, horizon_days=horizon_days).horizon_days
+    cutoff = cutoff_of(loaded.table, h)
+    if cutoff is None:
+        return None
+    starts = loaded.table.frame["start_date"].drop_nulls()
+    if starts.len() == 0 or starts.min() >= cutoff:
+        return f"backtest: no customer had started by the cutoff {cutoff} (analysis date - {h} days)"
+    if progress is not None:
+        progress("rebuilding the customer table as of the backtest cutoff")
+    try:
+        return table_as_of(loaded.exports, loaded.config, cutoff)
+    except ChurnwhyError as exc:
+        return f"backtest: the table as of {cutoff} could not be built ({exc.message})"
 
 
 def _drivers_and_survival(table, inferred_table, config, horizon_days, by):  # type: ignore[no-untyped-def]
@@ -165,6 +221,30 @@ def _inferred(table, config):  # type: ignore[no-untyped-def]
 
     new_table, result = infer_silent_reasons(table, config)
     return result, new_table
+
+
+def _at_risk(table, config, past, horizon_days=None):  # type: ignore[no-untyped-def]
+    import dataclasses as dc
+
+    from churnwhy.models.at_risk import fit_at_risk
+    from churnwhy.results.risk import Calibration
+
+    if isinstance(past, str):  # the past table could not be built: score, and say why there is no backtest
+        result = fit_at_risk(table, config, horizon_days=horizon_days, calibrate=False)
+        return dc.replace(result, calibration=Calibration(method="backtest", horizon_days=result.horizon_days, skipped=past)), None
+    return fit_at_risk(table, config, horizon_days=horizon_days, past=past), None
+
+
+def _revenue(table):  # type: ignore[no-untyped-def]
+    from churnwhy.models.revenue import revenue_view
+
+    return revenue_view(table), None
+
+
+def _concentration(table, config):  # type: ignore[no-untyped-def]
+    from churnwhy.models.revenue import concentration
+
+    return concentration(table, min_size=config.min_segment_size, max_levels=config.max_segment_levels), None
 
 
 def _survival(table, config, by):  # type: ignore[no-untyped-def]

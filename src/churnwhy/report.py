@@ -49,10 +49,13 @@ class Report:
     drivers: Section
     survival: Section
     include_examples: bool = False
+    at_risk: Section = Section("at_risk", skipped="not computed")
+    revenue: Section = Section("revenue", skipped="not computed")
+    concentration: Section = Section("concentration", skipped="not computed")
 
     @property
     def sections(self) -> tuple[Section, ...]:
-        return (self.reasons, self.inferred, self.drivers, self.survival)
+        return (self.reasons, self.inferred, self.drivers, self.survival, self.at_risk, self.revenue, self.concentration)
 
     @property
     def failed_sections(self) -> tuple[Section, ...]:
@@ -161,8 +164,21 @@ class Report:
             "drivers": self.drivers.to_dict(),
             "survival": survival,
             "cohorts": cohorts if cohorts is not None else {"status": "skipped", "reason": "no cohort matrix"},
+            "at_risk": self.at_risk.to_dict(),
+            "beliefs": self.beliefs(),
+            "revenue": self.revenue.to_dict(),
+            "concentration": self.concentration.to_dict(),
             "data_quality": self.data_quality(),
         }
+
+    def beliefs(self) -> dict[str, Any]:
+        """[beliefs] (or the external benchmark) against the headline reason mix this report leads with."""
+        from churnwhy.checks import headline_shares
+        from churnwhy.models.beliefs import evaluate
+
+        doc = {"reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()}}
+        result = evaluate(self.loaded.config.beliefs, {axis: headline_shares(doc, axis) for axis in ("why", "what")})
+        return Section("beliefs", result, result.skipped).to_dict()
 
 
 def _stable(value: Any) -> Any:

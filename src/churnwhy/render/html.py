@@ -87,6 +87,7 @@ def _heatmap(cohorts: dict[str, Any] | None) -> str:
 
 def html_report(report) -> str:  # type: ignore[no-untyped-def]
     from churnwhy.render.plots import incidence_figure, km_figure
+    from churnwhy.render.risk import headline_extras, html_sections
     from churnwhy.results.survival import OVERALL
 
     doc = report.to_dict()
@@ -94,7 +95,7 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
     med = s["median_tenure_days"]
     kpis = [("Customers", f"{s['customers']:,}"), ("Churned", f"{s['churned']:,} ({_pct(s['churn_rate'])})"),
             ("Median tenure", f"{med:,.0f} days" if med is not None else "not reached"),
-            ("Survey response", _pct(s["survey_response_rate"]))]
+            ("Survey response", _pct(s["survey_response_rate"])), *headline_extras(doc)]
     when = f" <span class='note'>as of {escape(doc['as_of'])}</span>" if doc["as_of"] else ""
     parts = [f"<h1>Why customers left{when}</h1>",
              '<div class="kpi">' + "".join(f"<div>{escape(k)}<b>{escape(v)}</b></div>" for k, v in kpis) + "</div>",
@@ -134,6 +135,7 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
         parts.append(_heatmap(doc.get("cohorts")))
     else:
         parts.append(f"<p class='note'>Not computed: {escape(str(report.survival.skipped))}</p>")
+    parts += html_sections(doc, _svg)
     q = doc["data_quality"]["rows"]
     parts.append("<h2>Data quality</h2>")
     parts.append(f"<p>{q['read']:,} rows read, {q['loaded']:,} loaded, {sum(q['rejected'].values()):,} rejected.</p>")

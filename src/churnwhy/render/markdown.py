@@ -7,6 +7,7 @@ from typing import Any
 from churnwhy.checks import assumption_lines, headline_caption, headline_shares
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows
 from churnwhy.render.safe import md_cell as _cell
+from churnwhy.render.risk import headline_extras, markdown_sections
 
 
 def _pct(x: float | None) -> str:
@@ -26,6 +27,7 @@ def markdown_report(doc: dict[str, Any]) -> str:
         f"- **Median tenure:** {f'{med:,.0f} days' if med is not None else 'not reached'}",
         f"- **Churners who answered a survey:** {_pct(s['survey_response_rate'])}",
         *[f"- **{label}:** {_cell(text)}" for label, text in assumption_lines(doc)],
+        *[f"- **{label}:** {_cell(line)}" for label, line in headline_extras(doc)],
         "",
     ]
     if s["retention"]:
@@ -72,9 +74,10 @@ def markdown_report(doc: dict[str, Any]) -> str:
                            for e in refused]  # fmt: skip
     else:
         out.append(f"Not computed: {_cell(drivers.get('reason') or drivers.get('skipped') or 'no model')}")
+    out += ["", *markdown_sections(doc)]
     q = doc["data_quality"]["rows"]
     rejected = sum(q["rejected"].values())
-    out += ["", "## Data quality", "", f"{q['read']:,} rows read, {q['loaded']:,} loaded, {rejected:,} rejected."]
+    out += ["## Data quality", "", f"{q['read']:,} rows read, {q['loaded']:,} loaded, {rejected:,} rejected."]
     if q["rejected"]:
         out.append("")
         out += [f"- {reason}: {n:,}" for reason, n in q["rejected"].items()]

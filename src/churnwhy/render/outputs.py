@@ -49,6 +49,8 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
         frames["incidence"] = surv.incidence
         if surv.cohorts is not None:
             frames["cohorts"] = surv.cohorts.to_frame()
+    if report.at_risk.ok and report.at_risk.result.frame is not None:
+        frames["at_risk"] = report.at_risk.result.frame
     names = [f"{name}.parquet" for name in frames] + [REPORT_NAME]
     with _staging(out) as stage:
         for name, frame in frames.items():

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from churnwhy.checks import Change, Check, assumption_lines, headline_caption, headline_shares
 from churnwhy.render.safe import md_cell, safe_text, safe_value
+from churnwhy.render.risk import headline_extras
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
 WHAT = ("product", "experience", "price", "other")
@@ -34,6 +35,8 @@ def headline(doc: dict[str, Any]) -> Panel:
         grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
     for label, text in assumption_lines(doc):
         grid.add_row(label, safe_value(text))
+    for label, line in headline_extras(doc):
+        grid.add_row(label, safe_value(line))
     return Panel(grid, title="churnwhy: why customers left", title_align="left")
 
 
@@ -76,6 +79,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
 
 def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
     from churnwhy.render.drivers import drivers_view
+    from churnwhy.render.risk import rich_at_risk, rich_extras
     from churnwhy.render.survival import km_chart, summary_table
 
     doc = report.to_dict()
@@ -88,6 +92,7 @@ def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
         parts += [summary_table(report.survival.result), Text(km_chart(report.survival.result))]  # plain text, not markup
     else:
         parts.append(f"[yellow]Retention: not computed[/] ({safe_text(report.survival.skipped)})")
+    parts += [rich_at_risk(doc), rich_extras(doc)]
     parts.append(quality_table(doc))
     return Group(*parts)
 
