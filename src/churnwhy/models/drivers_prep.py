@@ -55,6 +55,10 @@ def fill_features(frame: pl.DataFrame, features: Sequence[str]) -> Prepared:
         elif n_bad == n:
             notes.append(f"{f}: no values at all; left out")
             continue
+        elif n_bad and f in NO_FLAG:
+            # Missing by construction for a short life (table.py): a flag would only encode tenure; 0 = no change.
+            v[bad] = 0.0
+            notes.append(f"{f}: {n_bad} customer(s) observed for less than its window read as no change")
         elif n_bad:
             med = float(np.median(v[~bad]))  # before clipping: the median does not move
             v[bad] = med
@@ -138,6 +142,7 @@ def stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator, *
 
 
 RATE_CAP_Q = 0.999
+NO_FLAG = ("activity_change",)  # missing only because the life is shorter than the window: no <name>_missing
 OTHER_Q = (0.005, 0.995)
 
 
