@@ -35,7 +35,6 @@ def main(path: str, spill_events_above: int | None = None) -> dict:
         return t
 
     t_start = t = time.perf_counter()
-    pipeline.warm_model_imports()  # as analyze() does
     config = Config.load(path)
     if spill_events_above is not None:
         config = dataclasses.replace(config, spill_events_above=spill_events_above)
