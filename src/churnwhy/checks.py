@@ -7,7 +7,10 @@ import math
 import re
 from typing import Any
 
+import numpy as np
+
 from churnwhy.errors import ChurnwhyError
+from churnwhy.models.survival import holm_adjust
 
 _UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
@@ -211,15 +214,10 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.0
 
 
 def holm(changes: list[Change], alpha: float) -> list[Change]:
-    """Holm's step-down correction (Holm 1979): p-values become adjusted p-values (R: p.adjust(p, "holm")),
-    significant when below alpha; changes without a test keep None."""
-    tested = sorted((c.p_value, i) for i, c in enumerate(changes) if c.p_value is not None)
-    m = len(tested)
-    adjusted: dict[int, float] = {}
-    running = 0.0
-    for rank, (p, i) in enumerate(tested):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[i] = running
+    """Holm's step-down correction (Holm 1979; R: p.adjust(p, "holm")) over the changes that have a test:
+    p-values become adjusted p-values, significant when below alpha; changes without a test keep None."""
+    tested = [i for i, c in enumerate(changes) if c.p_value is not None]
+    adjusted = dict(zip(tested, holm_adjust(np.array([changes[i].p_value for i in tested], dtype=float)).tolist()))
     return [dataclasses.replace(c, p_value=round(adjusted[i], 6), significant=adjusted[i] < alpha) if i in adjusted
             else c for i, c in enumerate(changes)]
 
