@@ -9,7 +9,7 @@ docs/reasons.md; in short:
 
 - what: charges, fees, bills, rates, interest, cost -> price; devices, data, speed, coverage, signal,
   network, features, quality, range, content -> product; support, staff, attitude, expertise, website,
-  self-service, billing *errors*, waiting, delivery, e-mails -> experience; life events, privacy, terms -> other.
+  self-service, billing *errors*, waiting, delivery, e-mails, data handling -> experience; life events, terms -> other.
 - why: a price, product or service complaint alone is the brand's failure (brand_failed); better_offer needs an
   alternative (a competitor, "switched", "found", "elsewhere", "another provider", a free tier); a life or
   business change is circumstance; "Other", "None of the above", plan changes and payment failures say no
@@ -93,6 +93,32 @@ REWRITES: tuple[tuple[str, str], ...] = (
         " another provider ",
     ),
     (r"\bswitched\s+(?:services?|providers?|suppliers?|companies|carriers?|banks?|networks?)\b", " switched to another provider "),
+    # Billed for what they never used or ordered is a billing error, not low usage: before the usage rewrites.
+    (
+        r"\b(?:charg(?:ed|ing)|bill(?:ed|ing)|invoic(?:ed|ing)|paying|pay|made\s+to\s+pay)\s+(?:me\s+|us\s+)?for\s+(?:\w+\s+){0,4}?"
+        r"(?:i|we|they|that|which)\s+(?:never|didnt|did\s+not|dont|do\s+not|havent|had\s+not|hadnt)\s+"
+        r"(?:use|used|order|ordered|want|wanted|request|requested|receive|received|get|got|sign\w*\s+up|agree\w*|authori[sz]\w*)\b",
+        " billedwrongly ",
+    ),
+    # "my money back" is a refund; "money" alone would read as price.
+    (r"\b(?:my|our|the|his|her|their)\s+(?:\w+\s+)?(?:money|funds|deposit)\s+back\b", " refund "),
+    # A hypothetical ("if convenience is a big factor, ...") names a topic nobody complained about.
+    (r"\bif\s+(?:\w+\s+){1,2}(?:is|are|was|were)\s+(?:a\s+|an\s+|the\s+)?(?:\w+\s+)?(?:factor|priority|concern|consideration|issue\s+for\s+you)\b", " hypothetical "),
+    # "not the quality I expected", "wasn't what we expected": the thing fell short.
+    (r"\b(?:not|isnt|wasnt|arent|werent)\s+(?:the|what|as)\s+(?:\w+\s+){0,4}?(?:i|we)\s+(?:had\s+)?(?:expected|hoped\s+for|wanted|needed|paid\s+for)\b", " notasexpected "),
+    # The brand no longer sells it: the product, not a refusal to serve.
+    (r"\b(?:(?:dont|do\s+not|doesnt|does\s+not|nolonger|stopped|wont|will\s+not|no\s+more)\s+(?:sell|offer|carry|stock|provide|make)\w*|"
+     r"(?:not|nolonger)\s+(?:sold|offered|available|carried|stocked))\b(?:\s+(?:it|them|this|that|those|these|the\s+\w+))?(?:\s+any\s*more)?", " discontinued "),
+    # Declined or rejected transactions and cards are how the brand handled them (experience), not a product decline.
+    (r"\b(?:declined|rejected|denied|blocked|reversed)\s+(?:\w+\s+){0,2}?(?:transactions?|payments?|cards?|checks?|cheques?|deposits?|transfers?|purchases?)\b", " paymentrefused "),
+    # Consumption that stopped ("not cooking them", "stopped watching"): low usage, like "not using it".
+    (
+        r"\b(?:not|never|barely|hardly|rarely|stopped|dont|didnt|wasnt|werent|quit)\s+(?:really\s+|actually\s+|even\s+)?"
+        r"(?:cook|cooking|cooked|eat|eating|watch|watching|watched|read|reading|listen|listening|play|playing|going|open|opening|"
+        r"opened|wear|wearing|log\w*\s+in|logging\s+in)\b|\b(?:boxes|meals|orders|issues|magazines)\s+(?:\w+\s+)?piled\s+up|\bpiling\s+up|"
+        r"\bgoing\s+to\s+waste|\bwent\s+to\s+waste|\bsat\s+(?:there\s+)?unused",
+        " lowusage ",
+    ),
     # Low usage, before negation rewrites eat the "not".
     (
         r"\b(?:(?:not|dont|didnt|did\s+not|do\s+not|isnt|arent|wasnt)\s+(?:\w+\s+){0,4}?(?:using|use|used)\s+(?:it\s+|this\s+|the\s+\w+\s+|this\s+\w+\s+)?"
@@ -133,6 +159,9 @@ REWRITES: tuple[tuple[str, str], ...] = (
     (r"\b(?:no\s*one|nobody)\b", " noone "),
     # "you have no options for vegans": a lack, not another brand's offer.
     (r"\b(?:has|have|had|offers?|offered)\s+(?:no|zero|few|fewer|limited|hardly\s+any)\b", " lacks "),
+    # "promised a lower rate", "quoted a better price": the brand's own promise, broken; not a rival's offer.
+    (r"\b(?:promised|quoted|told|guaranteed|assured|advertised)\s+(?:me\s+|us\s+)?(?:a\s+|an\s+|the\s+)?(lower|better|cheaper|reduced|special|discounted|fixed|locked)\b",
+     " brokenpromise $1_ "),
     # "in terms of price": a phrase, not the brand's terms.
     (r"\bin\s+terms\s+of\b", " regarding "),
     # "tried calling", "tried to cancel": an attempt, not trying another brand.
@@ -208,7 +237,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # --- better_offer: another brand (or a free tier, or doing it themselves) pulled them away
     Rule(
         r"\b(?:switch|switched|switching|swapped|swapping|swap|changed|changing|moved|moving|ported|porting|"
-        r"jumped|jumping|migrated|migrating|transferred|transferring|defected|went\s+back)\s+(?:over\s+|across\s+|back\s+)?(?:to|2)\b",
+        r"jumped|jumping|migrated|migrating|transferred|transferring|defected|went\s+back|going\s+back|go\s+back|gone\s+back)\s+(?:over\s+|across\s+|back\s+)?(?:to|2)\b",
         "better_offer", None, 1.2,
     ),
     Rule(r"\b(?:left|leaving|leave)\s+(?:you\s+)?for\b|^ (?:switched|switching|switch|changed\s+provider|competitor) $", "better_offer", None, 1.2),
@@ -249,8 +278,13 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "better_offer", None, 1.2,
     ),
     Rule(r"\b(?:has|have|had|offers?|gives?|got|includes?)\s+(?:a\s+)?(?:much\s+|way\s+|far\s+|lot\s+)?(?:more|bigger|better|wider|larger|nicer)\b", "better_offer", None, 1.0),
-    Rule(r"\b(?:is|are|was|were|just|much|way|far|so\s+much)\s+(?:better|nicer|faster|cheaper|easier|greener)\b", "better_offer", None, 1.0),
-    Rule(r"\b(?:promo\w*|discount\w*|cash\s?back|introductory|\d+\s?%\s?off|free\s+(?:trial|months?|boxes?|installation))", "better_offer", "price", 0.8),
+    Rule(r"\b(?:is|are|was|were|its|thats|theyre|just|much|way|far|so\s+much)\s+(?:better|nicer|faster|cheaper|easier|greener)\b", "better_offer", None, 1.0),
+    # Getting the same thing elsewhere, or making it themselves: an alternative ("could get the same at X").
+    Rule(r"\b(?:can|could|cn)\s+(?:just\s+)?(?:get|buy|find|make|cook|do|stream|watch)\s+(?:the\s+same|it|them|this|these|that|similar|most\s+of)\b"
+         r"|\bwithin\s+walking\s+distance|\b(?:shops?|stores?|supermarkets?|grocer\w*)\s+(?:are\s+|is\s+)?(?:nearby|near\s+(?:me|us|by)|close\s+by|around\s+the\s+corner|down\s+the\s+road)",
+         "better_offer", None, 1.3),
+    Rule(r"\b(?:promo\w*|discount\w*|cash\s?back|introductory|\d+\s?%\s?off|free\s+(?:trial|months?|boxes?|installation))", "better_offer", "price", 0.8,
+         why_weight=0.4),
     # Praise of how someone else does it ("X delivers faster", "returns are easier with X"): pulled away.
     Rule(
         r"\b(?:faster|quicker|easier|smoother|simpler|more\s+(?:reliable|flexible|convenient|helpful|responsive|choice|"
@@ -262,7 +296,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(r"\b(?:tried|trying|testing)\s+\w+|\b(?:like|liked|love|loved|prefer|preferred)\s+(?:their|theirs|them)\b", "better_offer", None, 1.0),
     # The brand changed terms on its own: a price rise in all but name.
     Rule(
-        r"\b(?:without\s+(?:asking|notice|warning|telling|consent|permission)|silently|out\s+of\s+nowhere|sneak\w*|"
+        r"\b(?:brokenpromise|without\s+(?:asking|notice|warning|telling|consent|permission)|silently|out\s+of\s+nowhere|sneak\w*|"
         r"auto\W?renew(?:ed|s)\b)",
         "brand_failed", None, 1.2,
     ),
@@ -275,24 +309,33 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"|\bfees?\s+(?:appeared|added|introduced|showed\s+up)\b|\bnotworth\b",
         "brand_failed", "price", 1.5,
     ),
-    # --- other: topics outside product, experience and price. Complaints about how the brand behaves
-    # (privacy, terms, trust) are its failure; neutral topics (sustainability, perks) leave why open.
+    # How the brand handles their data (privacy, deleting it, sharing it) is part of its service: experience.
     Rule(
-        r"\b(?:privacy|gdpr|my\s+(?:personal\s+)?(?:data|details|information)|sold\s+my|third\s+parties|data\s+(?:breach|leak|protection|sharing)|"
-        r"terms|contract|trust|hack\w*|upsell\w*|politic\w*|ethic\w*|monopol\w*|false\s+advertising|"
+        r"\b(?:privacy|gdpr|my\s+(?:personal\s+)?(?:data|details|information)|personal\s+(?:data|details|information)|sold\s+my|"
+        r"third\s+parties|data\s+(?:breach|leak|protection|sharing)|hack\w*)\b",
+        "brand_failed", "experience", 1.2, why_weight=TOPIC_WHY,
+    ),
+    # Advertising that misled: the brand's failure; what it misled about (speeds, the price) decides the topic,
+    # and alone it is how the brand dealt with them (experience, weakly).
+    Rule(r"\b(?:false(?:ly)?|misleading|deceptive|untrue|bogus)\s+(?:advertis\w*|ads?|claims?|marketing|promises?)|\bbait\s+and\s+switch\b",
+         "brand_failed", "experience", 0.3, why_weight=1.2),
+    # --- other: topics outside product, experience and price. Complaints about how the brand behaves
+    # (terms, trust) are its failure; neutral topics (sustainability, perks) leave why open.
+    Rule(
+        r"\b(?:terms|contract|trust|upsell\w*|politic\w*|ethic\w*|monopol\w*|"
         r"treated\s+(?:like|as)|treat(?:ed|s|ing)?\s+(?:your|their|its)\s+(?:staff|drivers|workers|employees)|"
         r"(?:loyalty|rewards?)\s+(?:\w+\s+)?(?:was\s+|were\s+|got\s+)?(?:scrapped|cancell?ed|ended|removed|cut))\b",
         "brand_failed", "other", 1.2, why_weight=TOPIC_WHY,
     ),
     Rule(
-        r"\b(?:sustainab\w*|eco|environment\w*|carbon|plastic|packaging|waste|charit\w*|donat\w*|local(?:ly)?|"
+        r"\b(?:sustainab\w*|eco|environment\w*|carbon|plastic|waste|charit\w*|donat\w*|local(?:ly)?|"
         r"farmers?|loyalty|rewards?|bundl\w*|employer|students?|perks?|values)\b",
         None, "other", 1.2,
     ),
     Rule(r"\b(?:family|partner|friends?|household)\b", None, "other", 0.6),
     # --- experience: contact and e-mail (frequency, unsolicited mail, upsell) is how the brand treats them
     Rule(
-        r"\b(?:e\W?mails?|e\W?mailing|mailing\s+lists?|newsletters?|marketing|spam\w*|unsolicited|notifications?|"
+        r"\b(?:e\W?mails?|e\W?mailing|mailing\s+lists?|newsletters?|marketing|spam\w*|unsolicited|notifications?|alerts?|"
         r"too\s+(?:frequent\w*|often|many\s+(?:e\W?mails|messages|texts|calls))|stop\s+(?:emailing|texting|calling)|"
         r"never\s+signed\s+up|dont\s+remember\s+(?:ever\s+)?signing\s+up|harass\w*|robo\W?calls?|keeps?\s+calling|calling\s+me)\b",
         "brand_failed", "experience", 1.3,
@@ -305,7 +348,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     # --- product vocabulary beyond quality and range
     Rule(
-        r"\b(?:organic|brands|variety|options|flexib\w*|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
+        r"\b(?:organic|brands|variety|options|flexib\w*|packag(?:ing|ed)|wasteful|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
         r"fresh(?:er|est|ness)?|vegan|vegetarian|gluten\W?free|the\s+same\s+every|plugins?|themes?|templates?|"
         r"(?:range|selection|choice|variety)\s+of\s+\w+|workflows?|adopt\w*|onboard\w*|train\w*\s+(?:users|staff|team))\b",
         "brand_failed", "product", 0.9, why_weight=TOPIC_WHY,
@@ -339,11 +382,11 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # Billing handling (errors, disputes, refunds) is experience; a bill's size is price (above).
     Rule(
         r"\b(?:billing\s+(?:errors?|mistakes?|issues?|problems?|disputes?)|wrong(?:ly)?\s+(?:billed|charged|bill)|"
-        r"overcharg\w*|double\s+charg\w*|charged\s+(?:me\s+)?(?:twice|again|after|even|for\s+something)|still\s+(?:being\s+)?charged|"
+        r"overcharg\w*|double\s+charg\w*|charged\s+(?:me\s+)?(?:twice|again|after|even|for\s+something)|still\s+(?:being\s+)?(?:charged|billed)|overbill\w*|billedwrongly|paymentrefused|auto\W?pay\w*|"
         r"refund\w*|direct\s+debit|dispute\w*|unauthori[sz]ed|invoic\w*|"
-        r"(?:payments?|deposits?|withdrawals?|transfers?|transactions?)\s+(?:\w+\s+){0,2}(?:not|never|missing|lost|held|reversed|delayed|pending|difficult|failed|declined|applied)|"
+        r"(?:payments?|deposits?|withdrawals?|transfers?|transactions?|credits?|discounts?|rebates?|refunds?)\s+(?:\w+\s+){0,2}(?:not|neg_\w+|never|missing|lost|held|reversed|delayed|pending|difficult|failed|declined|applied)|"
         r"(?:holding|held|froze|frozen|freez\w*)\s+(?:my\s+)?(?:funds|money|account|payment)|"
-        r"(?:closed|closing|close|froze|frozen)\s+(?:my|our|the)\s+(?:\w+\s+)?accounts?|account\s+(?:was\s+)?(?:closed|frozen|locked|suspended))\b",
+        r"(?:closed|closing|close|froze|frozen|cancell?ed|cancell?ing|suspended|terminated)\s+(?:my|our|the)\s+(?:\w+\s+)?accounts?|accounts?\s+(?:was\s+|were\s+|got\s+|been\s+)?(?:closed|frozen|locked|suspended|cancell?ed|terminated))\b",
         "brand_failed", "experience", 1.2,
     ),
     Rule(
@@ -360,7 +403,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "brand_failed", "experience", 1.2,
     ),
     Rule(
-        r"\b(?:never|didnt|noone|wont|wouldnt|wouldn|couldnt|refused?\s+to|would\s+not|will\s+not)\s+(?:ever\s+|even\s+)?(?:got\s+back|get\s+back|respond\w*|repl\w*|answer\w*|call\w*\s+back|helped|help|fix\w*|resolv\w*|sort\w*|listen\w*|acknowledge\w*|explain\w*)"
+        r"\b(?:never|didnt|noone|wont|wouldnt|wouldn|couldnt|refused?\s+to|would\s+not|will\s+not|havent|hasnt|have\s+not|has\s+not|"
+        r"still\s+not|yet\s+to)\s+(?:ever\s+|even\s+|yet\s+)?(?:been\s+)?(?:got\s+back|gotten\s+back|get\s+back|respond\w*|repl\w*|answer\w*|call\w*\s+back|helped|help|fix\w*|resolv\w*|sort\w*|listen\w*|acknowledge\w*|explain\w*)"
         r"|\bno\s+(?:response|reply|answer|help|follow.?up|callback|call\s+back|explanation|real\s+answer)|\bignor\w*|\bcut\s+off|\bwait\w*|\bhours?\s+on\s+(?:the\s+)?(?:phone|hold)"
         r"|\bnothing\s+(?:was|got)\s+done|\bkept\s+(?:cancell?ing|rescheduling|transferring)|\bcancell?ed\s+(?:my|the|our)\s+appointment|\bslow\s+to\s+(?:respond|reply|answer|help|fix)"
         r"|\brun\s*around|\bgiving\s+me\s+the\s+run|\b(?:rude|unhelpful|unprofessional|incompetent|clueless|attitude|inexperienced|untrained|uninformed)\b",
@@ -376,14 +420,15 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\b(?:quality|product|products|items?|food|meals?|recipes?|ingredients?|portions?|taste|tasted|flavou?rs?|features?|"
         r"functionality|function|selection|range|choice|catalog\w*|content|shows|films|movies|podcasts?|music|channels?|signal|coverage|"
         r"reception|connection|connectivity|internet|broadband|wifi|wi-fi|speeds?|download\w*|upload\w*|bandwidth|network|"
-        r"devices?|phones?|handsets?|equipment|router|modem|hardware|software|integrat\w*|reliability|performance|"
+        r"devices?|phones?|handsets?|equipment|router|modem|hardware|dvr|set\W?top\s+box|cable\s+box|receiver|remote|software|integrat\w*|reliability|performance|"
         r"data(?:\s+(?:allowance|plan|cap|caps|limit|limits))?|minutes|roaming|storage|tools?|dashboard|domain|seo|"
         r"loading|load\s+times?|plugins?|themes?|usefulness|useful|value|outage|outages|power|electricity|supply|water)\b",
         "brand_failed", "product", 0.6, why_weight=TOPIC_WHY,
     ),
     Rule(
         r"\b(?:broke|broken|breaking|breaks|faulty|fault|defective|defect|stopped\s+working|doesnt\s+work|didnt\s+work|notworking|"
-        r"never\s+worked|unreliable|unusable|outages?|went\s+down|down\s+again|dropp\w*|disconnect\w*|downtime|bland|stale|"
+        r"never\s+worked|unreliable|unusable|outages?|went\s+down|(?:keeps?|kept)\s+(?:going|cutting|dropping)\s+out|(?:goes|went|going)\s+out\s+(?:again|every|all|for|constantly|daily|often)|"
+        r"(?:data|usage|bandwidth)\s+(?:caps?|limits?)|capped|notasexpected|down\s+again|dropp\w*|disconnect\w*|downtime|bland|stale|"
         r"inedible|tiny|mouldy|moldy|rotten|expired|gone\s+downhill|went\s+downhill|going\s+downhill|declined|got\s+worse|gotten\s+worse|"
         r"deteriorat\w*|wrong\s+size|doesnt\s+fit|didnt\s+fit|bruised|stopped\s+(?:selling|stocking|offering)|unavailable|not\s+available|"
         r"unsupported|not\s+supported|discontinued|out\s+of\s+stock|never\s+in\s+stock|(?:the\s+)?same\s+every\s+(?:time|week|month)|"
@@ -453,7 +498,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # How they eat or use the product changed: circumstance, product.
     Rule(
         r"\b(?:eating\s+out|cook(?:ing)?\s+less|only\s+cook|grow\s+my\s+own|living\s+alone|(?:special|new|strict)\s+diet|"
-        r"started\s+a\s+diet|on\s+a\s+diet|doctor\s+(?:put|said|told)|while\s+i\s+was\s+ill|grew\s+out\s+of)\b",
+        r"started\s+a\s+diet|on\s+a\s+diet|doctor\s+(?:put|said|told)|while\s+i\s+was\s+ill|grew\s+out\s+of|outgr[eo]wn?)\b",
         "circumstance", "product", 2.0,
     ),
     Rule(
