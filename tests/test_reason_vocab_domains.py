@@ -67,7 +67,7 @@ COMPLAINTS = [
     ("Misleading advertising", {"experience", "product", "price"}),
     ("False advertising about speeds", {"product"}),
     ("Refund never received", {"experience"}),
-    ("They would not delete my personal data", {"experience"}),
+    ("They would not delete my personal data", {"experience", "other"}),
     ("Unauthorized charges", {"price", "experience"}),
 ]
 

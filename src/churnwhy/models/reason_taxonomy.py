@@ -16,7 +16,7 @@ churnwhy.toml:
     max_chars = 1000              # longer texts are cut before classification
     learn = true                  # train the TF-IDF + logistic layer on confidently labelled rows
     period = "auto"               # churn period for shares: auto | month | quarter
-    trim = 0.01                   # non-response weights clipped at the 1st/99th percentile
+    trim = 0.0                    # clip non-response weights at these quantiles (0: none; see reason_shares)
     competitors = ["Acme", "Globex"]   # names that mean better_offer wherever they appear
     [reasons.codes]
     TOO_EXPENSIVE = "better_offer/price"
@@ -139,7 +139,7 @@ class ReasonSettings:
     max_chars: int = 1000
     learn: bool = True
     period: str = "auto"
-    trim: float = 0.01
+    trim: float = 0.0
     satisfied: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"nps": 9, "csat5": 4, "csat10": 9})
     seed: int = 0
     min_group: int = 30

@@ -9,7 +9,7 @@ docs/reasons.md; in short:
 
 - what: charges, fees, bills, rates, interest, cost -> price; devices, data, speed, coverage, signal,
   network, features, quality, range, content -> product; support, staff, attitude, expertise, website,
-  self-service, billing *errors*, waiting, delivery, e-mails, data handling -> experience; life events, terms -> other.
+  self-service, billing *errors*, waiting, delivery, e-mails -> experience; life events, privacy, terms -> other.
 - why: a price, product or service complaint alone is the brand's failure (brand_failed); better_offer needs an
   alternative (a competitor, "switched", "found", "elsewhere", "another provider", a free tier); a life or
   business change is circumstance; "Other", "None of the above", plan changes and payment failures say no
@@ -114,8 +114,7 @@ REWRITES: tuple[tuple[str, str], ...] = (
     # Consumption that stopped ("not cooking them", "stopped watching"): low usage, like "not using it".
     (
         r"\b(?:not|never|barely|hardly|rarely|stopped|dont|didnt|wasnt|werent|quit)\s+(?:really\s+|actually\s+|even\s+)?"
-        r"(?:cook|cooking|cooked|eat|eating|watch|watching|watched|read|reading|listen|listening|play|playing|going|open|opening|"
-        r"opened|wear|wearing|log\w*\s+in|logging\s+in)\b|\b(?:boxes|meals|orders|issues|magazines)\s+(?:\w+\s+)?piled\s+up|\bpiling\s+up|"
+        r"(?:cook|cooking|cooked|eat|eating|watch|watching|watched|read|reading|listen|listening|play|playing|wear|wearing)\b|\b(?:boxes|meals|orders|issues|magazines)\s+(?:\w+\s+)?piled\s+up|\bpiling\s+up|"
         r"\bgoing\s+to\s+waste|\bwent\s+to\s+waste|\bsat\s+(?:there\s+)?unused",
         " lowusage ",
     ),
@@ -309,11 +308,11 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"|\bfees?\s+(?:appeared|added|introduced|showed\s+up)\b|\bnotworth\b",
         "brand_failed", "price", 1.5,
     ),
-    # How the brand handles their data (privacy, deleting it, sharing it) is part of its service: experience.
+    # Privacy and data handling: the brand's failure, topic `other` (the taxonomy's decision; docs/reasons.md).
     Rule(
         r"\b(?:privacy|gdpr|my\s+(?:personal\s+)?(?:data|details|information)|personal\s+(?:data|details|information)|sold\s+my|"
         r"third\s+parties|data\s+(?:breach|leak|protection|sharing)|hack\w*)\b",
-        "brand_failed", "experience", 1.2, why_weight=TOPIC_WHY,
+        "brand_failed", "other", 1.2, why_weight=TOPIC_WHY,
     ),
     # Advertising that misled: the brand's failure; what it misled about (speeds, the price) decides the topic,
     # and alone it is how the brand dealt with them (experience, weakly).
@@ -328,7 +327,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "brand_failed", "other", 1.2, why_weight=TOPIC_WHY,
     ),
     Rule(
-        r"\b(?:sustainab\w*|eco|environment\w*|carbon|plastic|waste|charit\w*|donat\w*|local(?:ly)?|"
+        r"\b(?:sustainab\w*|eco|environment\w*|carbon|plastic|packaging|waste|charit\w*|donat\w*|local(?:ly)?|"
         r"farmers?|loyalty|rewards?|bundl\w*|employer|students?|perks?|values)\b",
         None, "other", 1.2,
     ),
@@ -348,7 +347,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     # --- product vocabulary beyond quality and range
     Rule(
-        r"\b(?:organic|brands|variety|options|flexib\w*|packag(?:ing|ed)|wasteful|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
+        r"\b(?:organic|brands|variety|options|flexib\w*|customi[sz]\w*|in\s+stock|out\s+of\s+stock|substitut\w*|"
         r"fresh(?:er|est|ness)?|vegan|vegetarian|gluten\W?free|the\s+same\s+every|plugins?|themes?|templates?|"
         r"(?:range|selection|choice|variety)\s+of\s+\w+|workflows?|adopt\w*|onboard\w*|train\w*\s+(?:users|staff|team))\b",
         "brand_failed", "product", 0.9, why_weight=TOPIC_WHY,
