@@ -164,5 +164,29 @@ def test_overall_shares_correct_for_the_learned_layer_where_it_read_answers():
     for s in what:
         lo, hi = wilson(s.n, s.total)
         assert s.hi - s.lo > float(hi - lo) * 0.99, s
-    plain = [s for s in result.shares if s.axis == "what" and s.by != "all"]
-    assert not any(s.corrected for s in plain)
+    # Per period too (issue #15: segment and period shares use the same corrected intervals); the value-based
+    # shares, which weigh answers by spend, keep theirs.
+    period = [s for s in result.shares if s.axis == "what" and s.by == "period" and s.basis == "count" and s.among == "known"]
+    assert period and all(s.corrected for s in period)
+    assert [(s.share, s.lo, s.hi) for s in period] == [(s.share, s.lo, s.hi) for s in what]  # one period: same mix
+    assert not any(s.corrected for s in result.shares if s.basis == "value")
+
+
+def test_segment_shares_correct_for_the_learned_layer_in_each_segment():
+    texts = (["way too expensive honestly mate"] * 4 + ["too expensive honestly"] * 4 + ["price went up again honestly"] * 4
+             + ["the price is too high mate"] * 4 + ["delivery was late again mate"] * 4 + ["parcel never arrived honestly"] * 4
+             + ["courier lost my parcel mate"] * 4 + ["rude support staff honestly"] * 4
+             + ["honestly mate"] * 5 + ["mate honestly again"] * 4)
+    table = _table(texts)
+    plan = ["basic" if i % 2 else "plus" for i in range(len(texts))]
+    table = CustomerTable(table.frame.with_columns(plan=pl.Series(plan)), table.as_of, segments=("plan",))
+    table, fit = attach_stated_reasons(table, Config())
+    model_read = table.frame.filter(pl.col("reason_method") == "model")
+    result = fit_reasons(table, fit.summary, Config(), by="plan")
+    for plan_name in ("basic", "plus"):
+        rows = [s for s in result.shares if s.axis == "what" and s.by == "plan" and s.group == plan_name
+                and s.basis == "count" and s.among == "known"]
+        read_here = model_read.filter((pl.col("plan") == plan_name) & (pl.col("what") != "unknown")).height
+        assert rows and all(s.corrected for s in rows) == (read_here > 0), (plan_name, read_here)
+        assert sum(s.share for s in rows) == pytest.approx(1.0)
+        assert all(s.lo <= s.share <= s.hi for s in rows)

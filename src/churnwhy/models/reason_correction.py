@@ -62,6 +62,22 @@ def invert(p_obs: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.where(total > 0, p / np.where(total > 0, total, 1.0), p_obs)
 
 
+def corrected_shares(known: np.ndarray, classified: np.ndarray, validation: np.ndarray) -> np.ndarray:
+    """Shares over k labels (batched over leading axes): `known` (..., k) counts taken as they are, plus the
+    `classified` (..., c) counts corrected by the confusion counts `validation` (..., c, c) of their classifier
+    (its classes are the first c labels)."""
+    known = np.asarray(known, float)
+    classified = np.asarray(classified, float)
+    c = classified.shape[-1]
+    n_class = classified.sum(axis=-1, keepdims=True)
+    out = known.copy()
+    if c:
+        p_obs = np.divide(classified, n_class, out=np.zeros_like(classified), where=n_class > 0)
+        out[..., :c] += n_class * invert(p_obs, np.asarray(validation, float))
+    total = out.sum(axis=-1, keepdims=True)
+    return np.divide(out, total, out=np.full_like(out, np.nan), where=total > 0)
+
+
 def corrected_mix(
     labels: tuple[str, ...],
     known: np.ndarray,
@@ -89,12 +105,7 @@ def corrected_mix(
         return CorrectedMix(labels, nan, nan, nan, known, np.zeros(k), 0)
 
     def estimate(kn: np.ndarray, cl: np.ndarray, val: np.ndarray) -> np.ndarray:
-        # kn: (..., k) counts; cl: (..., c) counts; val: (..., c, c) counts -> (..., k) shares
-        out = kn.copy()
-        if c and n_class > 0:
-            p_obs = cl / n_class
-            out[..., :c] += n_class * invert(p_obs, val)
-        return out / n
+        return corrected_shares(kn, cl, val)
 
     point = estimate(known, classified, validation)
     rng = np.random.default_rng(seed)

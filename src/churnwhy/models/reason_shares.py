@@ -83,7 +83,7 @@ def fit_reasons(
             shares += _shares(g, axis, by_name, "count")
             if value_ok:
                 shares += _shares(g, axis, by_name, "value")
-    shares = _correct_overall(shares, classification, settings.seed)
+    shares = _correct(shares, stated, groups, classification, settings.seed)
     with single_blas_thread():  # see models/threads.py
         nonresponse = _nonresponse(churners, table, settings)
     satisfied = _satisfied(stated, churners, settings)
@@ -99,41 +99,45 @@ def _cell() -> pl.Expr:
     return pl.when(known).then(pl.concat_str("why", pl.lit("/"), "what")).otherwise(pl.lit(UNKNOWN))
 
 
-def _correct_overall(shares: list[Share], classification, seed: int) -> list[Share]:  # type: ignore[no-untyped-def]
-    """The overall head-count shares of known categories, corrected for the learned layer's cross-validated
-    confusion where it labelled answers (models/reason_correction.py): answers read from codes and rules are
-    taken as given, those the learned layer read are corrected, and the interval redraws all three."""
-    confusion_pairs = getattr(classification, "cv_confusion", ())
-    read_by = getattr(classification, "read_by", ())
-    if not confusion_pairs or not any(src == "model" for _, _, src, _ in read_by):
+def _correct(shares: list[Share], stated: pl.DataFrame, groups: list[tuple[str, pl.Expr]], classification,  # type: ignore[no-untyped-def]
+             seed: int) -> list[Share]:
+    """Head-count shares of known categories, overall and per segment and period, corrected for the learned
+    layer's cross-validated confusion where it read answers (models/reason_correction.py): answers read from
+    codes and rules are taken as given, those the learned layer read (`reason_method` = model) are corrected,
+    and the interval redraws all three. A group where the learned layer read nothing keeps its Wilson interval."""
+    pairs = getattr(classification, "cv_confusion", ())
+    if not pairs or "reason_method" not in stated.columns or not (stated["reason_method"] == "model").any():
         return shares
+    at = {(s.axis, s.by, s.group, s.category): i for i, s in enumerate(shares)
+          if s.basis == "count" and s.among == "known" and s.axis in AXES}
     out = list(shares)
     for axis, pos in (("why", 0), ("what", 1)):
-        rows = [i for i, s in enumerate(out) if s.axis == axis and s.by == "all" and s.basis == "count" and s.among == "known"]
-        model = {lab: n for a, lab, src, n in read_by if a == axis and src == "model" and lab != UNKNOWN}
-        if not rows or not model:
-            continue
-        given = {lab: n for a, lab, src, n in read_by if a == axis and src == "given" and lab != UNKNOWN}
-        classes = sorted({t.split("/")[pos] for t, _, _ in confusion_pairs} | {p.split("/")[pos] for _, p, _ in confusion_pairs}
-                         | set(model))
-        classes = [c for c in classes if c != UNKNOWN]
+        known_rows = stated.filter(pl.col(axis) != UNKNOWN)
+        read = set(known_rows.filter(pl.col("reason_method") == "model")[axis].unique().to_list())
+        classes = sorted(({t.split("/")[pos] for t, _, _ in pairs} | {p.split("/")[pos] for _, p, _ in pairs} | read)
+                         - {UNKNOWN})
         idx = {c: i for i, c in enumerate(classes)}
-        labels = tuple(classes) + tuple(sorted(set(given) - set(classes)))
         val = np.zeros((len(classes), len(classes)))
-        for t, p, n in confusion_pairs:
+        for t, p, n in pairs:  # confusion cells, not rows
             a, b = t.split("/")[pos], p.split("/")[pos]
             if a in idx and b in idx:
                 val[idx[a], idx[b]] += n
-        known = np.array([given.get(lab, 0) for lab in labels], dtype=float)
-        classified = np.array([model.get(c, 0) for c in classes], dtype=float)
-        mix = corrected_mix(labels, known, classified, val, seed=seed)
-        at = {lab: i for i, lab in enumerate(labels)}
-        for i in rows:
-            s = out[i]
-            if s.category in at:
-                j = at[s.category]
-                out[i] = dataclasses.replace(s, share=float(mix.share[j]), lo=float(mix.lo[j]), hi=float(mix.hi[j]),
-                                             corrected=True)
+        for by_name, key in groups:
+            counts = (known_rows.with_columns(__group=key, __model=pl.col("reason_method") == "model")
+                      .group_by("__group", axis, "__model").len())
+            for (group,), part in counts.group_by("__group"):  # groups (segments, periods), not rows
+                model = {lab: n for lab, m, n in part.select(axis, "__model", "len").iter_rows() if m}
+                if not model:
+                    continue
+                given = {lab: n for lab, m, n in part.select(axis, "__model", "len").iter_rows() if not m}
+                labels = tuple(classes) + tuple(sorted(set(given) - set(classes)))
+                mix = corrected_mix(labels, np.array([given.get(lab, 0) for lab in labels], dtype=float),
+                                    np.array([model.get(c, 0) for c in classes], dtype=float), val, seed=seed)
+                for j, lab in enumerate(labels):
+                    i = at.get((axis, by_name, str(group), lab))
+                    if i is not None:
+                        out[i] = dataclasses.replace(out[i], share=float(mix.share[j]), lo=float(mix.lo[j]),
+                                                     hi=float(mix.hi[j]), corrected=True)
     return out
 
 

@@ -296,7 +296,8 @@ def classify_report(
 
 
 def attach_stated_reasons(table: CustomerTable, config: Any | None = None) -> tuple[CustomerTable, ReasonsFit]:
-    """Add why, what, reason_source (stated | none) and reason_confidence to the table's frame.
+    """Add why, what, reason_source (stated | none), reason_confidence and reason_method (code | rule | model |
+    none: which layer read the stated reason) to the table's frame.
 
     Only churners' reasons are read; other customers get why/what `unknown` and source `none`.
     """
@@ -316,6 +317,7 @@ def attach_stated_reasons(table: CustomerTable, config: Any | None = None) -> tu
         "what": labels["what"],
         "reason_source": pl.select(pl.when(labels["stated"]).then(pl.lit("stated")).otherwise(pl.lit("none"))).to_series(),
         "reason_confidence": labels["confidence"],
+        "reason_method": labels["method"],  # code | rule | model | none: the shares correct what the model read
     })
     # Scatter the churners' readings back into table order.
     position = pl.Series(range(frame.height)).filter(churned)
@@ -325,7 +327,7 @@ def attach_stated_reasons(table: CustomerTable, config: Any | None = None) -> tu
         .sort("__i")
         .select(
             pl.col("why").fill_null(UNKNOWN), pl.col("what").fill_null(UNKNOWN),
-            pl.col("reason_source").fill_null("none"), pl.col("reason_confidence"),
+            pl.col("reason_source").fill_null("none"), pl.col("reason_confidence"), pl.col("reason_method").fill_null("none"),
         )
     )
     out = frame.drop([c for c in added.columns if c in frame.columns]).hstack(added)

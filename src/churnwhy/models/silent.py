@@ -16,9 +16,16 @@ sample; its `silent_cv_folds`-fold cross-validated accuracy is estimated on at m
 of those, again label-stratified: the 95% half-width of an accuracy from 10,000 predictions is at most
 1.96 sqrt(0.25 / 10,000) = 1 point, and the refusal rule's lower bound uses that n. (At 1M customers, CV on
 all 50,000 cost five extra fits on 40,000 rows per axis.) Labels are fitted as integer codes, and the matrix
-algebra runs on one BLAS thread (see churnwhy.models.threads). The combined mix (stated one-hot + inferred probabilities) has
-normal-approximation 95% CIs: share ± 1.96 sd / sqrt(n) over churners. They cover sampling noise, not
-the classifier's own errors; its CV accuracy is reported beside them.
+algebra runs on one BLAS thread (see churnwhy.models.threads).
+
+The combined mix takes stated labels as given and counts each silent churner by the classifier's
+probabilities (not by its likeliest label: see _mix). Its 95% intervals come from a bootstrap that refits
+what the estimate depends on (`refit_bootstrap`): each replicate redraws the stated churners, refits the
+classifier on them (warm-started from the full fit's coefficients), redraws the silent ones and adds up the
+refit's probabilities over them. So the interval holds the sampling of both groups and the classifier's own
+estimation error, not only sampling noise (tests/test_reason_refit.py: coverage on a simulation with a fitted
+classifier). Bounded work: at most N_REFIT (200) replicates, fewer (never under MIN_REFIT) when they would
+fit more than REFIT_WORK labelled rows in all.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
 from churnwhy.models.drivers_prep import stratified_sample
-from churnwhy.models.reason_correction import N_BOOT, confusion, corrected_mix
+from churnwhy.models.reason_correction import confusion, corrected_mix
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
@@ -51,6 +58,9 @@ UNKNOWN = "unknown"
 STATED, INFERRED = "stated", "inferred"
 Z_ONE_SIDED_95 = 1.6448536269514722
 Z95 = 1.959963984540054
+N_REFIT = 200  # bootstrap replicates that refit the classifier
+MIN_REFIT = 100
+REFIT_WORK = 4_000_000  # labelled rows fitted over all replicates, at most (beyond: fewer replicates, >= MIN_REFIT)
 
 
 class SilentReasonClassifier:
@@ -177,9 +187,10 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         f"cross-validation on at most {s.silent_cv_rows:,} of them (95% precision +-{_half_width(s.silent_cv_rows):.1f} points)",
         f"refuses below {s.silent_min_labels} labels, drops labels with fewer than {s.silent_min_per_class}, and needs CV "
         "accuracy clearly (one-sided 95%) above the majority share",
-        f"mix: stated labels as given, inferred ones corrected for the classifier's cross-validated confusion "
-        f"(matrix inversion); 95% CIs from {N_BOOT:,} parametric bootstrap draws that redraw the stated labels, the "
-        "inferred labels and the confusion matrix (sampling noise and classification error)",
+        "mix: stated labels as given, each silent churner counted by the classifier's probabilities (valid when who "
+        f"answers depends on behaviour, not on the reason); 95% CIs from up to {N_REFIT} bootstrap replicates that "
+        "redraw the stated churners, refit the classifier, and redraw the silent ones (sampling noise and the "
+        "classifier's own estimation error)",
     ]
     notes: list[str] = []
     features = list(table.features)
@@ -190,7 +201,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     conf = np.full(frame.height, np.nan)
     inferred_any = np.zeros(frame.height, bool)
     models: list[SilentModel] = []
-    probs: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]] = {}
+    probs: dict[str, tuple[SilentReasonClassifier, np.ndarray]] = {}
     for dim in DIMENSIONS:
         col = frame[dim].cast(pl.String)
         known = stated & (col.is_not_null() & (col != UNKNOWN)).fill_null(False).to_numpy()
@@ -204,7 +215,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         can = clf.refused_ is None and silent.any()
         if can:
             p = clf.predict_proba(x[silent])
-            probs[dim] = (clf.classes_, p, clf.cv_confusion_)
+            probs[dim] = (clf, p)
             pick = pl.Series(dim, clf.classes_, dtype=pl.String).gather(p.argmax(axis=1))
             new_cols[dim] = col.clone().scatter(np.flatnonzero(silent), pick)
             conf[silent] = np.fmin(conf[silent], p.max(axis=1))
@@ -229,7 +240,8 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         new_conf = np.where(inferred_any, conf, old_conf)
         updates.append(pl.Series("reason_confidence", new_conf, dtype=pl.Float64).fill_nan(None))
         out = frame.with_columns(updates)
-    mix = _mix(frame, churned, stated, silent, probs, seed=s.seed)
+    x_all = prepared.x if prepared is not None else np.empty((frame.height, 0))
+    mix = _mix(frame, churned, stated, silent, probs, x_all, seed=s.seed)
     result = SilentResult(
         models=tuple(models),
         mix=mix,
@@ -258,41 +270,158 @@ def _mix(
     churned: np.ndarray,
     stated: np.ndarray,
     silent: np.ndarray,
-    probs: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]],
+    probs: dict[str, tuple[SilentReasonClassifier, np.ndarray]],
+    x: np.ndarray,
     *,
     seed: int = 0,
 ) -> tuple[ReasonShare, ...]:
-    """Per axis, over every churner: stated labels as given (`unknown` included), inferred labels corrected for
-    the classifier's confusion, silent churners left unknown where nothing was inferred (models/reason_correction)."""
+    """Per axis, over every churner: stated labels as given (`unknown` included), each silent churner counted by
+    the classifier's probabilities, silent churners left unknown where nothing was inferred.
+
+    Averaging probabilities, not counting each silent churner's likeliest label: under the assumption inference
+    rests on (who answers depends on behaviour, not on the reason itself), P(reason | behaviour) learned from the
+    stated holds for the silent, so its average over them is their mix. Correcting argmax labels by the
+    cross-validated confusion instead assumes P(predicted | reason) is the same for the silent as for the stated,
+    which fails exactly when behaviour drives answering: on the demo it moved better_offer 10 points off the
+    truth. The interval is the refitting bootstrap's (refit_bootstrap)."""
     out: list[ReasonShare] = []
     n = int(churned.sum())
     if n == 0:
         return ()
     rows = np.flatnonzero(churned)  # the mix is over churners: work on their rows only
     is_stated, is_silent = stated[rows], silent[rows]
+    n_silent = int(is_silent.sum())
     for dim in DIMENSIONS:
-        raw = frame[dim].gather(rows).cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(object)
-        classes, p, validation = probs.get(dim, ((), np.empty((0, 0)), np.zeros((0, 0))))
-        # The classifier's classes first (the corrected block), then labels only stated, then `unknown`.
-        rest = sorted((set(raw[is_stated]) | {UNKNOWN}) - set(classes))
+        raw = frame[dim].gather(rows).cast(pl.String).fill_null(UNKNOWN).to_numpy().astype(str)
+        clf, p = probs.get(dim, (None, np.empty((0, 0))))
+        classes = clf.classes_ if clf is not None else ()
+        seen, inverse = np.unique(raw[is_stated], return_inverse=True)
+        # The classifier's classes first, then labels only stated, then `unknown`.
+        rest = sorted((set(seen.tolist()) | {UNKNOWN}) - set(classes))
         labels = (*classes, *rest)
         col = {lab: i for i, lab in enumerate(labels)}
-        known = np.zeros(len(labels))
-        np.add.at(known, [col[lab] for lab in raw[is_stated]], 1.0)
-        classified = np.zeros(len(classes))
-        if classes:
-            classified = np.bincount(p.argmax(axis=1), minlength=len(classes)).astype(float)
-        elif is_silent.any():
-            known[col[UNKNOWN]] += float(is_silent.sum())
-        mix = corrected_mix(labels, known, classified, validation, seed=seed)
+        stated_code = np.array([col[lab] for lab in seen.tolist()], dtype=np.int64)[inverse]  # distinct labels, not rows
+        known = np.bincount(stated_code, minlength=len(labels)).astype(float)
+        inferred = np.zeros(len(labels))
+        if clf is None:
+            known[col[UNKNOWN]] += n_silent
+            mix = corrected_mix(labels, known, np.zeros(0), np.zeros((0, 0)), seed=seed)  # multinomial bootstrap
+            share, lo, hi = mix.share, mix.lo, mix.hi
+        else:
+            inferred[: len(classes)] = p.sum(axis=0)
+            share = (known + inferred) / n
+            code = np.full(rows.size, -1, dtype=np.int64)
+            code[is_stated] = stated_code
+            draws = refit_bootstrap(clf, code, len(labels), x[rows], seed=seed)
+            lo, hi = np.percentile(draws, [2.5, 97.5], axis=0)
+            lo, hi = np.minimum(lo, share), np.maximum(hi, share)  # the interval holds its estimate
         for lab, i in col.items():
+            n_stated = known[i] - (n_silent if lab == UNKNOWN and clf is None else 0)
             out.append(
                 ReasonShare(
-                    dimension=dim, label=lab, share=float(mix.share[i]),
-                    ci_low=float(mix.lo[i]), ci_high=float(mix.hi[i]),
-                    n_stated=int(round(known[i])) if not (lab == UNKNOWN and not classes) else int(
-                        round(known[i] - is_silent.sum())),
-                    n_inferred=float(mix.n_classified[i]),
+                    dimension=dim, label=lab, share=float(share[i]), ci_low=float(lo[i]), ci_high=float(hi[i]),
+                    n_stated=int(round(n_stated)), n_inferred=float(inferred[i]),
                 )  # fmt: skip
             )
     return tuple(sorted(out, key=lambda r: (r.dimension != "why", -r.share, r.label)))
+
+
+def refit_bootstrap(
+    clf: SilentReasonClassifier,
+    label: np.ndarray,
+    n_labels: int,
+    x: np.ndarray,
+    *,
+    n_boot: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Bootstrap draws (replicates x n_labels) of the mix over churners, refitting the classifier each time.
+
+    `label` codes each churner's stated label into the mix's labels (the classifier's classes first, then labels
+    only ever stated, `unknown` among them), -1 for a silent churner; `x` is their behaviour (unscaled). A
+    replicate redraws the churners (so how many stated a reason varies too), refits the classifier on the drawn
+    stated churners whose label it learns (_Refit: Newton steps from the full fit; the standardisation is kept,
+    a fixed rescaling; at most silent_max_rows of them, a fixed random subset beyond), and adds the drawn stated
+    labels to the refit's probabilities summed over the drawn silent churners.
+    """
+    if clf.model_ is None:
+        raise ValueError("the classifier refused to infer: nothing to refit")
+    rng = np.random.default_rng(seed)
+    scaler, base = clf.model_[0], clf.model_[-1]
+    c = len(clf.classes_)
+    n = label.size
+    is_stated, is_silent = label >= 0, label < 0
+    train = np.flatnonzero(is_stated & (label < c))
+    if train.size > clf.max_rows:
+        train = np.sort(rng.choice(train, clf.max_rows, replace=False))
+    refit = _Refit(base, scaler.transform(x[train]), label[train], c, clf.C)
+    x_sil = scaler.transform(x[is_silent])
+    if n_boot is None:
+        n_boot = int(min(N_REFIT, max(MIN_REFIT, REFIT_WORK // max(train.size, 1))))
+    draws = np.empty((n_boot, n_labels))
+    with single_blas_thread():
+        for b in range(n_boot):  # replicates, not rows: each one is a vectorised refit
+            drawn = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+            known = np.bincount(label[is_stated], weights=drawn[is_stated], minlength=n_labels)
+            coef = refit.fit(drawn[train])
+            known[:c] += drawn[is_silent] @ refit.proba(coef, x_sil)
+            draws[b] = known / n
+    return draws
+
+
+class _Refit:
+    """The fitted L2 logistic regression refitted on weighted rows (bootstrap draw counts) by Newton steps.
+
+    Same objective as scikit-learn's (sum of weighted log-losses + ||w||^2 / 2C, intercepts unpenalised; the
+    binary model with one coefficient vector, the multinomial one with a vector per class), started from the
+    full fit's coefficients and stepped with the full fit's Hessian: a bootstrap draw moves the optimum a little,
+    so STEPS steps land on it to within the solver's tolerance (tests/test_reason_refit.py compares them with
+    scikit-learn refits) at a fraction of a fit's cost: one gradient per step, no line search.
+    """
+
+    STEPS = 3
+
+    def __init__(self, base: LogisticRegression, x: np.ndarray, y: np.ndarray, c: int, C: float) -> None:
+        n, d = x.shape
+        self.x1 = np.hstack([x, np.ones((n, 1))])
+        self.onehot = np.eye(c)[y]
+        self.lam = 1.0 / C
+        self.free = [1] if c == 2 else list(range(c))  # binary: class 0 is the reference (its row stays 0)
+        w = np.zeros((c, d + 1))
+        w[self.free, :d] = base.coef_
+        w[self.free, d] = base.intercept_
+        self.w0 = w
+        self.d = d
+        self.h_inv = np.linalg.pinv(self._hessian(w, np.ones(n)))
+
+    def proba(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        z = (x @ w[:, :-1].T) + w[:, -1]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _p(self, w: np.ndarray) -> np.ndarray:
+        z = self.x1 @ w.T
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _hessian(self, w: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        p = self._p(w)
+        k, m = len(self.free), self.d + 1
+        h = np.zeros((k * m, k * m))
+        for i, a in enumerate(self.free):  # classes, not rows
+            for j, b in enumerate(self.free):
+                v = weight * p[:, a] * ((a == b) - p[:, b])
+                h[i * m:(i + 1) * m, j * m:(j + 1) * m] = (self.x1 * v[:, None]).T @ self.x1
+        penalty = np.tile(np.append(np.full(self.d, self.lam), 0.0), k)
+        return h + np.diag(penalty)
+
+    def fit(self, weight: np.ndarray) -> np.ndarray:
+        w = self.w0.copy()
+        for _ in range(self.STEPS):
+            g = ((self._p(w) - self.onehot) * weight[:, None]).T @ self.x1
+            g[:, :-1] += self.lam * w[:, :-1]
+            step = self.h_inv @ g[self.free].ravel()
+            w[self.free] -= step.reshape(len(self.free), self.d + 1)
+        return w

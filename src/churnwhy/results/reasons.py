@@ -21,7 +21,7 @@ CI_METHODS = {
     "count": "Wilson score interval, 95%",
     "value": "Wilson interval on the Kish effective sample size from a linearised (ratio-estimator) variance, 95%",
     "reweighted": "as value, with inverse response-propensity weights (stabilised, trimmed)",
-    "count_corrected": "overall head count where the learned layer read answers: corrected for its cross-validated "
+    "count_corrected": "head count (overall, per segment and period) where the learned layer read answers: corrected for its cross-validated "
                        "confusion (matrix inversion), 95% parametric bootstrap interval (shares marked corrected)",
 }
 
@@ -130,7 +130,7 @@ class Share:
     weighted_total: float | None = None  # value basis: the group's summed amount_total
     among: str = "known"  # known: share among answers known on this axis | all: among every stated answer
     left_out: int = 0  # answers unknown on this axis, left out of the denominator (among = known)
-    corrected: bool = False  # overall head count: corrected for the learned layer's confusion (bootstrap interval)
+    corrected: bool = False  # head count corrected for the learned layer's confusion (bootstrap interval)
 
 
 @dataclasses.dataclass(frozen=True)
