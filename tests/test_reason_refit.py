@@ -105,3 +105,27 @@ def test_refit_bootstrap_time_is_bounded_at_20k_customers():
     print(f"\ninfer_silent_reasons on 5,000 churners (both axes, refit bootstrap included): {seconds:.2f} s")
     assert result.n_inferred > 0
     assert seconds < 30
+
+
+@pytest.mark.slow
+def test_diff_of_two_samples_of_one_generator_flags_at_most_5_percent_of_refit_shares():
+    """`churnwhy diff` reads the intervals of the refit mix: on two independent samples of the generator above
+    (12 pairs), it flags at most 5% of the shares after its Holm correction."""
+    from churnwhy.checks import diff_reports
+
+    flagged = total = 0
+    for pair in range(12):
+        docs = []
+        for half in range(2):
+            _, result = infer_silent_reasons(_table(500 + 2 * pair + half, 2_000), Config(seed=pair))
+            mix = [{"dimension": r.dimension, "label": r.label, "share": r.share, "ci_low": r.ci_low, "ci_high": r.ci_high}
+                   for r in result.mix]
+            docs.append({"schema_version": "1", "summary": {"customers": 2_000, "churned": 2_000, "churn_rate": 1.0,
+                                                            "retention": {}},
+                         "reasons": {"status": "ok", "inferred": {"status": "ok", "mix": mix, "models": [
+                             {"dimension": m.dimension, "inferred": m.inferred} for m in result.models]}}})
+        shares = [c for c in diff_reports(*docs) if c.metric.startswith("share_") and c.significant is not None]
+        flagged += sum(c.significant for c in shares)
+        total += len(shares)
+    print(f"\n{flagged} of {total} shares flagged")
+    assert total >= 12 * 5 and flagged <= 0.05 * total
