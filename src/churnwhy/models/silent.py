@@ -85,7 +85,7 @@ class SilentReasonClassifier:
         self.C = C
         self.random_state = random_state
 
-    def fit(self, x: np.ndarray, y: Sequence[str]) -> SilentReasonClassifier:
+    def fit(self, x: np.ndarray, y: Sequence[str] | np.ndarray) -> SilentReasonClassifier:
         """Learn from labelled rows; sets refused_ (None when it may infer), cv_accuracy_, baseline_accuracy_."""
         y = np.asarray(y, dtype=object)
         self.model_ = None
