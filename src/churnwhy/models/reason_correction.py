@@ -75,7 +75,8 @@ def corrected_shares(known: np.ndarray, classified: np.ndarray, validation: np.n
         p_obs = np.divide(classified, n_class, out=np.zeros_like(classified), where=n_class > 0)
         out[..., :c] += n_class * invert(p_obs, np.asarray(validation, float))
     total = out.sum(axis=-1, keepdims=True)
-    return np.divide(out, total, out=np.full_like(out, np.nan), where=total > 0)
+    shares: np.ndarray = np.divide(out, total, out=np.full_like(out, np.nan), where=total > 0)
+    return shares
 
 
 def corrected_mix(

@@ -395,16 +395,11 @@ class _Refit:
         self.h_inv = np.linalg.pinv(self._hessian(w, np.ones(n)))
 
     def proba(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-        z = (x @ w[:, :-1].T) + w[:, -1]
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        """Class probabilities of rows `x` (standardised, no intercept column) under coefficients `w`."""
+        return _softmax((x @ w[:, :-1].T) + w[:, -1])
 
     def _p(self, w: np.ndarray) -> np.ndarray:
-        z = self.x1 @ w.T
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return _softmax(self.x1 @ w.T)
 
     def _hessian(self, w: np.ndarray, weight: np.ndarray) -> np.ndarray:
         p = self._p(w)
@@ -425,3 +420,9 @@ class _Refit:
             step = self.h_inv @ g[self.free].ravel()
             w[self.free] -= step.reshape(len(self.free), self.d + 1)
         return w
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e: np.ndarray = np.exp(z - z.max(axis=1, keepdims=True))
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
