@@ -69,6 +69,10 @@ COMPLAINTS = [
     ("Refund never received", {"experience"}),
     ("They would not delete my personal data", {"experience", "other"}),
     ("Unauthorized charges", {"price", "experience"}),
+    ("Billed for equipment I already returned", {"experience", "price"}),
+    ("Sent to collections for a bill we paid", {"experience", "price"}),
+    ("Paying for 300 Mbps, getting 20", {"product"}),
+    ("No competition in my area so they charge what they like", {"other", "price", UN}),
 ]
 
 EXITS = [

@@ -100,6 +100,14 @@ REWRITES: tuple[tuple[str, str], ...] = (
         r"(?:use|used|order|ordered|want|wanted|request|requested|receive|received|get|got|sign\w*\s+up|agree\w*|authori[sz]\w*)\b",
         " billedwrongly ",
     ),
+    # ... and so is being billed or chased for what they already returned, cancelled or paid.
+    (
+        r"\b(?:charg(?:ed|ing)|bill(?:ed|ing)|invoic(?:ed|ing)|collections?|collecting|chas(?:ed|ing)(?:\s+me)?)\s+(?:me\s+|us\s+)?for\s+"
+        r"(?:\w+\s+){0,4}?(?:i|we)\s+(?:had\s+|have\s+)?(?:already\s+)?(?:returned|cancell?ed|sent\s+back|gave\s+back|paid(?:\s+off)?)\b",
+        " billedwrongly ",
+    ),
+    # No competition is no alternative: a complaint about the brand, never a rival's pull.
+    (r"\b(?:lack\s+of|no|little|without|zero)\s+(?:real\s+)?(?:competition|competitors?|choice\s+of\s+providers?)\b", " monopoly "),
     # "my money back" is a refund; "money" alone would read as price.
     (r"\b(?:my|our|the|his|her|their)\s+(?:\w+\s+)?(?:money|funds|deposit)\s+back\b", " refund "),
     # A hypothetical ("if convenience is a big factor, ...") names a topic nobody complained about.
@@ -420,7 +428,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"functionality|function|selection|range|choice|catalog\w*|content|shows|films|movies|podcasts?|music|channels?|signal|coverage|"
         r"reception|connection|connectivity|internet|broadband|wifi|wi-fi|speeds?|download\w*|upload\w*|bandwidth|network|"
         r"devices?|phones?|handsets?|equipment|router|modem|hardware|dvr|set\W?top\s+box|cable\s+box|receiver|remote|software|integrat\w*|reliability|performance|"
-        r"data(?:\s+(?:allowance|plan|cap|caps|limit|limits))?|minutes|roaming|storage|tools?|dashboard|domain|seo|"
+        r"data(?:\s+(?:allowance|plan|cap|caps|limit|limits))?|\d*\s?[kmg]bps|\d*\s?mb/s|megabits?|gigabits?|minutes|roaming|storage|tools?|dashboard|domain|seo|"
         r"loading|load\s+times?|plugins?|themes?|usefulness|useful|value|outage|outages|power|electricity|supply|water)\b",
         "brand_failed", "product", 0.6, why_weight=TOPIC_WHY,
     ),
