@@ -481,7 +481,7 @@ class CoxDrivers(DriverDesign):
             family_share_sum=self.family_share_sum_,
             model="counting_process" if self.counting_process_ else "cox_ph",
             interpretation=INTERPRETATION if self.cox_ is not None else "",
-            notes=tuple(self.notes_),
+            notes=tuple(dict.fromkeys(self.notes_)),  # a refit repeats its checks: say each thing once
             rules=tuple(self.rules_),
             skipped=self.skipped_,
         )
