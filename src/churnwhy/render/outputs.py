@@ -21,6 +21,9 @@ import polars as pl
 from churnwhy.errors import OutputError
 from churnwhy.render.files import check_output_dir, umask, write_frame, write_json
 
+# Column names an analyst's SQL would have to quote (DuckDB, Spark, Postgres read them as keywords): the tables
+# say `segment` and `level` where the results say `by` and `group`.
+SQL_SAFE_NAMES = {"by": "segment", "group": "level"}
 CUSTOMER_DROP = ()  # the analyst's own data: ids and text stay in customers.parquet
 REPORT_NAME = "report.json"
 
@@ -45,7 +48,7 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
         frames["drivers"] = report.drivers.result.to_frame()
     if report.survival.ok:
         surv = report.survival.result
-        frames["survival"] = surv.curves.rename({"by": "segment"}, strict=False)
+        frames["survival"] = surv.curves
         frames["incidence"] = surv.incidence
         if surv.cohorts is not None:
             frames["cohorts"] = surv.cohorts.to_frame()
@@ -54,7 +57,8 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
     names = [f"{name}.parquet" for name in frames] + [REPORT_NAME]
     with _staging(out) as stage:
         for name, frame in frames.items():
-            write_frame(stage / f"{name}.parquet", stable_floats(frame))
+            ours = name != "customers"  # customers.parquet keeps the export's own column names
+            write_frame(stage / f"{name}.parquet", stable_floats(frame.rename(SQL_SAFE_NAMES, strict=False) if ours else frame))
         write_json(stage / REPORT_NAME, report.to_dict())
     return [out / n for n in names]
 

@@ -5,6 +5,7 @@ reads the per-customer frame (customer ids are the analyst's own data; reports c
 from __future__ import annotations
 
 from html import escape
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -294,14 +295,10 @@ def calibration_figure(c: dict[str, Any]):  # type: ignore[no-untyped-def]
     return fig
 
 
-def _html_table(header: list[str], rows: list[list[str]], ident: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table{f' id={chr(34)}{ident}{chr(34)}' if ident else ''}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def html_sections(doc: dict[str, Any], chart: Callable[..., str]) -> list[str]:
+    """HTML parts; `chart(fig, label, ident)` turns a matplotlib figure into a labelled inline SVG (render.html's)."""
+    from churnwhy.render.html import table as _html_table
 
-
-def html_sections(doc: dict[str, Any], svg) -> list[str]:  # type: ignore[no-untyped-def]
-    """HTML parts; `svg(fig)` turns a matplotlib figure into inline SVG (render.html's)."""
     out = ["<h2>Who is about to leave</h2>"]
     a = doc.get("at_risk", {})
     if a.get("status") != "ok":
@@ -313,7 +310,10 @@ def html_sections(doc: dict[str, Any], svg) -> list[str]:  # type: ignore[no-unt
                                 for r in a["actions"]], "actions"))
         c = a.get("calibration", {})
         if c.get("status") == "ok":
-            out.append(f'<div class="chart" id="calibration">{svg(calibration_figure(c))}</div>')
+            label = ("Calibration: observed against predicted churn by decile; "
+                     + "; ".join(f"decile {b['decile']}: predicted {b['predicted']:.1%}, observed {b['observed']:.1%}"
+                                 for b in c.get("bins", []) if b.get("predicted") is not None and b.get("observed") is not None))
+            out.append(chart(calibration_figure(c), label, "calibration"))
             out.append(f"<p class='note'>{escape(c['note'])}.</p>")
         else:
             out.append(f"<p class='note'>Calibration not computed: {escape(str(c.get('reason')))}</p>")
