@@ -92,7 +92,7 @@ def test_out_writes_parquet_contracts(exports, tmp_path):
     drivers = pl.read_parquet(out / "drivers.parquet")
     assert {"feature", "family", "hazard_ratio", "ci_low", "ci_high", "p_value"} <= set(drivers.columns)
     survival = pl.read_parquet(out / "survival.parquet")
-    assert {"group", "time_days", "survival", "ci_low", "ci_high", "at_risk"} <= set(survival.columns)
+    assert {"segment", "level", "time_days", "survival", "ci_low", "ci_high", "at_risk"} <= set(survival.columns)
     incidence = pl.read_parquet(out / "incidence.parquet")
     assert {"cause", "time_days", "incidence", "ci_low", "ci_high"} <= set(incidence.columns)
     assert (out / "cohorts.parquet").exists() and (out / "reasons.parquet").exists()

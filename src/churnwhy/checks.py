@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from churnwhy.errors import ChurnwhyError
+from churnwhy.errors import ChurnwhyError, InputError
 from churnwhy.models.survival import holm_adjust
 
 _UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -17,11 +19,14 @@ _UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
 @dataclasses.dataclass(frozen=True)
 class Check:
+    """One threshold judged: `value` against `threshold`, a ceiling (`bound` "max") or a floor ("min")."""
+
     name: str
     threshold: float
     value: float | None
     ok: bool
     message: str
+    bound: str = "max"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -64,6 +69,62 @@ def _share(text: str, where: str) -> float:
     if not 0 <= value <= 1:
         raise ChurnwhyError(f"{where}: a share must be between 0 and 1 (or 0% and 100%)")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """What `check` was asked to judge, parsed from its flags (usage errors, exit 2, before any analysis)."""
+
+    max_churn_rate: float | None
+    min_retention: tuple[tuple[int, float], ...]
+    max_share: tuple[tuple[str, str, float], ...]
+
+    @classmethod
+    def parse(cls, max_churn_rate: float | None, min_retention: list[str], max_share: list[str]) -> Thresholds:
+        retention = tuple(parse_retention(s) for s in min_retention)
+        shares = tuple(parse_share(s) for s in max_share)
+        if max_churn_rate is None and not retention and not shares:
+            raise ChurnwhyError("check needs at least one threshold",
+                                hint="e.g. --max-churn-rate 0.05 --min-retention 90d=0.85 --max-share why=brand_failed:0.4")
+        if max_churn_rate is not None and not 0 <= max_churn_rate <= 1:
+            raise ChurnwhyError("--max-churn-rate must be between 0 and 1")
+        return cls(max_churn_rate, retention, shares)
+
+    def check_saved(self, doc: dict[str, Any], name: str) -> None:
+        """A saved report holds retention only at the horizons it was run with: another horizon cannot be judged
+        from it, which is a usage error (exit 2), not a breach."""
+        have = sorted(int(h) for h in retention_horizons(doc))
+        for horizon, _ in self.min_retention:
+            if horizon not in have:
+                raise ChurnwhyError(f"--min-retention {horizon}d: {name} has retention at {', '.join(f'{h}d' for h in have) or 'no horizon'} only",
+                                    hint="use one of those horizons, or run check on the exports (or set `horizons` in churnwhy.toml)")
+
+
+def read_report(path: Path, *, required: bool) -> dict[str, Any] | None:
+    """A report.json written by `churnwhy analyze` (the document), or None when `path` is not one and not
+    `required` (a folder or an export file, to analyse). Unreadable or foreign JSON when required: exit 2."""
+    hint = "pass a report.json written by `churnwhy analyze --format json` or `--out DIR`"
+    if not required and (path.is_dir() or path.suffix.lower() != ".json"):
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", hint=hint) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if not required:
+            return None  # NDJSON or a broken export: the loader says what is wrong with it
+        raise InputError(f"{path}: not JSON ({exc})", hint=hint) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})", hint=hint) from None
+    if isinstance(doc, dict) and "summary" in doc and "schema_version" in doc:
+        return doc
+    if required:
+        raise InputError(f"{path} is not a churnwhy report", hint=hint)
+    return None  # a JSON export of customers or events
+
+
+def retention_horizons(doc: dict[str, Any]) -> list[int]:
+    return [int(h) for h in doc.get("summary", {}).get("retention", {})]
 
 
 def retention_at(doc: dict[str, Any], horizon: int) -> float | None:
@@ -147,9 +208,9 @@ def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
     return []
 
 
-def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retention: list[tuple[int, float]],
-               max_share: list[tuple[str, str, float]]) -> list[Check]:
+def run_checks(doc: dict[str, Any], thresholds: Thresholds) -> list[Check]:
     checks = []
+    max_churn_rate, min_retention, max_share = thresholds.max_churn_rate, thresholds.min_retention, thresholds.max_share
     if max_churn_rate is not None:
         v = doc["summary"]["churn_rate"]
         checks.append(Check("churn_rate", max_churn_rate, v, v is not None and v <= max_churn_rate,
@@ -158,7 +219,8 @@ def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retenti
         v = retention_at(doc, horizon)
         checks.append(Check(f"retention_{horizon}d", floor, v, v is not None and v >= floor,
                             f"retention at {horizon} days {_pct(v)} (min {_pct(floor)})"
-                            + ("" if v is not None else ": not computable (too few customers observed that long?)")))
+                            + ("" if v is not None else ": not computable (too few customers observed that long?)"),
+                            bound="min"))
     for axis, label, ceiling in max_share:
         v = reason_share(doc, axis, label)
         checks.append(Check(f"share_{axis}_{label}", ceiling, v, v is not None and v <= ceiling,

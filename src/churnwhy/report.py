@@ -9,7 +9,7 @@ from typing import Any
 from churnwhy.pipeline import LoadedTable
 from churnwhy.table import CustomerTable
 
-SCHEMA_VERSION = "1.0"
+from churnwhy.results.contract import SCHEMA_VERSION, stamped  # noqa: F401  (SCHEMA_VERSION: kept importable here)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -141,13 +141,12 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document. Floats carry 10 significant digits: multithreaded BLAS sums differ in the last
         bits from run to run, and the same input must give byte-identical output."""
-        return _stable(self._document())
+        return _stable(stamped(self._document()))
 
     def _document(self) -> dict[str, Any]:
         survival = self.survival.to_dict()
         cohorts = survival.pop("cohorts", None) if self.survival.ok else None
         return {
-            "schema_version": SCHEMA_VERSION,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "input": {
                 "path": self.path,

@@ -109,14 +109,30 @@ def quality_table(doc: dict[str, Any]) -> RenderableType:
     return Group(*lines)
 
 
+def _threshold(c: Check) -> str:
+    return f"{'≤' if c.bound == 'max' else '≥'} {_pct(c.threshold)}"
+
+
 def rich_checks(checks: list[Check]) -> Table:
-    table = Table(title="churnwhy check", title_justify="left")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("detail")
+    table = Table(title=f"churnwhy check: {_verdict(checks)}", title_justify="left")
+    for col in ("check", "value", "threshold", "result", "detail"):
+        table.add_column(col, justify="right" if col in ("value", "threshold") else "left")
     for c in checks:
-        table.add_row(safe_value(c.name), "[green]pass[/]" if c.ok else "[bold red]FAIL[/]", safe_text(c.message))
+        table.add_row(safe_value(c.name), _pct(c.value), _threshold(c), "[green]pass[/]" if c.ok else "[bold red]FAIL[/]",
+                      safe_text(c.message))
     return table
+
+
+def _verdict(checks: list[Check]) -> str:
+    failed = sum(not c.ok for c in checks)
+    return f"all {len(checks)} hold" if not failed else f"{failed} of {len(checks)} breached"
+
+
+def markdown_checks(checks: list[Check]) -> str:
+    """A section for a CI job summary: a heading with the verdict, then one row per threshold in percent."""
+    lines = [f"## churnwhy check: {_verdict(checks)}", "", "| check | value | threshold | result |", "|---|---:|---:|---|"]
+    lines += [f"| {md_cell(c.name)} | {_pct(c.value)} | {_threshold(c)} | {'pass' if c.ok else '**FAIL**'} |" for c in checks]
+    return "\n".join(lines) + "\n"
 
 
 def rich_changes(changes: list[Change]) -> Table:
@@ -124,19 +140,27 @@ def rich_changes(changes: list[Change]) -> Table:
     for col in ("metric", "old", "new", "change", "p", "significant"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for c in changes:
-        table.add_row(safe_value(c.metric), _pct(c.old), _pct(c.new), _signed(c.change),
-                      "n/a" if c.p_value is None else f"{c.p_value:.3g}",
+        table.add_row(safe_value(c.metric), _pct(c.old), _pct(c.new), _signed(c.change), _p(c.p_value),
                       "n/a" if c.significant is None else ("[bold]yes[/]" if c.significant else "no"))
     return table
 
 
-def markdown_changes(changes: list[Change]) -> str:
-    lines = ["| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
+def markdown_changes(changes: list[Change], old: str = "old", new: str = "new") -> str:
+    """A section for a CI job summary: which runs, how many changes are significant, then the table in percent
+    (changes in percentage points; p-values of shares Holm-adjusted)."""
+    significant = [c.metric for c in changes if c.significant]
+    lines = [f"## churnwhy diff: {md_cell(old)} → {md_cell(new)}", "",
+             (f"{len(significant)} significant change{'s' if len(significant) != 1 else ''} (p < 0.05): "
+              + ", ".join(md_cell(m) for m in significant)) if significant else "No significant change (p < 0.05).", "",
+             "| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
     for c in changes:
-        lines.append(f"| {md_cell(c.metric)} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | "
-                     f"{'n/a' if c.p_value is None else f'{c.p_value:.3g}'} | "
-                     f"{'n/a' if c.significant is None else ('yes' if c.significant else 'no')} |")
+        lines.append(f"| {md_cell(c.metric)} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | {_p(c.p_value)} | "
+                     f"{'n/a' if c.significant is None else ('**yes**' if c.significant else 'no')} |")
     return "\n".join(lines) + "\n"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3g}"
 
 
 def _signed(x: float | None) -> str:
