@@ -110,13 +110,13 @@ def test_an_axis_the_silent_classifier_refused_keeps_the_reweighted_estimate():
 
     doc = {"reasons": {
         "status": "ok",
-        "inferred": {"status": "ok", "models": [{"dimension": "why", "inferred": True}, {"dimension": "what", "inferred": False}],
-                     "mix": [{"dimension": "why", "label": "better_offer", "share": 0.6, "ci_low": 0.5, "ci_high": 0.7},
-                             {"dimension": "what", "label": "unknown", "share": 0.8, "ci_low": 0.7, "ci_high": 0.9}]},
-        "nonresponse": {"rows": [{"axis": "what", "category": "price", "reweighted": 0.25, "lo": 0.2, "hi": 0.3}]},
+        "inferred": {"status": "ok", "models": [{"axis": "why", "inferred": True}, {"axis": "what", "inferred": False}],
+                     "mix": [{"axis": "why", "category": "better_offer", "share": 0.6, "ci_low": 0.5, "ci_high": 0.7},
+                             {"axis": "what", "category": "unknown", "share": 0.8, "ci_low": 0.7, "ci_high": 0.9}]},
+        "nonresponse": {"rows": [{"axis": "what", "category": "price", "reweighted": 0.25, "ci_low": 0.2, "ci_high": 0.3}]},
     }}
-    assert [r["label"] for r in headline_shares(doc, "why")] == ["better_offer"]
-    assert headline_shares(doc, "what") == [{"label": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3,
+    assert [r["category"] for r in headline_shares(doc, "why")] == ["better_offer"]
+    assert headline_shares(doc, "what") == [{"category": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3,
                                              "among": "known", "left_out": 0}]
     assert headline_caption(doc).startswith("why: stated reasons plus reasons inferred")
     assert "what: stated reasons, reweighted" in headline_caption(doc)

@@ -117,25 +117,44 @@ def read_report(path: Path, *, required: bool) -> dict[str, Any] | None:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})", hint=hint) from None
     if isinstance(doc, dict) and "summary" in doc and "schema_version" in doc:
-        return doc
+        return upgraded(doc)
     if required:
         raise InputError(f"{path} is not a churnwhy report", hint=hint)
     return None  # a JSON export of customers or events
 
 
+def upgraded(doc: dict[str, Any]) -> dict[str, Any]:
+    """A report of schema 1.x read with 2.0's names (the renames in CHANGELOG), so `diff` and `check` compare a
+    report saved before an upgrade with one written after it."""
+    if str(doc.get("schema_version", "")).split(".")[0] != "1":
+        return doc
+    from churnwhy.results.contract import named
+
+    out = named(doc)
+    retention = out.get("summary", {}).get("retention")
+    if isinstance(retention, dict):
+        out["summary"]["retention"] = [{"horizon_days": int(h), **cell} for h, cell in sorted(retention.items(), key=lambda kv: int(kv[0]))]
+    return out
+
+
+def retention_cells(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Retention at each horizon the report holds, by horizon in days."""
+    return {int(cell["horizon_days"]): cell for cell in doc.get("summary", {}).get("retention", [])}
+
+
 def retention_horizons(doc: dict[str, Any]) -> list[int]:
-    return [int(h) for h in doc.get("summary", {}).get("retention", {})]
+    return sorted(retention_cells(doc))
 
 
 def retention_at(doc: dict[str, Any], horizon: int) -> float | None:
-    cell = doc.get("summary", {}).get("retention", {}).get(str(horizon))
+    cell = retention_cells(doc).get(horizon)
     return None if cell is None else cell.get("survival")
 
 
-def reason_share(doc: dict[str, Any], axis: str, label: str) -> float | None:
+def reason_share(doc: dict[str, Any], axis: str, category: str) -> float | None:
     """The headline share of a reason among churners: stated + inferred when inferred ran, else stated."""
     for share in headline_shares(doc, axis):
-        if share["label"] == label:
+        if share["category"] == category:
             return share["share"]
     return None
 
@@ -155,7 +174,7 @@ def headline_source(doc: dict[str, Any], axis: str | None = None) -> str | None:
     reasons = doc.get("reasons", {})
     inferred = reasons.get("inferred", {})
     if inferred.get("status") == "ok" and inferred.get("mix") and any(
-        m.get("inferred") and (axis is None or m.get("dimension") == axis) for m in inferred.get("models", [])
+        m.get("inferred") and (axis is None or m.get("axis") == axis) for m in inferred.get("models", [])
     ):
         return "combined"
     if reasons.get("status") != "ok":
@@ -191,20 +210,21 @@ def known_only_note(doc: dict[str, Any], axis: str) -> str | None:
 
 
 def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
-    """[{label, share, ci_low, ci_high}] among churners on one axis, from the estimate headline_source picks."""
+    """[{category, share, ci_low, ci_high, among, left_out}] among churners on one axis, from the estimate
+    headline_source picks (documents with the contract's names: results/contract.py)."""
     source = headline_source(doc, axis)
     reasons = doc.get("reasons", {})
     if source == "combined":
-        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "among": "all",
-                 "left_out": 0} for s in reasons["inferred"]["mix"] if s["dimension"] == axis]
+        return [{"category": s["category"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+                 "among": "all", "left_out": 0} for s in reasons["inferred"]["mix"] if s["axis"] == axis]
     if source == "reweighted":
-        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"],
+        return [{"category": r["category"], "share": r["reweighted"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                  "among": r.get("among", "known"), "left_out": r.get("left_out", 0)}
                 for r in reasons["nonresponse"]["rows"] if r["axis"] == axis]
     if source == "stated":
-        return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"],
+        return [{"category": s["category"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
                  "among": s.get("among", "known"), "left_out": s.get("left_out", 0)}
-                for s in reasons.get("shares", []) if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
+                for s in reasons.get("shares", []) if s["axis"] == axis and s["segment"] == "all" and s["basis"] == "count"]
     return []
 
 
@@ -256,19 +276,20 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.0
     for doc, which in ((old, "OLD"), (new, "NEW")):
         if "summary" not in doc or "schema_version" not in doc:
             raise ChurnwhyError(f"{which} is not a churnwhy report", hint="pass two files written by `churnwhy analyze --format json`")
+    old, new = upgraded(old), upgraded(new)
     changes = []
     so, sn = old["summary"], new["summary"]
     p = _two_proportions(so["churned"], so["customers"], sn["churned"], sn["customers"])
     changes.append(_change("churn_rate", so["churn_rate"], sn["churn_rate"], p, alpha))
-    horizons = sorted(set(so.get("retention", {})) | set(sn.get("retention", {})), key=int)
-    for h in horizons:
-        a, b = so["retention"].get(h, {}), sn["retention"].get(h, {})
+    cells_old, cells_new = retention_cells(old), retention_cells(new)
+    for h in sorted(set(cells_old) | set(cells_new)):
+        a, b = cells_old.get(h, {}), cells_new.get(h, {})
         p = _two_estimates(a, b)
         changes.append(_change(f"retention_{h}d", a.get("survival"), b.get("survival"), p, alpha))
     shares = []
     for axis in ("why", "what"):
-        olds = {s["label"]: s for s in headline_shares(old, axis)}
-        news = {s["label"]: s for s in headline_shares(new, axis)}
+        olds = {s["category"]: s for s in headline_shares(old, axis)}
+        news = {s["category"]: s for s in headline_shares(new, axis)}
         for label in sorted(set(olds) | set(news)):
             a, b = olds.get(label, {}), news.get(label, {})
             shares.append(_change(f"share_{axis}_{label}", a.get("share"), b.get("share"), _two_estimates(a, b), alpha))

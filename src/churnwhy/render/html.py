@@ -128,7 +128,7 @@ def html_report(report) -> str:  # type: ignore[no-untyped-def]
              '<div class="kpi">' + "".join(f"<div>{escape(k)}<b>{escape(v)}</b></div>" for k, v in kpis) + "</div>",
              "<ul class='note'>" + "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in assumption_lines(doc)) + "</ul>"]
     parts.append("<h2>Why they left</h2>")
-    rows = [[axis, r["label"], _pct(r["share"]), f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}"]
+    rows = [[axis, r["category"], _pct(r["share"]), f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])}"]
             for axis in ("why", "what") for r in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0))]
     if rows:
         parts.append(f"<p class='note'>Estimated from {escape(headline_caption(doc))}.</p>")

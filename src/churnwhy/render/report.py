@@ -31,8 +31,8 @@ def headline(doc: dict[str, Any]) -> Panel:
     med = s["median_tenure_days"]
     grid.add_row("Median tenure", f"{med:,.0f} days" if med is not None else "not reached (over half still active)")
     grid.add_row("Survey response", f"{_pct(s['survey_response_rate'])} of churners answered")
-    for h, cell in s["retention"].items():
-        grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
+    for cell in s["retention"]:
+        grid.add_row(f"Retention {cell['horizon_days']} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
     for label, text in assumption_lines(doc):
         grid.add_row(label, safe_value(text))
     for label, line in headline_extras(doc):
@@ -56,8 +56,8 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     table.add_column("95% CI", justify="right")
     for axis in ("why", "what"):
         for row in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
-            table.add_row(axis, safe_value(row["label"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
-    cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
+            table.add_row(axis, safe_value(row["category"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+    cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["segment"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
     if reasons.get("examples"):  # only with --include-examples
         parts.append("Example answers (redacted):")

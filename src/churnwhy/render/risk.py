@@ -59,7 +59,7 @@ def headline_extras(doc: dict[str, Any]) -> list[tuple[str, str]]:
     if r.get("status") == "ok" and r.get("revenue_lost") is not None:
         why = [x for x in r["by_reason"] if x["axis"] == "why" and x["revenue_lost"] is not None]
         why.sort(key=lambda x: -x["revenue_lost"])
-        parts = [f"{x['label']} {_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})" for x in why]
+        parts = [f"{x['category']} {_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})" for x in why]
         out.append(("Revenue lost / month", f"{_num(r['revenue_lost'])}" + (f": {', '.join(parts)}" if parts else "")))
     c = doc.get("concentration", {})
     if c.get("status") == "ok":
@@ -160,7 +160,7 @@ def belief_rows(b: dict[str, Any]) -> list[list[str]]:
 def value_voice_rows(r: dict[str, Any]) -> list[list[str]]:
     rows = []
     for x in r["by_reason"]:
-        rows.append([x["axis"], x["label"], f"{x['churners']:,}", f"{_pct(x['share'])} ({_ci(x['share_ci_low'], x['share_ci_high'])})",
+        rows.append([x["axis"], x["category"], f"{x['churners']:,}", f"{_pct(x['share'])} ({_ci(x['share_ci_low'], x['share_ci_high'])})",
                      "n/a" if x["revenue_lost"] is None else f"{_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})",
                      "n/a" if x["revenue_share"] is None else f"{_pct(x['revenue_share'])} ({_ci(x['revenue_share_ci_low'], x['revenue_share_ci_high'])})"])
     return rows

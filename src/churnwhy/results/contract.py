@@ -1,17 +1,57 @@
-"""What every JSON document churnwhy prints or writes starts with: the schema version and the churnwhy version.
+"""The JSON contract every command follows: one version stamp and one naming scheme.
 
-One place, so `analyze`, `check`, `diff`, `inspect`, `reasons`, `drivers`, `survival` and `risk` can never
-disagree on the version of the contract they follow (src/churnwhy/schemas/ describes each document)."""
+Every document churnwhy prints or writes starts with `schema_version` and `churnwhy_version` (`stamped`), and
+names things one way (`named`): 95% bounds are `ci_low`/`ci_high` (never `lo`/`hi`), a reason is an `axis`
+(why | what) and a `category` (never `dimension`/`label`), and a breakdown is by `segment` (the column) and
+`level` (its value), never `by`/`group`, which are SQL keywords in the Parquet tables. The result objects keep
+their Python attribute names; the names are fixed here, at the one place documents are made, so `analyze`,
+`check`, `diff`, `inspect`, `reasons`, `drivers`, `survival` and `risk` can never disagree
+(src/churnwhy/schemas/ describes each document; CHANGELOG lists the renames of schema 2.0).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+import polars as pl
+
+SCHEMA_VERSION = "2.0"
+
+RENAMED = {"lo": "ci_low", "hi": "ci_high", "naive_lo": "naive_ci_low", "naive_hi": "naive_ci_high",
+           "dimension": "axis", "label": "category", "cause": "category", "by": "segment", "group": "level"}
+# Keys whose value is a list get the plural: survival's `segments` (its --by columns), a log-rank test's `levels`.
+RENAMED_LISTS = {"by": "segments", "groups": "levels"}
+# Mappings keyed by data or by a fixed vocabulary, not by field names: copied as they are.
+DATA_MAPS = frozenset({"labels", "attributes", "rejected", "churn_sources", "mapping", "columns", "date_ranges",
+                       "thresholds", "ci_methods", "by_input", "by_method", "assumptions"})
 
 
-def stamped(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with `schema_version` and `churnwhy_version` first (a document's own keys never override them)."""
+def stamped(document: Mapping[str, Any]) -> dict[str, Any]:
+    """`document` named (see `named`), with `schema_version` and `churnwhy_version` (never overridden by it)."""
     from churnwhy import __version__
 
-    return {**document, "schema_version": SCHEMA_VERSION, "churnwhy_version": __version__}
+    return {**named(document), "schema_version": SCHEMA_VERSION, "churnwhy_version": __version__}
+
+
+def named(value: Any) -> Any:
+    """`value` (a document or a part of one) with every field named the contract's way."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if key in DATA_MAPS:
+                out[key] = item
+                continue
+            if isinstance(item, list) and key in RENAMED_LISTS and (key == "by" or item) and all(isinstance(v, str) for v in item):
+                out[RENAMED_LISTS[key]] = item
+            else:
+                out[RENAMED.get(key, key)] = named(item)
+        return out
+    if isinstance(value, list):
+        return [named(v) for v in value]
+    return value
+
+
+def named_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A results table with the contract's column names (the Parquet files under `--out`)."""
+    return frame.rename({c: RENAMED[c] for c in frame.columns if c in RENAMED})
