@@ -7,7 +7,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -100,6 +100,14 @@ class Thresholds:
                                     hint="use one of those horizons, or run check on the exports (or set `horizons` in churnwhy.toml)")
 
 
+@overload
+def read_report(path: Path, *, required: Literal[True]) -> dict[str, Any]: ...
+
+
+@overload
+def read_report(path: Path, *, required: bool) -> dict[str, Any] | None: ...
+
+
 def read_report(path: Path, *, required: bool) -> dict[str, Any] | None:
     """A report.json written by `churnwhy analyze` (the document), or None when `path` is not one and not
     `required` (a folder or an export file, to analyse). Unreadable or foreign JSON when required: exit 2."""
@@ -130,7 +138,7 @@ def upgraded(doc: dict[str, Any]) -> dict[str, Any]:
         return doc
     from churnwhy.results.contract import named
 
-    out = named(doc)
+    out: dict[str, Any] = named(doc)
     retention = out.get("summary", {}).get("retention")
     if isinstance(retention, dict):
         out["summary"]["retention"] = [{"horizon_days": int(h), **cell} for h, cell in sorted(retention.items(), key=lambda kv: int(kv[0]))]

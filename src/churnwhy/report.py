@@ -92,7 +92,8 @@ class Report:
         return out
 
     def _reasons_doc(self) -> dict[str, Any]:
-        return named({"reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()}})
+        doc: dict[str, Any] = named({"reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()}})
+        return doc
 
     def headline(self) -> dict[str, Any]:
         """The reason mix the report leads with, per axis: which estimate (stated + inferred, reweighted
@@ -157,7 +158,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document. Floats carry 10 significant digits: multithreaded BLAS sums differ in the last
         bits from run to run, and the same input must give byte-identical output."""
-        return _stable(stamped(self._document()))
+        doc: dict[str, Any] = _stable(stamped(self._document()))
+        return doc
 
     def _document(self) -> dict[str, Any]:
         survival = self.survival.to_dict()

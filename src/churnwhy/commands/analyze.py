@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from churnwhy.commands._common import (
 from churnwhy.errors import ChurnwhyError, InternalError
 from churnwhy.render.safe import safe_text
 
+if TYPE_CHECKING:
+    from churnwhy.report import Report
+
 ByOpt = Annotated[list[str] | None, typer.Option("--by", help="Segment column(s) for retention curves (default: all detected segments).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write customers/reasons/drivers/survival/incidence/cohorts .parquet and report.json here.")]
 HorizonOpt = Annotated[int | None, typer.Option("--horizon", help="Days for attributable churn (default 365).")]
@@ -22,7 +25,7 @@ ExamplesOpt = Annotated[bool, typer.Option("--include-examples", help="Add a few
 
 
 def _run(path: Path, run: RunOptions, by: list[str] | None, horizon: int | None, include_examples: bool,
-         extra_horizons: tuple[int, ...] = (), rejects: Path | None = None):  # type: ignore[no-untyped-def]
+         extra_horizons: tuple[int, ...] = (), rejects: Path | None = None) -> Report:
     from churnwhy.pipeline import analyze
 
     quiet = run.quiet
@@ -32,7 +35,7 @@ def _run(path: Path, run: RunOptions, by: list[str] | None, horizon: int | None,
 
         cfg = dataclasses.replace(cfg, horizons=tuple(sorted(set(cfg.horizons) | set(extra_horizons))))
     with _progress(quiet) as step:
-        report = analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
+        report: Report = analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
                          include_examples=include_examples, progress=step, rejects_to=rejects)
     warn_failed_sections(report, quiet)
     return report

@@ -55,8 +55,8 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     table.add_column("share", justify="right")
     table.add_column("95% CI", justify="right")
     for axis in ("why", "what"):
-        for row in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
-            table.add_row(axis, safe_value(row["category"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+        for share in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
+            table.add_row(axis, safe_value(share["category"]), _pct(share["share"]), f"{_pct(share['ci_low'])}–{_pct(share['ci_high'])}")
     cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["segment"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
     if reasons.get("examples"):  # only with --include-examples
