@@ -167,10 +167,10 @@ def handle_errors(fn: F) -> F:
                           highlight=False, soft_wrap=True)
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # read by typer
     wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != shared},
                                **({p.name: p.annotation for p in _RUN_PARAMS} if shared else {}), "debug": DebugOpt}
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # the same call, plus the options typer reads
 
 
 def _silence_stdout() -> None:

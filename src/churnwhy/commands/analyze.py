@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +16,7 @@ from churnwhy.commands._common import (
 from churnwhy.errors import ChurnwhyError, InternalError
 from churnwhy.render.safe import safe_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the library is imported when a command runs (fast --help)
     from churnwhy.report import Report
 
 ByOpt = Annotated[list[str] | None, typer.Option("--by", help="Segment column(s) for retention curves (default: all detected segments).")]
@@ -42,7 +43,7 @@ def _run(path: Path, run: RunOptions, by: list[str] | None, horizon: int | None,
 
 
 @contextlib.contextmanager
-def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     """A spinner on stderr naming the stage; nothing when quiet or when stderr is not a terminal."""
     console = err_console()
     if quiet or not console.is_terminal:

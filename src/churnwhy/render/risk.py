@@ -4,15 +4,18 @@ reads the per-customer frame (customer ids are the analyst's own data; reports c
 
 from __future__ import annotations
 
-from html import escape
 from collections.abc import Callable
-from typing import Any
+from html import escape
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn
+    from matplotlib.figure import Figure
 
 BAR = 30  # characters of a full bar in the terminal calibration chart
 
@@ -274,7 +277,7 @@ def markdown_sections(doc: dict[str, Any]) -> list[str]:
 
 # -- HTML ------------------------------------------------------------------------------------------------------
 
-def calibration_figure(c: dict[str, Any]):  # type: ignore[no-untyped-def]
+def calibration_figure(c: dict[str, Any]) -> Figure:
     """Predicted vs observed per decile with 95% CIs and the diagonal (matplotlib Figure)."""
     from matplotlib.figure import Figure
 
