@@ -1,6 +1,6 @@
 """The output contract (issue 18): every JSON document of every command carries `schema_version` and
-`churnwhy_version`; one naming scheme (ci_low/ci_high, axis/category, segment/level; retention a list keyed by
-horizon_days); every schema property described; the shares the report leads with in `summary` and in
+`churnwhy_version`; one naming scheme (ci_low/ci_high, axis/category; by/group in JSON, segment/level in
+Parquet; retention a list keyed by horizon_days); every schema property described; the shares the report leads with in `summary` and in
 reasons.parquet; check and diff documents valid against their schemas; a 1.0 report still diffs."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from churnwhy.demo import generate
 from churnwhy.results.contract import DATA_MAPS, SCHEMA_VERSION, named
 
 runner = CliRunner()
-OLD_NAMES = {"lo", "hi", "naive_lo", "naive_hi", "dimension", "label", "cause", "by", "group"}
+OLD_NAMES = {"lo", "hi", "naive_lo", "naive_hi", "dimension", "label", "cause"}
 SCHEMAS = ("report", "risk", "check", "diff")
 
 
@@ -104,7 +104,7 @@ def test_documents_validate_against_their_schemas(run):
         jsonschema.validate(docs[command], schema(name))
     survival = schema("report")["properties"]["survival"]
     rows = survival["properties"]["curves"]["items"]
-    assert rows["additionalProperties"] is False and {"segment", "level", "survival", "ci_low", "ci_high"} <= set(rows["required"])
+    assert rows["additionalProperties"] is False and {"by", "group", "survival", "ci_low", "ci_high"} <= set(rows["required"])
     cohorts = schema("report")["properties"]["cohorts"]["properties"]["cells"]["items"]
     assert cohorts["additionalProperties"] is False and "cohort_size" in cohorts["required"]
 

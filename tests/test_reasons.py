@@ -144,6 +144,6 @@ def test_reasons_cli_json(tmp_path):
     result = CliRunner().invoke(app, ["reasons", str(tmp_path / "x"), "--format", "json", "--by", "plan"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["n_churned"] > 0 and {s["segment"] for s in doc["shares"]} >= {"all", "plan", "period"}
+    assert doc["n_churned"] > 0 and {s["by"] for s in doc["shares"]} >= {"all", "plan", "period"}
     bad = CliRunner().invoke(app, ["reasons", str(tmp_path / "x"), "--by", "nope"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output

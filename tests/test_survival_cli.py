@@ -60,7 +60,7 @@ def test_json_goes_to_stdout_and_equals_to_dict(fake_pipeline, tmp_path):
     expected = fit_survival(fake_pipeline, by=("plan",), config=Config.load(tmp_path))
     assert data == json.loads(json.dumps(stamped(expected.to_dict())))
     assert "note:" in result.stderr and "pooled into 'other'" in result.stderr
-    assert {g["level"] for g in data["groups"] if g["segment"] == "plan"} == {"basic", "pro", "team", "other"}
+    assert {g["group"] for g in data["groups"] if g["by"] == "plan"} == {"basic", "pro", "team", "other"}
     assert data["cohorts"]["period"] == "month"
 
 

@@ -233,7 +233,7 @@ def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
     if source == "stated":
         return [{"category": s["category"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
                  "among": s.get("among", "known"), "left_out": s.get("left_out", 0)}
-                for s in reasons.get("shares", []) if s["axis"] == axis and s["segment"] == "all" and s["basis"] == "count"]
+                for s in reasons.get("shares", []) if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
     return []
 
 

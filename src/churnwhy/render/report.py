@@ -57,7 +57,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     for axis in ("why", "what"):
         for share in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
             table.add_row(axis, safe_value(share["category"]), _pct(share["share"]), f"{_pct(share['ci_low'])}–{_pct(share['ci_high'])}")
-    cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["segment"] == "all" and s["basis"] == "count"]
+    cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
     if reasons.get("examples"):  # only with --include-examples
         parts.append("Example answers (redacted):")

@@ -2,9 +2,10 @@
 
 Every document churnwhy prints or writes starts with `schema_version` and `churnwhy_version` (`stamped`), and
 names things one way (`named`): 95% bounds are `ci_low`/`ci_high` (never `lo`/`hi`), a reason is an `axis`
-(why | what) and a `category` (never `dimension`/`label`), and a breakdown is by `segment` (the column) and
-`level` (its value), never `by`/`group`, which are SQL keywords in the Parquet tables. The result objects keep
-their Python attribute names; the names are fixed here, at the one place documents are made, so `analyze`,
+(why | what) and a `category` (never `dimension`/`label`/`cause`). A breakdown is `by` (the column) and `group`
+(its value) in JSON, as survival's curves have always said and readers of report.json rely on; the Parquet
+tables say `segment` and `level` instead (`named_frame`), since `by` and `group` are SQL keywords. The result
+objects keep their Python attribute names; the names are fixed here, where documents are made, so `analyze`,
 `check`, `diff`, `inspect`, `reasons`, `drivers`, `survival` and `risk` can never disagree
 (src/churnwhy/schemas/ describes each document; CHANGELOG lists the renames of schema 2.0).
 """
@@ -19,9 +20,8 @@ import polars as pl
 SCHEMA_VERSION = "2.0"
 
 RENAMED = {"lo": "ci_low", "hi": "ci_high", "naive_lo": "naive_ci_low", "naive_hi": "naive_ci_high",
-           "dimension": "axis", "label": "category", "cause": "category", "by": "segment", "group": "level"}
-# Keys whose value is a list get the plural: survival's `segments` (its --by columns), a log-rank test's `levels`.
-RENAMED_LISTS = {"by": "segments", "groups": "levels"}
+           "dimension": "axis", "label": "category", "cause": "category"}
+SQL_SAFE = {"by": "segment", "group": "level"}  # Parquet column names: `by` and `group` are SQL keywords
 # Mappings keyed by data or by a fixed vocabulary, not by field names: copied as they are.
 DATA_MAPS = frozenset({"labels", "attributes", "rejected", "churn_sources", "mapping", "columns", "date_ranges",
                        "thresholds", "ci_methods", "by_input", "by_method", "assumptions"})
@@ -42,10 +42,7 @@ def named(value: Any) -> Any:
             if key in DATA_MAPS:
                 out[key] = item
                 continue
-            if isinstance(item, list) and key in RENAMED_LISTS and (key == "by" or item) and all(isinstance(v, str) for v in item):
-                out[RENAMED_LISTS[key]] = item
-            else:
-                out[RENAMED.get(key, key)] = named(item)
+            out[RENAMED.get(key, key)] = named(item)
         return out
     if isinstance(value, list):
         return [named(v) for v in value]
@@ -53,5 +50,6 @@ def named(value: Any) -> Any:
 
 
 def named_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """A results table with the contract's column names (the Parquet files under `--out`)."""
-    return frame.rename({c: RENAMED[c] for c in frame.columns if c in RENAMED})
+    """A results table with the contract's column names for Parquet (the files under `--out`)."""
+    names = {**RENAMED, **SQL_SAFE}
+    return frame.rename({c: names[c] for c in frame.columns if c in names})
