@@ -9,7 +9,7 @@ import datetime as dt
 import polars as pl
 
 from churnwhy.errors import InputError
-from churnwhy.load.exports import Exports
+from churnwhy.load.loaded import Exports
 
 
 def check_loaded(exports: Exports) -> None:
