@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import types
 
 import numpy as np
@@ -14,6 +13,7 @@ from rich.console import Console
 from test_drivers_sim import simulate
 from typer.testing import CliRunner
 
+from churnwhy import pipeline
 from churnwhy.cli import app
 from churnwhy.config import Config
 from churnwhy.models.drivers import fit_drivers
@@ -38,11 +38,10 @@ def _with_reasons(table):
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """pipeline.load_table is the lead's; stand in for it so the command is tested on its own."""
+    """A stand-in for loading (the table given) so that the command is tested on its own."""
     table = _with_reasons(simulate(2000, seed=1))
-    module = types.SimpleNamespace(load_table=lambda path, config: types.SimpleNamespace(table=table),
-                                   add_reasons=lambda table, config, infer=True: table)
-    monkeypatch.setitem(sys.modules, "churnwhy.pipeline", module)
+    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: types.SimpleNamespace(table=table))
+    monkeypatch.setattr(pipeline, "add_reasons", lambda table, config, infer=True: table)
     return table
 
 

@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 from churnwhy.config import Config
 from churnwhy.errors import ChurnwhyError
 from churnwhy.load import Exports, load_exports
-from churnwhy.pipeline import LoadedTable, analyze, load_table
+from churnwhy.pipeline import analyze, load_table
 from churnwhy.report import Report
-from churnwhy.table import CustomerTable, build_customer_table
+from churnwhy.table import CustomerTable, LoadedTable, build_customer_table
 
 __all__ = [
     "ChurnwhyError", "Config", "CustomerTable", "Exports", "LoadedTable", "Report", "__version__", "analyze",

@@ -74,7 +74,8 @@ class Config:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Config:
         """Every value is checked against its declared type here, so a wrong one is exit 2 naming the key and the
-        fix, never a traceback later; [reasons] and [drivers] go through the models' own validators now too."""
+        fix, never a traceback later. [reasons] and [drivers] belong to the models, whose parsers check them
+        (pipeline.validate_model_settings, which every command runs on the settings it builds)."""
         known = {f.name for f in dataclasses.fields(cls)}
         where = f"{values['source']}: " if values.get("source") else ""
         unknown = sorted(set(values) - known)
@@ -98,24 +99,9 @@ class Config:
         cfg = cls(**clean)
         try:
             cfg._validate()
-            cfg._validate_model_tables()
         except ConfigError as exc:
             raise ConfigError(where + exc.message, hint=exc.hint) from None
         return cfg
-
-    def _validate_model_tables(self) -> None:
-        """[reasons] and [drivers] are read by the models, but checked now: a misspelt key must stop the run
-        before it starts, not quietly skip a section (issue 14). The models' own parsers are the one truth."""
-        from churnwhy.models.drivers_families import DEFAULTS, DriverSettings
-        from churnwhy.models.reason_taxonomy import _KNOWN_KEYS, settings_from_config
-
-        for name, parse, keys in (("reasons", settings_from_config, _KNOWN_KEYS), ("drivers", DriverSettings.from_config, DEFAULTS)):
-            try:
-                parse(self)
-            except ConfigError as exc:
-                unknown = sorted(set(getattr(self, name)) - set(keys))
-                raise ConfigError(exc.message, hint=did_you_mean(unknown[0], sorted(keys), f"[{name}] key")
-                                  if unknown else exc.hint) from None
 
     def _validate(self) -> None:
         for key in ("lookback_days", "min_segment_size", "max_segment_levels", "max_decompressed_mb"):

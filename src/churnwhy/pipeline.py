@@ -11,17 +11,9 @@ from churnwhy.config import Config
 from churnwhy.errors import StrictModeError
 from churnwhy.load import Exports, load_exports
 from churnwhy.load.span import check_as_of, check_loaded
+from churnwhy.models.features import Prepared
 from churnwhy.models.threads import single_blas_thread
-from churnwhy.table import CustomerTable, build_customer_table
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadedTable:
-    """Exports as loaded (with their row accounting) and the customer table built from them."""
-
-    exports: Exports
-    table: CustomerTable
-    config: Config
+from churnwhy.table import CustomerTable, LoadedTable, build_customer_table
 
 
 def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Path | str | None = None,
@@ -93,6 +85,7 @@ def analyze(
 
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
+    validate_model_settings(config)
     validate_action_settings(config)
     loaded = load_table(path, config, rejects_to=rejects_to, progress=step)
     if by:
@@ -103,13 +96,14 @@ def analyze(
     table = loaded.table
     step("classifying stated reasons")
     reasons, table = _section("reasons", _reasons, table, config, include_examples)
+    matrix = _matrix(table)
     step("inferring reasons of silent churners")
-    inferred, inferred_table = _section("inferred", _inferred, table, config)
+    inferred, inferred_table = _section("inferred", _inferred, table, config, matrix)
     step("fitting behavioural drivers and survival curves")
     segments = inferred_table.segments if by is None else by
-    drivers, survival = _drivers_and_survival(table, inferred_table, config, horizon_days, tuple(segments))
+    drivers, survival = _drivers_and_survival(table, inferred_table, config, horizon_days, tuple(segments), matrix)
     step("scoring customers at risk")
-    at_risk, _ = _section("at_risk", _at_risk, table, config, past)
+    at_risk, _ = _section("at_risk", _at_risk, table, config, past, None, matrix)
     revenue, _ = _section("revenue", _revenue, inferred_table)
     concentration, _ = _section("concentration", _concentration, inferred_table, config)
     report = Report(str(path), loaded, inferred_table, reasons, inferred, drivers, survival, include_examples,
@@ -133,8 +127,27 @@ def risk(path: Path | str, config: Config | None = None, *, horizon_days: int | 
     step("classifying stated reasons")
     table = add_reasons(loaded.table, config, infer=False)
     step("scoring customers at risk")
-    section, _ = _section("at_risk", _at_risk, table, config, past, horizon_days)
+    section, _ = _section("at_risk", _at_risk, table, config, past, horizon_days, _matrix(table))
     return loaded, section
+
+
+def validate_model_settings(config: Config) -> None:
+    """[reasons] and [drivers] are read by the models, but checked as soon as the settings are built: a misspelt
+    key must stop the run before it starts, not quietly skip a section (issue 14). The models' own parsers are
+    the one truth; the config module stays below the models (it may not import them)."""
+    from churnwhy.config import did_you_mean
+    from churnwhy.errors import ConfigError
+    from churnwhy.models.drivers_families import DEFAULTS, DriverSettings
+    from churnwhy.models.reason_taxonomy import _KNOWN_KEYS, settings_from_config
+
+    where = f"{config.source}: " if config.source else ""
+    for name, parse, keys in (("reasons", settings_from_config, _KNOWN_KEYS), ("drivers", DriverSettings.from_config, DEFAULTS)):
+        try:
+            parse(config)
+        except ConfigError as exc:
+            unknown = sorted(set(getattr(config, name)) - set(keys))
+            raise ConfigError(where + exc.message, hint=did_you_mean(unknown[0], sorted(keys), f"[{name}] key")
+                              if unknown else exc.hint) from None
 
 
 def validate_action_settings(config: Config, horizon_days: int | None = None) -> None:
@@ -170,7 +183,15 @@ def past_table(loaded: LoadedTable, horizon_days: int | None = None, progress=No
         return f"backtest: the table as of {cutoff} could not be built ({exc.message})"
 
 
-def _drivers_and_survival(table, inferred_table, config, horizon_days, by):  # type: ignore[no-untyped-def]
+def _matrix(table: CustomerTable) -> Prepared | None:
+    """The behaviour feature matrix, built once per run and handed to every model that reads it (drivers, silent
+    reasons, risk); None without behaviour features."""
+    from churnwhy.models.features import feature_matrix
+
+    return feature_matrix(table) if table.features else None
+
+
+def _drivers_and_survival(table, inferred_table, config, horizon_days, by, matrix):  # type: ignore[no-untyped-def]
     """The drivers (on the table with stated reasons: they read behaviour, tenure and segments only, and the
     filled feature matrix the silent classifier cached on it), then survival (on the table with inferred reasons,
     for incidence per reason), one after the other on this thread.
@@ -180,7 +201,7 @@ def _drivers_and_survival(table, inferred_table, config, horizon_days, by):  # t
     and the drivers record warnings through process-wide filters that the other thread's warnings would enter.
     One BLAS thread for both, set once around them (models/threads.py)."""
     with single_blas_thread():
-        drivers, _ = _section("drivers", _drivers, table, config, horizon_days)
+        drivers, _ = _section("drivers", _drivers, table, config, horizon_days, matrix)
         with np.errstate(all="ignore"):
             survival, _ = _section("survival", _survival, inferred_table, config, by)
     return drivers, survival
@@ -210,29 +231,29 @@ def _reasons(table, config, examples=False):  # type: ignore[no-untyped-def]
     return fit_reasons(new_table, fit.summary, config, examples=examples), new_table
 
 
-def _drivers(table, config, horizon_days):  # type: ignore[no-untyped-def]
+def _drivers(table, config, horizon_days, matrix=None):  # type: ignore[no-untyped-def]
     from churnwhy.models.drivers import fit_drivers
 
-    return fit_drivers(table, config, horizon_days=horizon_days), None
+    return fit_drivers(table, config, horizon_days=horizon_days, matrix=matrix), None
 
 
-def _inferred(table, config):  # type: ignore[no-untyped-def]
+def _inferred(table, config, matrix=None):  # type: ignore[no-untyped-def]
     from churnwhy.models.silent import infer_silent_reasons
 
-    new_table, result = infer_silent_reasons(table, config)
+    new_table, result = infer_silent_reasons(table, config, matrix=matrix)
     return result, new_table
 
 
-def _at_risk(table, config, past, horizon_days=None):  # type: ignore[no-untyped-def]
+def _at_risk(table, config, past, horizon_days=None, matrix=None):  # type: ignore[no-untyped-def]
     import dataclasses as dc
 
     from churnwhy.models.at_risk import fit_at_risk
     from churnwhy.results.risk import Calibration
 
     if isinstance(past, str):  # the past table could not be built: score, and say why there is no backtest
-        result = fit_at_risk(table, config, horizon_days=horizon_days, calibrate=False)
+        result = fit_at_risk(table, config, horizon_days=horizon_days, calibrate=False, matrix=matrix)
         return dc.replace(result, calibration=Calibration(method="backtest", horizon_days=result.horizon_days, skipped=past)), None
-    return fit_at_risk(table, config, horizon_days=horizon_days, past=past), None
+    return fit_at_risk(table, config, horizon_days=horizon_days, past=past, matrix=matrix), None
 
 
 def _revenue(table):  # type: ignore[no-untyped-def]

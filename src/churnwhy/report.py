@@ -6,8 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from churnwhy.pipeline import LoadedTable
-from churnwhy.table import CustomerTable
+from churnwhy.table import CustomerTable, LoadedTable
 
 SCHEMA_VERSION = "1.0"
 

@@ -40,11 +40,15 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
+
+from churnwhy.config import Config
+from churnwhy.errors import InputError
+from churnwhy.load import Exports
+from churnwhy.workers import worker_count
 
 CHURN_SOURCES = ("explicit_date", "flag_tenure", "cancel_event", "inactivity", "active")
 COUNT_PREFIX = "n_"
@@ -75,17 +79,6 @@ class CustomerTable:
         names += [c for c in ("amount_window", "days_since_last_event", "activity_change") if c in self.frame.columns]
         return tuple(names)
 
-    @functools.cached_property
-    def filled_features(self):  # type: ignore[no-untyped-def]  # -> models.drivers_prep.Prepared
-        """`features` over every row through the models' missing-value and clipping rules
-        (models.drivers_prep.fill_features), worked out once per table and read-only: the drivers and the
-        silent-reason classifier read the same matrix (0.4-0.7 s each at a million customers)."""
-        from churnwhy.models.drivers_prep import fill_features
-
-        prepared = fill_features(self.frame.select(self.features), self.features)
-        prepared.x.setflags(write=False)
-        return prepared
-
     @property
     def n_customers(self) -> int:
         return self.frame.height
@@ -93,6 +86,15 @@ class CustomerTable:
     @property
     def n_churned(self) -> int:
         return int(self.frame["churned"].sum())
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedTable:
+    """Exports as loaded (with their row accounting), the customer table built from them, and the settings."""
+
+    exports: Exports
+    table: CustomerTable
+    config: Config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,9 +132,6 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     are no dates); a cancellation-like event; inactivity (last event at least `inactivity_days` before as_of,
     churn date = last event). Behaviour features use only events strictly before each customer's end date.
     """
-    from churnwhy.config import Config
-    from churnwhy.errors import InputError
-
     config = config or Config()
     as_of = config.as_of or exports.data_end
     if as_of is None and not _tenure_only(exports):
@@ -483,11 +482,11 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
 
 
 def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
-    """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on two threads.
+    """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on worker_count() threads.
 
     `init()` makes one thread's accumulators, `add(acc, slice)` folds a slice into them, `combine` holds the
-    ufunc that merges the two threads' results, one per accumulator. Slices bound the temporary arrays (and,
-    for events spilled to disk, what is read at a time); numpy releases the GIL, so both cores work; every
+    ufunc that merges the threads' results, one per accumulator. Slices bound the temporary arrays (and,
+    for events spilled to disk, what is read at a time); numpy releases the GIL, so every thread keeps a core busy; every
     reduction used is exact and order-free (integer sums, min, max), so the result does not depend on the
     slicing."""
     slices = [(i, min(i + BEHAVIOUR_CHUNK, events.height)) for i in range(0, events.height, BEHAVIOUR_CHUNK)]
@@ -498,9 +497,12 @@ def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ign
             add(acc, events.slice(a, b - a))
         return acc
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        one, two = pool.map(run, [slices[0::2], slices[1::2]])
-    return [f(x, y, out=x) for f, x, y in zip(combine, one, two, strict=True)]  # in place: no third copy
+    k = min(worker_count(), max(1, len(slices)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=k) as pool:
+        first, *rest = pool.map(run, [slices[i::k] for i in range(k)])
+    for other in rest:  # in place into the first thread's accumulators: no extra copy
+        first = [f(x, y, out=x) for f, x, y in zip(combine, first, other, strict=True)]
+    return first
 
 
 def _event_days(ev: pl.DataFrame) -> np.ndarray:

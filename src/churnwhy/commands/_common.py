@@ -68,7 +68,11 @@ def build_config(path: Path | None, config: Path | None, as_of: str | None = Non
             parsed_as_of = dt.date.fromisoformat(as_of)
         except ValueError:
             raise ChurnwhyError(f"--as-of must be a date like 2024-12-31, got {as_of!r}") from None
-    return Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
+    from churnwhy.pipeline import validate_model_settings
+
+    cfg = Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
+    validate_model_settings(cfg)  # [reasons] and [drivers]: the models' parsers, before any work (exit 2)
+    return cfg
 
 
 def check_outputs(path: Path, *, out: Path | None = None, rejects: Path | None = None, output: Path | None = None) -> None:

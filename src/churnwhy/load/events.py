@@ -14,12 +14,13 @@ from churnwhy.load.loaded import REJECT_SCHEMA
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, XHASH, Parsed, first_reason
 from churnwhy.load.read import ROW
 from churnwhy.load.spill import estimated_rows, spill_events
+from churnwhy.workers import worker_count
 
 HASH_SLICE = 5_000_000  # event rows hashed at a time in the duplicate check (bounds its temporaries)
 
 
 def read_events(tables: list[Parsed], customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None,
-            spill_above: int | None = None) -> tuple[EventCodes, pl.DataFrame]:
+                spill_above: int | None = None) -> tuple[EventCodes, pl.DataFrame]:
     """Every events file in one streaming pass into compact codes; rejected rows (file/row/reason) apart.
 
     Only the columns a table needs are read (projection pushdown); text is touched once per row (the id, by a
@@ -77,10 +78,10 @@ def read_events(tables: list[Parsed], customers: pl.DataFrame | None, links: dic
     # hash table cost 10x the time).
     hashes = np.empty(frame.height, np.uint64)
 
-    def fill(a: int) -> None:  # slices on two threads: Polars releases the GIL, one select alone used ~1 core
+    def fill(a: int) -> None:  # slices on worker_count() threads: Polars releases the GIL, one select alone used ~1 core
         hashes[a:a + HASH_SLICE] = frame.slice(a, HASH_SLICE).select(key_hash).to_series().to_numpy()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=worker_count()) as pool:
         list(pool.map(fill, range(0, frame.height, HASH_SLICE)))
     repeated = repeated_hashes(hashes)
     del hashes

@@ -13,6 +13,7 @@ from churnwhy.load.codes import SRC, EventCodes, named_types, type_names
 from churnwhy.load.duplicates import FLAGGED, SAME_EVENT, duplicate_rows, event_hash, marked_rows, no_rows, repeated_hashes
 from churnwhy.load.parse import REASON, Parsed
 from churnwhy.load.read import ROW
+from churnwhy.workers import worker_count
 
 SPILL_SLICE = 2_500_000  # event rows read at a time (a thread) when the events are spilled to disk
 SPILL_PARTITION = 25_000_000  # hashes sorted at a time when spilled (200 MB)
@@ -33,11 +34,12 @@ def estimated_rows(tables: list[Parsed]) -> int:
 
 
 def spill_events(query: pl.LazyFrame, tables: list[Parsed], ids: pl.Series, sources: tuple[str, ...],
-           same: tuple[str, ...] = SAME_EVENT) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
+                 same: tuple[str, ...] = SAME_EVENT) -> tuple[EventCodes, pl.DataFrame, pl.DataFrame]:
     """The events pass through files in a temporary folder, so that memory does not grow with the events: the
-    pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time (two slices on two
-    threads); the duplicate check sorts its hashes one hash range (about SPILL_PARTITION hashes) at a time. Same
-    codes, rejects and counts as in memory, at the cost of writing and reading the events a few times."""
+    pass is sunk to disk as it streams; the checks read it back SPILL_SLICE rows at a time (a slice per thread, at
+    most two: spilling is for bounded memory); the duplicate check sorts its hashes one hash range (about
+    SPILL_PARTITION hashes) at a time. Same codes, rejects and counts as in memory, at the cost of writing and
+    reading the events a few times."""
     folder = tempfile.TemporaryDirectory(prefix="churnwhy-events-")
     tmp = Path(folder.name)
     query.sink_ipc(tmp / "read.arrow")
@@ -56,8 +58,8 @@ def spill_events(query: pl.LazyFrame, tables: list[Parsed], ids: pl.Series, sour
         p.n_rows = int(per_file[i])
     marked = pl.concat(marked_parts) if marked_parts else no_rows()
     names, enum = type_names(pl.concat(exported).unique() if exported else pl.Series("event_type", [], pl.Categorical))
-    # 2. the valid rows with their types named, written in parts; their hashes, by hash range, to files (two
-    # slices at a time: Polars and numpy release the GIL)
+    # 2. the valid rows with their types named, written in parts; their hashes, by hash range, to files (a
+    # slice per thread, at most two at a time: Polars and numpy release the GIL)
     ranges = max(1, -(-n // SPILL_PARTITION))
     starts = list(range(0, n, SPILL_SLICE)) or [0]  # no rows at all: one empty part keeps the schema
     parts = [tmp / f"valid-{k:06d}.arrow" for k in range(len(starts))]
@@ -70,7 +72,7 @@ def spill_events(query: pl.LazyFrame, tables: list[Parsed], ids: pl.Series, sour
         for r in range(ranges):
             h[which == r].tofile(tmp / f"hashes-{r}-{k:06d}.u64")
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=worker_count(cap=2)) as pool:
         list(pool.map(write, range(len(starts))))
     (tmp / "read.arrow").unlink()
     per_range = []

@@ -31,6 +31,7 @@ from churnwhy.models.drivers_design import DriverDesign, unit_of
 from churnwhy.models.drivers_effects import holm_effects, not_estimable, read_effects, separated_levels
 from churnwhy.models.drivers_families import WHATS, DriverSettings, assign_families
 from churnwhy.models.drivers_prep import screen_columns, stratified_sample
+from churnwhy.models.features import Prepared
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import DriverEffect, DriversResult, FamilyAttribution
 from churnwhy.table import COUNT_PREFIX, MONTH_DAYS, RATE_PREFIX, CustomerTable
@@ -46,18 +47,21 @@ _T, _E, _S = "__tenure", "__churned", "__stratum"
 ATTRIBUTES = "attributes"  # the attribution group of the customer attributes
 
 
-def fit_drivers(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> DriversResult:
-    """Cox hazard ratios per behaviour feature and attributable churn per family; `skipped` says why when it can't."""
-    return fit_driver_model(table, config, horizon_days=horizon_days).result()
+def fit_drivers(table: CustomerTable, config: Config, *, horizon_days: int | None = None,
+                matrix: Prepared | None = None) -> DriversResult:
+    """Cox hazard ratios per behaviour feature and attributable churn per family; `skipped` says why when it can't.
+    `matrix`: the table's feature_matrix when the caller has built it (the pipeline shares one with every model)."""
+    return fit_driver_model(table, config, horizon_days=horizon_days, matrix=matrix).result()
 
 
-def fit_driver_model(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> CoxDrivers:
+def fit_driver_model(table: CustomerTable, config: Config, *, horizon_days: int | None = None,
+                     matrix: Prepared | None = None) -> CoxDrivers:
     """The fitted CoxDrivers itself, for callers that score customers with it (predict_churn, predict_log_hazard)."""
     settings = DriverSettings.from_config(config, horizon_days=horizon_days)
     with single_blas_thread():  # small dense algebra: BLAS threads cost more than they save (models/threads.py)
         return CoxDrivers(
             settings, max_segment_levels=config.max_segment_levels, min_segment_size=config.min_segment_size
-        ).fit(table)
+        ).fit(table, matrix=matrix)
 
 
 class CoxDrivers(DriverDesign):
@@ -77,9 +81,9 @@ class CoxDrivers(DriverDesign):
         self.random_state = random_state
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, table: CustomerTable, features: Sequence[str] | None = None) -> CoxDrivers:
+    def fit(self, table: CustomerTable, features: Sequence[str] | None = None, *, matrix: Prepared | None = None) -> CoxDrivers:
         """Fit on `features` (default: table.features) and the customer attributes. Never raises on bad data:
-        see notes_ and skipped_."""
+        see notes_ and skipped_. `matrix`: the table's feature_matrix, when built already."""
         s = self.settings
         seed = s.seed if self.random_state is None else self.random_state
         rng = np.random.default_rng(seed)
@@ -112,7 +116,7 @@ class CoxDrivers(DriverDesign):
                 f"only {self.n_events_} churn event(s); a hazard model needs at least {s.min_events} to say anything"
             )
         rows = np.flatnonzero(valid)
-        x_all, names = self._design(table, behaviour, rows)
+        x_all, names = self._design(table, behaviour, rows, matrix)
         if not names:
             return self._skip("no behaviour feature and no customer attribute to fit (no events export, no attributes?)")
         t_all, e_all = tenure[rows], churned[rows]
