@@ -19,6 +19,7 @@ from churnwhy.config import Config
 from churnwhy.models.drivers import fit_drivers
 from churnwhy.models.silent import infer_silent_reasons
 from churnwhy.render.drivers import drivers_markdown, drivers_view
+from churnwhy.table import LoadedTable
 
 
 def _with_reasons(table):
@@ -38,10 +39,12 @@ def _with_reasons(table):
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """A stand-in for loading (the table given) so that the command is tested on its own."""
+    """A stand-in for loading (the table given, its reasons as they are) so that the command is tested on its own."""
     table = _with_reasons(simulate(2000, seed=1))
-    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: types.SimpleNamespace(table=table))
-    monkeypatch.setattr(pipeline, "add_reasons", lambda table, config, infer=True: table)
+    exports = types.SimpleNamespace()
+    exports.without_event_rows = lambda: exports
+    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: LoadedTable(exports, table, config))
+    monkeypatch.setattr("churnwhy.models.reasons.attach_stated_reasons", lambda table, config=None: (table, None))
     return table
 
 

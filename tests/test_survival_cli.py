@@ -20,7 +20,7 @@ from churnwhy.config import Config
 from churnwhy.models.survival import fit_survival
 from churnwhy.render.plots import write_plots
 from churnwhy.render.survival import km_chart, survival_view
-from churnwhy.table import CustomerTable
+from churnwhy.table import CustomerTable, LoadedTable
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -44,10 +44,14 @@ def _table(n: int = 300, seed: int = 0) -> CustomerTable:
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """A stand-in for loading (the table given) so that the command is tested on its own."""
+    """A stand-in for loading (the table given, its reasons as they are) so that the command is tested on its own."""
     table = _table()
-    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: types.SimpleNamespace(table=table))
-    monkeypatch.setattr(pipeline, "add_reasons", lambda table, config, infer=True: table)
+    exports = types.SimpleNamespace()
+    exports.without_event_rows = lambda: exports
+    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: LoadedTable(exports, table, config))
+    monkeypatch.setattr("churnwhy.models.reasons.attach_stated_reasons", lambda table, config=None: (table, None))
+    monkeypatch.setattr("churnwhy.models.silent.infer_silent_reasons",
+                        lambda table, config, matrix=None: (table, types.SimpleNamespace(skipped="a stand-in")))
     return table
 
 

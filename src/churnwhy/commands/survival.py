@@ -20,6 +20,7 @@ from churnwhy.commands._common import (
     err_console,
     handle_errors,
     out_console,
+    warn_failed_sections,
 )
 from churnwhy.errors import ChurnwhyError
 
@@ -60,8 +61,7 @@ def survival(
 ) -> None:
     """Retention over time: Kaplan-Meier curves by segment, log-rank tests, cohort matrix, churn reasons over time."""
     # Imported here so that `churnwhy --help` stays fast and works while the pipeline is still being built.
-    from churnwhy.models.survival import fit_survival
-    from churnwhy.pipeline import add_reasons, load_table
+    from churnwhy.pipeline import analyze
 
     if format == Format.markdown:
         raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
@@ -70,8 +70,9 @@ def survival(
 
         check_output_dir(plots, flag="--plots", ours=lambda p: True)
     cfg = build_config(path, config, as_of)
-    table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
-    result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
+    report = analyze(path, cfg, sections=("survival",), by=tuple(by or ()), cohort_period=period.value)
+    warn_failed_sections(report, quiet)  # a bug in a step survival reads from (reasons): said, not hidden
+    result = report.survival.require()
     err = err_console()
     written: list[Path] = []
     if plots is not None:

@@ -17,6 +17,7 @@ import polars as pl
 from churnwhy.config import Config
 from churnwhy.models.actions import applied_rules, assign, playbook
 from churnwhy.models.drivers_families import DriverSettings
+from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.revenue import monthly_value
 from churnwhy.models.risk import RiskModel, RiskSettings
 from churnwhy.models.risk_eval import backtest, cross_validated
