@@ -37,7 +37,7 @@ _NEEDS_INFERRED = {"inferred", "survival", "revenue", "concentration", "beliefs"
 
 
 def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Path | str | None = None,
-               progress=None) -> LoadedTable:  # type: ignore[no-untyped-def]
+               progress: Progress | None = None) -> LoadedTable:
     """Load the exports under `path` and build the per-customer table; `rejects_to` gets the rejected rows as CSV
     (written before --strict can stop the run, so the user sees what to fix); `progress(stage)` hears of each."""
     step = progress or (lambda stage: None)
@@ -156,17 +156,17 @@ class _Run:
         from churnwhy.models.reason_shares import fit_reasons
         from churnwhy.models.reasons import attach_stated_reasons
 
-        attached: list[Any] = []
+        attached: list[tuple[CustomerTable, Any]] = []
 
         def attach() -> tuple[Any, str | None]:
-            attached.extend(attach_stated_reasons(table, self.config))
+            attached.append(attach_stated_reasons(table, self.config))
             return None, None
 
         failed = _attempt("reasons", attach)
         if not attached:  # recorded even when the reasons section was not asked for: never swallowed
             self.done["reasons"] = failed
             return table
-        stated, fit = attached
+        stated, fit = attached[0]
         self.section("reasons", lambda: (fit_reasons(stated, fit.summary, self.config, by=by, period=period,
                                                      examples=examples), None))
         return stated
@@ -263,7 +263,7 @@ def past_table(loaded: LoadedTable, horizon_days: int | None = None,
     if cutoff is None:
         return None
     starts = loaded.table.frame["start_date"].drop_nulls()
-    if starts.len() == 0 or starts.min() >= cutoff:
+    if not (starts < cutoff).any():  # nobody had started by then (or no start dates at all)
         return f"backtest: no customer had started by the cutoff {cutoff} (analysis date - {h} days)"
     if progress is not None:
         progress("rebuilding the customer table as of the backtest cutoff")
@@ -294,8 +294,9 @@ def _survival(table: CustomerTable, config: Config, by: tuple[str, ...],
               cohort_period: str | None) -> tuple[Any, str | None]:
     from churnwhy.models.survival import fit_survival
 
-    extra = {"cohort_period": cohort_period} if cohort_period is not None else {}
-    return fit_survival(table, by=by, config=config, **extra), None
+    if cohort_period is None:
+        return fit_survival(table, by=by, config=config), None
+    return fit_survival(table, by=by, config=config, cohort_period=cohort_period), None
 
 
 def _at_risk(table: CustomerTable, config: Config, past: CustomerTable | str | None, horizon_days: int | None,

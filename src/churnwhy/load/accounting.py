@@ -4,6 +4,7 @@ rejects in file and row order, and the latest date in the data."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 
@@ -14,7 +15,7 @@ from churnwhy.load.read import ROW
 
 
 def _rejects_of(p: Parsed) -> pl.DataFrame:
-    return p.frame.filter(pl.col(REASON).is_not_null()).select(
+    return p.rows.filter(pl.col(REASON).is_not_null()).select(
         pl.lit(p.raw.name).alias("source"), pl.col(ROW).cast(pl.Int64).alias("row"), pl.col(REASON).alias("reason"),
         pl.col(REJECT_COL).alias("column"), pl.col(REJECT_VAL).alias("value"),
     )
@@ -43,8 +44,8 @@ def account(parsed: dict[str, list[Parsed]], late: list[pl.DataFrame]) -> tuple[
     return sorted(reports, key=lambda r: r.name), rejects
 
 
-def latest_date(customers, events: EventCodes | None, surveys) -> dt.date | None:
-    ends = []
+def latest_date(customers: pl.DataFrame | None, events: EventCodes | None, surveys: pl.DataFrame | None) -> dt.date | None:
+    ends: list[Any] = []  # the columns' latest values (datetimes; polars types a max as any scalar)
     for df, cols in ((customers, ("signup_date", "churn_date")), (surveys, ("survey_date",))):
         if df is None:
             continue

@@ -29,7 +29,7 @@ def read_events(tables: list[Parsed], customers: pl.DataFrame | None, links: dic
     Above `spill_above` (estimated) rows the pass writes to disk instead of memory (spill_events)."""
     plans = []
     for i, p in enumerate(tables):
-        lf = p.frame.with_columns(pl.lit(i, pl.UInt16).alias(SRC))
+        lf = p.plan.with_columns(pl.lit(i, pl.UInt16).alias(SRC))
         if "customer_id" not in lf.collect_schema().names():
             lf = lf.with_columns(pl.lit(None, pl.String).alias("customer_id"))
         plans.append(lf)

@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
@@ -47,7 +48,7 @@ class FileReport:
     date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "notes": list(self.notes),
                 "delimiter": {"\t": "tab"}.get(self.delimiter or "", self.delimiter)}
 

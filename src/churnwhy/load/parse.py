@@ -6,8 +6,10 @@ import dataclasses
 import fnmatch
 import functools
 import re
+from typing import Any
 
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from churnwhy.config import Config
 from churnwhy.errors import InputError
@@ -20,6 +22,8 @@ from churnwhy.load.read import READ_REASONS, READ_REJECT, READ_VALUE, ROW, RawTa
 REASON = "__reject"
 REJECT_COL = "__reject_col"
 REJECT_VAL = "__reject_val"
+# A reject check: (is_bad, reason, column, raw value); the first that holds names a row's reject.
+Check = tuple[pl.Expr, str, str | None, pl.Expr | None]
 XHASH = "__xhash"  # a hash of an event row's other exported columns (when it has any)
 
 
@@ -33,9 +37,20 @@ class Parsed:
     date_formats: dict[str, str]
     notes: list[str]
     segment_sources: dict[str, str]  # source column -> segment name (customers tables)
-    checks: tuple = ()  # events: (is_bad, reason, column, raw value), the id check, the key used, and the
+    checks: tuple[Any, ...] = ()  # events: (is_bad, reason, column, raw value), the id check, the key used, and the
     # step computing what they read, for event_rejects
     n_rows: int | None = None  # rows in the file, counted by the pass that reads them (events: in read_events)
+
+    @property
+    def rows(self) -> pl.DataFrame:
+        """A customers or surveys table's parsed rows (read when parsed)."""
+        assert isinstance(self.frame, pl.DataFrame), self.raw.name
+        return self.frame
+
+    @property
+    def plan(self) -> pl.LazyFrame:
+        """An events table's rows, not read yet: one streaming pass reads every events file (events.read_events)."""
+        return self.frame.lazy()
 
 
 # --- mapping -------------------------------------------------------------------------------------------------
@@ -108,10 +123,10 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> Parsed:
     inputs = _Inputs(schema)
     exprs: list[pl.Expr] = [pl.col(ROW)]
     key_exprs: list[pl.Expr] = []
-    checks: list[tuple[pl.Expr, str, str | None, pl.Expr | None]] = []  # (is_bad, reason, column, raw value)
+    checks: list[Check] = []
     if READ_REJECT in schema:  # rows the reader could not read (first_reason puts these first)
-        seen = inputs.text(READ_REJECT)
-        checks += [(seen == why, why, None, inputs.text(READ_VALUE)) for why in READ_REASONS]
+        unread = inputs.text(READ_REJECT)
+        checks += [(unread == why, why, None, inputs.text(READ_VALUE)) for why in READ_REASONS]
     if "customer_id" in m:
         src = m["customer_id"]
         key_exprs.append(V.identifier(src, schema[src], inputs.text(src), float_like=float_like).alias("customer_id"))
@@ -126,7 +141,8 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> Parsed:
     for canon, spec in specs.items():
         src = m[canon]
         text = inputs.text(src) if spec.kind != "native" and schema[src] == pl.String else None
-        seen = sample[src].drop_nulls()  # type: ignore[index]
+        assert sample is not None  # every date column is in the sample
+        seen = sample[src].drop_nulls()
         fixed = {f: v for f in spec.formats if (v := fixed_width(f, seen)) is not None} if text is not None else {}
         cache = seen.n_unique() < 0.5 * seen.len()  # timestamps rarely repeat; dates do
         exprs.append(parse_expr(src, spec, schema[src], text, step=inputs.step, fixed=fixed, cache=cache).alias(canon))
@@ -199,10 +215,10 @@ def _parse(raw: RawTable, mapping: TableMapping, config: Config) -> Parsed:
         lazy = values(raw.frame).with_columns(reason).drop(inputs.helpers)
         used = pl.coalesce([pl.col(n) for n in key_names]) if key_names else pl.lit(None, pl.String)
         return Parsed(raw, mapping, lazy, dates, notes, {}, (tuple(checks), id_missing, used, values))
-    df = values(raw.frame).with_columns(first_reason(checks, id_missing)).drop(inputs.helpers)
+    query = values(raw.frame).with_columns(first_reason(checks, id_missing)).drop(inputs.helpers)
     if "churn_date" in specs:
-        df = df.with_columns(without_open_end("churn_date"))
-    df = df.collect()
+        query = query.with_columns(without_open_end("churn_date"))
+    df = query.collect()
     if mapping.role == "customers":
         df = _dedupe_customers(df)
     return Parsed(raw, mapping, df, dates, notes, segment_sources, n_rows=df.height)
@@ -258,15 +274,15 @@ class _Inputs:
         return staged.select(*exprs, *[pl.col(n) for n in self.texts], *self.kept.values())
 
 
-def first_reason(checks: list, id_missing: pl.Expr) -> list[pl.Expr]:
+def first_reason(checks: list[Check], id_missing: pl.Expr) -> list[pl.Expr]:
     """The first failing check names the row's reject reason, column and offending value; rows the reader
     could not read come first (their other columns are empty or cut)."""
     first = [c for c in checks if c[1] in READ_REASONS]
     ordered = [*first, (id_missing, "missing_id", None, None), *[c for c in checks if c[1] not in READ_REASONS]]
     bad, why, col, val = ordered[0]
-    reason = pl.when(bad).then(pl.lit(why))
-    column = pl.when(bad).then(pl.lit(col, pl.String))
-    value = pl.when(bad).then(val if val is not None else pl.lit(None, pl.String))
+    reason: Then | ChainedThen = pl.when(bad).then(pl.lit(why))
+    column: Then | ChainedThen = pl.when(bad).then(pl.lit(col, pl.String))
+    value: Then | ChainedThen = pl.when(bad).then(val if val is not None else pl.lit(None, pl.String))
     for bad, why, col, val in ordered[1:]:
         reason = reason.when(bad).then(pl.lit(why))
         column = column.when(bad).then(pl.lit(col, pl.String))

@@ -12,7 +12,7 @@ from churnwhy.load.read import ROW
 
 
 def valid_rows(p: Parsed) -> pl.DataFrame:
-    return p.frame.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
+    return p.rows.filter(pl.col(REASON).is_null()).drop(REASON, REJECT_COL, REJECT_VAL)
 
 
 def resolve_ids(df: pl.DataFrame, customers: pl.DataFrame | None, links: dict[str, pl.DataFrame] | None) -> pl.DataFrame:
@@ -71,7 +71,8 @@ def end_before_start(customers: pl.DataFrame, tables: list[Parsed]) -> tuple[pl.
     return customers.filter(~pl.col("customer_id").is_in(bad["customer_id"].implode())), pl.concat(records)
 
 
-def read_surveys(tables, customers, links) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_surveys(tables: list[Parsed], customers: pl.DataFrame | None,
+                 links: dict[str, pl.DataFrame] | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     df = resolve_ids(stack_valid(tables), customers, links)
     if REASON not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REJECT_COL),
