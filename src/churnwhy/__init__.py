@@ -9,8 +9,6 @@ Library first: `load_exports` -> `build_customer_table` -> models -> `Report`; t
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from churnwhy.config import Config
 from churnwhy.errors import (
     ChurnwhyError, ConfigError, DateFormatError, InputError, InternalError, MappingError, OutputError,
@@ -25,6 +23,7 @@ from churnwhy.results.reasons import ReasonsResult
 from churnwhy.results.risk import AtRiskResult, BeliefsResult, ConcentrationResult, RevenueResult
 from churnwhy.results.survival import SurvivalResult
 from churnwhy.table import CustomerTable, LoadedTable, build_customer_table
+from churnwhy.version import __version__
 
 __all__ = [
     # the library's calls

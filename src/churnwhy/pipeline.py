@@ -331,7 +331,8 @@ def _beliefs(config: Config, reasons: Section, inferred: Section) -> tuple[Any, 
     """[beliefs] (or the external benchmark) against the headline reason mix the report leads with."""
     from churnwhy.checks import headline_shares
     from churnwhy.models.beliefs import evaluate
+    from churnwhy.results.contract import named
 
-    doc = {"reasons": {**reasons.to_dict(), "inferred": inferred.to_dict()}}
+    doc = named({"reasons": {**reasons.to_dict(), "inferred": inferred.to_dict()}})
     result = evaluate(config.beliefs, {axis: headline_shares(doc, axis) for axis in ("why", "what")})
     return result, result.skipped

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt,
-    ConfigOpt,
-    Format,
-    FormatOpt,
-    PathArg,
-    QuietOpt,
-    build_config,
-    err_console,
-    handle_errors,
-    out_console,
-    warn_failed_sections,
+    Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console, warn_failed_sections,
 )
 
 HorizonOpt = Annotated[
@@ -32,23 +21,25 @@ def drivers(
     path: PathArg,
     format: FormatOpt = Format.table,
     horizon: HorizonOpt = None,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
     # Imported here so that `churnwhy --help` stays fast.
     from churnwhy.pipeline import analyze
 
-    cfg = build_config(path, config, as_of)
+    cfg = run.build_config(path)
     report = analyze(path, cfg, sections=("drivers", "inferred"), horizon_days=horizon)
-    warn_failed_sections(report, quiet)  # a bug in a step the drivers read from (stated reasons): said, not hidden
+    warn_failed_sections(report, run.quiet)  # a bug in a step the drivers read from (stated reasons): said, not hidden
     result = report.drivers.require()
     # The silent churners' reasons, when stated reasons could be read to learn from (else the drivers alone).
     silent = report.inferred.require() if report.reasons.error is None else None
     if format == Format.json:
+        from churnwhy.render.files import dumps
+        from churnwhy.results.contract import stamped
+
         payload = {"drivers": result.to_dict(), "silent": silent.to_dict() if silent is not None else None}
-        typer.echo(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False))
+        typer.echo(dumps(stamped(payload)), nl=False)
     elif format == Format.markdown:
         from churnwhy.render.drivers import drivers_markdown
 
@@ -58,7 +49,7 @@ def drivers(
 
         console = out_console()
         console.print(drivers_view(result, silent))
-    if not quiet and format != Format.markdown:
+    if not run.quiet and format != Format.markdown:
         from churnwhy.render.drivers import print_notes
 
         err = err_console()

@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, build_config, handle_errors, out_console,
-)
+from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, handle_errors, out_console
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="A segment column to break the shares down by.")]
 ExamplesOpt = Annotated[bool, typer.Option(
@@ -22,10 +20,9 @@ def reasons(
     by: ByOpt = None,
     period: PeriodOpt = None,
     format: FormatOpt = Format.table,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    quiet: QuietOpt = False,
     include_examples: ExamplesOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Why they left, as they said it: reason codes and free text on the why and what axes, with 95% CIs.
 
@@ -38,12 +35,14 @@ def reasons(
 
     if period not in (None, "month", "quarter"):
         raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
-    cfg = build_config(path, config, as_of)
+    cfg = run.build_config(path)
     # --by: no such column, or one that identifies customers, is exit 2 before any model runs
     report = analyze(path, cfg, sections=("reasons",), reasons_by=by, period=period, include_examples=include_examples)
     result = report.reasons.require()
     if format is Format.json:
-        typer.echo(dumps({"schema_version": "1.0", **result.to_dict()}), nl=False)
+        from churnwhy.results.contract import stamped
+
+        typer.echo(dumps(stamped(result.to_dict())), nl=False)
     elif format is Format.markdown:
         typer.echo(reasons_markdown(result), nl=False)
     else:
