@@ -42,6 +42,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -110,6 +111,34 @@ class MonthlyCounts:
     @property
     def sampled(self) -> bool:
         return self.customer_ids.len() < self.n_population
+
+
+@runtime_checkable
+class EventAggregates(Protocol):
+    """Events held by another engine (churnwhy.engine.spark): the per-customer sums the table reads, computed
+    where the events are. Customers are numbered as in load.exports.EventCodes (`ids`), event types are the
+    codes of the Enum in `schema["event_type"]`; each method returns what the in-process function named in its
+    docstring computes from EventCodes, row for row (tests/test_engine_spark.py compares them)."""
+
+    ids: pl.Series
+
+    @property
+    def schema(self) -> pl.Schema: ...
+
+    def first_days(self) -> pl.DataFrame:
+        """__cidx, start_date (first event day) of the customers with events, by __cidx (_base_customers)."""
+
+    def event_summary(self, as_of: dt.date, cancel_codes: list[int]) -> pl.DataFrame:
+        """_event_summary: __cidx 0..n-1, first_event, last_event, first_cancel."""
+
+    def type_counts(self) -> pl.DataFrame:
+        """event_type (str), len: events per type."""
+
+    def behaviour_sums(self, spans: pl.DataFrame, lookback: int, groups: list[list[int]], names: list[str]) -> pl.DataFrame:
+        """_behaviour_sums."""
+
+    def monthly_counts(self, spans: pl.DataFrame, groups: list[list[int]], pick: np.ndarray) -> pl.DataFrame:
+        """_monthly_counts' counts (customer_id, month, type, n) for the customer numbers in `pick`."""
 
 
 # --- building the table --------------------------------------------------------------------------------------
@@ -205,7 +234,8 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
         # event codes number customers by their row here (EventCodes.ids is this customer_id column)
         cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
-    first = (events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
+    first = (events.first_days() if isinstance(events, EventAggregates) else
+             events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
              .collect(engine="streaming").sort(CIDX))
     return first.with_columns(
         events.ids.gather(first[CIDX]).alias("customer_id"),
@@ -224,13 +254,15 @@ def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ig
 
 def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     """Per customer number: first event, last non-cancellation event and first cancellation, up to as_of."""
+    if isinstance(events, EventAggregates):
+        return events.event_summary(as_of, _type_codes(events, cancel_re, cancel=True))
     n, lo, hi = events.ids.len(), np.iinfo(np.int32).min, np.iinfo(np.int32).max
     cancel = np.zeros(len(events.schema["event_type"].categories), dtype=bool)
     cancel[_type_codes(events, cancel_re, cancel=True)] = True
     cutoff = (as_of - dt.date(1970, 1, 1)).days
 
     def add(acc: list[np.ndarray], ev: pl.DataFrame) -> None:
-        day, cidx = _event_days(ev), ev[CIDX].to_numpy()
+        day, cidx = event_days(ev), ev[CIDX].to_numpy()
         seen = day <= cutoff
         is_cancel = cancel[ev["event_type"].to_physical().to_numpy()]
         np.minimum.at(acc[0], cidx[seen], day[seen])
@@ -369,7 +401,8 @@ def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):
     Each event finds its customer's dates by position (customers are numbered 0..n-1 in the event codes);
     the sums are dense per-customer arrays (_behaviour_sums)."""
     cats = events.schema["event_type"].categories.to_list()
-    counts = (events.lazy().group_by("event_type").len().collect(engine="streaming")
+    counts = (events.type_counts() if isinstance(events, EventAggregates) else
+              events.lazy().group_by("event_type").len().collect(engine="streaming")
               .with_columns(pl.col("event_type").cast(pl.String)))
     counts = counts.sort(["len", "event_type"], descending=[True, False])
     not_cancel = set(_type_codes(events, cancel_re, cancel=False))
@@ -378,7 +411,9 @@ def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):
     spans = frame.select(CIDX, "start_date", "end_date").collect()
     groups = ([[cats.index(t)] for t in types if t != "other_events"]
               + ([[cats.index(t) for t in kept[MAX_EVENT_TYPES:]]] if len(kept) > MAX_EVENT_TYPES else []))
-    agg = _behaviour_sums(events, spans, lookback, groups, [f"{COUNT_PREFIX}{t}" for t in types])
+    names = [f"{COUNT_PREFIX}{t}" for t in types]
+    agg = (events.behaviour_sums(spans, lookback, groups, names) if isinstance(events, EventAggregates)
+           else _behaviour_sums(events, spans, lookback, groups, names))
     monthly = _monthly_counts(events, spans, groups)
     # The window's first half lies before signup: there is no "before" to compare with (it is not zero change).
     half_before_signup = pl.col("start_date").is_not_null() & (
@@ -417,12 +452,21 @@ def _monthly_counts(events, spans: pl.DataFrame, groups: list[list[int]]) -> Mon
     The sample (MONTHLY_CUSTOMERS, drawn with a fixed seed over customer numbers, so the same input gives the
     same sample) bounds the work: the drivers fit their counting-process model on it. Vectorised per slice."""
     n = events.ids.len()
-    ncodes = len(events.schema["event_type"].categories)
     lo = np.iinfo(np.int32).min
     start, end = _dense_spans(spans, n, lo)
     eligible = np.flatnonzero((start != lo) & (end != lo))
     pick = eligible if eligible.size <= MONTHLY_CUSTOMERS else np.sort(
         np.random.default_rng(0).choice(eligible, MONTHLY_CUSTOMERS, replace=False))
+    ids = events.ids.gather(pl.Series(pick.astype(np.uint32)))
+    counts = (events.monthly_counts(spans, groups, pick) if isinstance(events, EventAggregates)
+              else _monthly_sums(events, groups, pick, start, end))
+    return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
+
+
+def _monthly_sums(events, groups: list[list[int]], pick: np.ndarray, start: np.ndarray, end: np.ndarray) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """_monthly_counts' counts, from the event codes in memory, a slice at a time."""
+    n = events.ids.len()
+    ncodes = len(events.schema["event_type"].categories)
     chosen = np.zeros(n, dtype=bool)
     chosen[pick] = True
     type_of = np.full(ncodes, -1, dtype=np.int16)  # physical event code -> index of its type (-1: not a feature)
@@ -432,21 +476,26 @@ def _monthly_counts(events, spans: pl.DataFrame, groups: list[list[int]]) -> Mon
     for a in range(0, events.height, BEHAVIOUR_CHUNK):
         ev = events.slice(a, min(BEHAVIOUR_CHUNK, events.height - a))
         cidx = ev[CIDX].to_numpy()
-        day = _event_days(ev)
+        day = event_days(ev)
         kind = type_of[ev["event_type"].to_physical().to_numpy()]
         keep = np.flatnonzero(chosen[cidx] & (kind >= 0) & (day < end[cidx]) & (day >= start[cidx]))
         if keep.size:
             c = cidx[keep]
             parts.append(pl.DataFrame({CIDX: c, "month": ((day[keep] - start[c]) // MONTH_DAYS).astype(np.int32),
                                        "type": kind[keep]}))
-    ids = events.ids.gather(pl.Series(pick.astype(np.uint32)))
-    if parts:
-        counts = (pl.concat(parts).group_by(CIDX, "month", "type").agg(pl.len().cast(pl.Int32).alias("n"))
-                  .sort(CIDX, "month", "type"))
-        counts = counts.select(events.ids.gather(counts[CIDX]).alias("customer_id"), "month", "type", "n")
-    else:
-        counts = pl.DataFrame(schema={"customer_id": pl.String, "month": pl.Int32, "type": pl.Int16, "n": pl.Int32})
-    return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
+    if not parts:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    return monthly_by_id(pl.concat(parts).group_by(CIDX, "month", "type").agg(pl.len().cast(pl.Int32).alias("n")), events.ids)
+
+
+MONTHLY_SCHEMA = {"customer_id": pl.String, "month": pl.Int32, "type": pl.Int16, "n": pl.Int32}
+
+
+def monthly_by_id(counts: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """__cidx, month, type, n -> MonthlyCounts.counts: sorted by customer number, month, type; ids as text."""
+    counts = counts.sort(CIDX, "month", "type")
+    return counts.select(ids.gather(counts[CIDX]).alias("customer_id"), pl.col("month").cast(pl.Int32),
+                         pl.col("type").cast(pl.Int16), pl.col("n").cast(pl.Int32))
 
 
 def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[list[int]], names: list[str]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -503,12 +552,18 @@ def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ign
     return [f(x, y, out=x) for f, x, y in zip(combine, one, two, strict=True)]  # in place: no third copy
 
 
-def _event_days(ev: pl.DataFrame) -> np.ndarray:
+def event_days(ev: pl.DataFrame) -> np.ndarray:
     """Event dates as days since 1970 (int32), floored like dt.date."""
     dtype = ev.schema["event_time"]
     if dtype.time_zone is None:
         return (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
     return ev["event_time"].dt.date().to_physical().to_numpy()
+
+
+def event_cents(ev: pl.DataFrame) -> np.ndarray:
+    """Event amounts in whole cents (float64 holding integers; no amount: 0): sums of them are exact."""
+    amount = ev["amount"].cast(pl.Float64).to_numpy()
+    return np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
 
 
 def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int) -> None:
@@ -521,13 +576,12 @@ def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: 
     by_code, window_cents, total_cents, last = acc
     n = last.size - 1
     cidx = ev[CIDX].to_numpy()
-    day = _event_days(ev)
+    day = event_days(ev)
     e = end[cidx]
     before = (day < e) & (day >= start[cidx])
     slot = np.where(before, cidx, n)
     np.maximum.at(last, slot, day)
-    amount = ev["amount"].cast(pl.Float64).to_numpy()
-    cents = np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    cents = event_cents(ev)
     np.add.at(total_cents, slot, cents)
     win_start = e - lookback
     w = np.flatnonzero(before & (day >= win_start))

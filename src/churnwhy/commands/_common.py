@@ -83,6 +83,12 @@ def check_outputs(path: Path, *, out: Path | None = None, rejects: Path | None =
             check_output_file(file, path, flag=flag)
 
 
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="Where the customer table is built: local (this process, the default) or "
+                             "spark (Apache Spark: local[2], --spark-master, or Spark Connect through SPARK_REMOTE).")]
+SparkMasterOpt = Annotated[
+    str | None, typer.Option("--spark-master", help="With --engine spark: the cluster's master URL (spark://host:7077, "
+                             "yarn, k8s://...); default local[2].")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="On an internal error (exit 3), show the whole traceback.")]
 INTERNAL_ERROR_EXIT = 3  # a bug in churnwhy, never the user's input: 1 is check's "threshold breached"
 _DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("churnwhy_debug", default=False)

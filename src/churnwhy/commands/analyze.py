@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
     handle_errors, out_console, warn_failed_sections,
 )
@@ -24,10 +25,11 @@ ExamplesOpt = Annotated[bool, typer.Option("--include-examples", help="Add a few
 
 
 def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet: bool, by: list[str] | None,
-         horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = (), rejects: Path | None = None):  # type: ignore[no-untyped-def]
+         horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = (), rejects: Path | None = None,
+         engine: str | None = None, spark_master: str | None = None):  # type: ignore[no-untyped-def]
     from churnwhy.pipeline import analyze
 
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    cfg = build_config(path, config, as_of, strict=strict or None, engine=engine, spark_master=spark_master)
     if extra_horizons:
         import dataclasses
 
@@ -63,6 +65,8 @@ def analyze(
     as_of: AsOfOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Load, attribute churn to reasons and drivers, draw retention curves: the whole story in one report."""
     from churnwhy.render.files import dumps
@@ -73,7 +77,8 @@ def analyze(
     check_outputs(path, out=out, rejects=rejects)
     if horizon is not None and horizon < 1:
         raise ChurnwhyError(f"--horizon must be a positive number of days, got {horizon}", hint="e.g. --horizon 365")
-    report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
+    report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects, engine=engine,
+                  spark_master=spark_master)
     if out is not None:
         written = write_outputs(report, out)
         if not quiet:
@@ -97,6 +102,8 @@ def check(
     as_of: AsOfOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Exit 1 when a retention threshold is breached, 0 when all hold, 2 on usage or input errors: for CI jobs."""
     from churnwhy.checks import parse_retention, parse_share, run_checks
@@ -110,7 +117,8 @@ def check(
                             hint="e.g. --max-churn-rate 0.05 --min-retention 90d=0.85 --max-share why=brand_failed:0.4")
     if max_churn_rate is not None and not 0 <= max_churn_rate <= 1:
         raise ChurnwhyError("--max-churn-rate must be between 0 and 1")
-    report = _run(path, config, as_of, strict, quiet, None, None, False, tuple(h for h, _ in retention))
+    report = _run(path, config, as_of, strict, quiet, None, None, False, tuple(h for h, _ in retention), engine=engine,
+                  spark_master=spark_master)
     if report.failed_sections:  # a bug, not a breach: never exit 1 for it (CI must tell them apart)
         first = report.failed_sections[0]
         raise InternalError(f"check cannot judge the thresholds: the {first.name} section {first.skipped}",
@@ -173,13 +181,15 @@ def report(
     as_of: AsOfOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Write one self-contained HTML page (works offline): curves, reasons, drivers and the cohort heatmap."""
     from churnwhy.render.files import write_text
     from churnwhy.render.html import html_report
 
     check_outputs(path, output=output)
-    result = _run(path, config, as_of, strict, quiet, by, None, include_examples)
+    result = _run(path, config, as_of, strict, quiet, by, None, include_examples, engine=engine, spark_master=spark_master)
     write_text(output, html_report(result))
     if not quiet:
         err_console().print(f"wrote {safe_text(output)}")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt,
     ConfigOpt,
     Format,
@@ -46,12 +47,14 @@ def drivers(
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
     # Imported here so that `churnwhy --help` stays fast.
     from churnwhy.pipeline import add_reasons, load_table
 
-    cfg = build_config(path, config, as_of)
+    cfg = build_config(path, config, as_of, engine=engine, spark_master=spark_master)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=False)
     result, silent = drivers_payload(table, cfg, horizon)
     if format == Format.json:

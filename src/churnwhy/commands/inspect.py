@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
     handle_errors, out_console,
 )
@@ -20,6 +21,8 @@ def inspect(
     as_of: AsOfOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Show the files found, their roles and column mapping, row accounting, and customers and churners found."""
     from churnwhy.pipeline import load_table
@@ -28,7 +31,7 @@ def inspect(
     from churnwhy.results.inspect import InspectResult
 
     check_outputs(path, rejects=rejects)
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    cfg = build_config(path, config, as_of, strict=strict or None, engine=engine, spark_master=spark_master)
     loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
         if not quiet:

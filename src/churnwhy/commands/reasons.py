@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, build_config, handle_errors, out_console,
 )
 
@@ -25,6 +26,8 @@ def reasons(
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     include_examples: ExamplesOpt = False,
 ) -> None:
     """Why they left, as they said it: reason codes and free text on the why and what axes, with 95% CIs.
@@ -40,7 +43,7 @@ def reasons(
 
     if period not in (None, "month", "quarter"):
         raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
-    cfg = build_config(path, config, as_of)
+    cfg = build_config(path, config, as_of, engine=engine, spark_master=spark_master)
     loaded = load_table(path, cfg)
     if by is not None:
         from churnwhy.models.survival import check_by

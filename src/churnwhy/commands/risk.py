@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, StrictOpt, build_config, err_console, handle_errors,
     out_console,
 )
@@ -30,6 +31,8 @@ def risk(
     as_of: AsOfOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Who is about to leave: churn probability within a horizon, revenue at risk, likely reason, top factors, action."""
     from churnwhy.commands.analyze import _progress
@@ -37,7 +40,7 @@ def risk(
     from churnwhy.pipeline import risk as run_risk
     from churnwhy.render.files import dumps, write_frame, write_json
 
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    cfg = build_config(path, config, as_of, strict=strict or None, engine=engine, spark_master=spark_master)
     with _progress(quiet) as step:
         loaded, section = run_risk(path, cfg, horizon_days=horizon, progress=step)
     doc = {"schema_version": SCHEMA_VERSION, "as_of": loaded.table.as_of.isoformat() if loaded.table.as_of else None,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from churnwhy.commands._common import (
+    EngineOpt, SparkMasterOpt,
     AsOfOpt,
     ConfigOpt,
     Format,
@@ -57,6 +58,8 @@ def survival(
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Retention over time: Kaplan-Meier curves by segment, log-rank tests, cohort matrix, churn reasons over time."""
     # Imported here so that `churnwhy --help` stays fast and works while the pipeline is still being built.
@@ -69,7 +72,7 @@ def survival(
         from churnwhy.render.files import check_output_dir
 
         check_output_dir(plots, flag="--plots", ours=lambda p: True)
-    cfg = build_config(path, config, as_of)
+    cfg = build_config(path, config, as_of, engine=engine, spark_master=spark_master)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
     result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
     err = err_console()

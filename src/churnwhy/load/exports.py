@@ -15,7 +15,7 @@ import operator
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -199,8 +199,16 @@ class _Parsed:
     n_rows: int | None = None  # rows in the file, counted by the pass that reads them (events: in _events)
 
 
-def load_exports(path: Path | str, config: Config | None = None) -> Exports:
-    """Read every export under `path` into validated customers, events and surveys tables."""
+# (events files as parsed, customers, link tables) -> (events, their rejected rows): see load_exports
+EventsReader = Callable[[list[_Parsed], pl.DataFrame | None, dict[str, pl.DataFrame] | None], tuple[object, pl.DataFrame]]
+
+
+def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None) -> Exports:
+    """Read every export under `path` into validated customers, events and surveys tables.
+
+    `events_reader` replaces the in-process events pass (_events) for another engine (churnwhy.engine.spark):
+    it gets the events files as parsed (mapping and formats decided from a sample, as here), the customers
+    and the link tables, sets each file's `n_rows` and returns the events and their rejected rows."""
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
@@ -242,7 +250,8 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
     events = surveys = None
     if parsed["events"]:
         try:
-            events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
+            events, bad = (_events(parsed["events"], customers, links, config.spill_events_above)
+                           if events_reader is None else events_reader(parsed["events"], customers, links))
         except pl.exceptions.ComputeError as exc:  # the events files are read here, in one lazy pass
             names = ", ".join(p.raw.name for p in parsed["events"])
             raise InputError(f"{names}: cannot be read ({short_error(exc)})",
