@@ -12,13 +12,27 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from churnwhy.config import Config
-from churnwhy.errors import ChurnwhyError
+from churnwhy.errors import (
+    ChurnwhyError, ConfigError, DateFormatError, InputError, InternalError, MappingError, OutputError,
+    StrictModeError, ThresholdBreached,
+)
 from churnwhy.load import Exports, load_exports
 from churnwhy.pipeline import LoadedTable, analyze, load_table
 from churnwhy.report import Report
+from churnwhy.results.drivers import DriversResult, SilentResult
+from churnwhy.results.inspect import InspectResult
+from churnwhy.results.reasons import ReasonsResult
+from churnwhy.results.risk import AtRiskResult, BeliefsResult, ConcentrationResult, RevenueResult
+from churnwhy.results.survival import SurvivalResult
 from churnwhy.table import CustomerTable, build_customer_table
 
 __all__ = [
-    "ChurnwhyError", "Config", "CustomerTable", "Exports", "LoadedTable", "Report", "__version__", "analyze",
-    "build_customer_table", "load_exports", "load_table",
+    # the library's calls
+    "Config", "__version__", "analyze", "build_customer_table", "load_exports", "load_table",
+    # what they return: the report and its typed sections
+    "AtRiskResult", "BeliefsResult", "ConcentrationResult", "CustomerTable", "DriversResult", "Exports",
+    "InspectResult", "LoadedTable", "ReasonsResult", "Report", "RevenueResult", "SilentResult", "SurvivalResult",
+    # what they raise: one tree under ChurnwhyError
+    "ChurnwhyError", "ConfigError", "DateFormatError", "InputError", "InternalError", "MappingError",
+    "OutputError", "StrictModeError", "ThresholdBreached",
 ]

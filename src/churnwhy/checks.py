@@ -75,7 +75,8 @@ def reason_share(doc: dict[str, Any], axis: str, label: str) -> float | None:
     """The headline share of a reason among churners: stated + inferred when inferred ran, else stated."""
     for share in headline_shares(doc, axis):
         if share["label"] == label:
-            return share["share"]
+            found: float | None = share["share"]
+            return found
     return None
 
 

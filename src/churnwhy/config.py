@@ -11,7 +11,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,13 @@ def _hints() -> dict[str, Any]:
     return typing.get_type_hints(Config)
 
 
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A Config field's default value (from its default_factory when it has one)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return typing.cast(Callable[[], Any], f.default_factory)()
+
+
 def check_types(values: Mapping[str, Any], where: str = "") -> None:
     """ConfigError for the first value that is not of its setting's declared type (`horizons = 30`, `seed = "x"`).
 
@@ -169,8 +176,7 @@ def check_types(values: Mapping[str, Any], where: str = "") -> None:
     for key, value in values.items():
         if key == "source" or key not in hints or _fits(value, hints[key]):
             continue
-        example = _EXAMPLES.get(key) or _toml(next(f.default if f.default is not dataclasses.MISSING else f.default_factory()
-                                                    for f in dataclasses.fields(Config) if f.name == key))
+        example = _EXAMPLES.get(key) or _toml(next(_default(f) for f in dataclasses.fields(Config) if f.name == key))
         name = _TABLES.get(key) or _NAMES.get(key, key)
         fix = f"write it as {name} with one line per entry" if key in _TABLES else f"e.g. {name} = {example}"
         raise ConfigError(f"{where}{name} must be {_describe(hints[key])}, got {_toml(value)}", hint=fix)

@@ -30,7 +30,11 @@ def demo(
     from churnwhy.demo import generate  # numpy/polars only when the command runs
 
     console = err_console()
-    note = (lambda msg: None) if quiet else (lambda msg: console.print(msg, markup=False, highlight=False, soft_wrap=True))
+
+    def note(msg: str) -> None:
+        if not quiet:
+            console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
     truth = generate(
         out_dir, customers=customers, seed=seed, format=fmt.value, messy=messy,
         events_per_customer=events_per_customer, progress=note,

@@ -125,7 +125,7 @@ def _rounded(d: Any) -> Any:
     return d
 
 
-def _summary(ctx: Context, writer: EventWriter, surveys: pl.DataFrame, seed: int, fmt: str, messy: bool, epc: float | None) -> dict:
+def _summary(ctx: Context, writer: EventWriter, surveys: pl.DataFrame, seed: int, fmt: str, messy: bool, epc: float | None) -> dict[str, Any]:
     pop, m = ctx.pop, ctx.model
     n, churners = pop.start.size, int(pop.churned.sum())
     names = (*m.events, CANCEL)

@@ -33,7 +33,7 @@ DOMAINS = ("example.com", "mail.example.org", "post.example.net")
 class Rejects:
     """Planted invalid rows by file and reason code (what the loader must report, exactly)."""
 
-    by_file: dict[str, Counter] = dataclasses.field(default_factory=dict)
+    by_file: dict[str, Counter[str]] = dataclasses.field(default_factory=dict)
 
     def add(self, file: str, code: str, k: int = 1) -> None:
         assert code in REJECT_CODES
@@ -138,7 +138,7 @@ def write_messy_customers(ctx: Context) -> None:
     )
     name = "crm/Customers.csv"
     rows = crm.rows()
-    extra: list[tuple] = []
+    extra: list[tuple[object, ...]] = []
     k = 0
     for _ in range(ctx.planted(2)):  # blank id
         r = list(rows[int(ctx.rng.integers(0, len(rows)))])
@@ -255,7 +255,7 @@ class EventWriter:
         self.names = (*ctx.model.events, CANCEL)
         self.title = tuple(n.replace("_", " ").title() for n in self.names)
         self.written = 0
-        self.by_type: Counter = Counter()
+        self.by_type: Counter[str] = Counter()
         self.sinks: dict[str, Sink] = {}
         self.order_no = 100_000
         self.sample_orders: pl.DataFrame | None = None
@@ -300,7 +300,8 @@ class EventWriter:
             self.ctx.files[spec.path] = "events"
         return self.sinks[spec.path]
 
-    def _month_frame(self, spec: MonthSpec, cust, etype, ts, amount) -> pl.DataFrame:
+    def _month_frame(self, spec: MonthSpec, cust: np.ndarray, etype: np.ndarray, ts: np.ndarray,
+                     amount: np.ndarray) -> pl.DataFrame:
         ids = self.ctx.ids[pl.Series(cust)]
         c_id, c_time, c_type, c_amt = spec.columns
         if spec.time == "typed":
@@ -319,7 +320,7 @@ class EventWriter:
         types = _label(self.title if spec.title_types else self.names, etype)
         return pl.DataFrame({c_id: ids, c_time: time, c_type: types, c_amt: pl.Series(amount).fill_nan(None)})
 
-    def _orders(self, cust, ts, amount) -> None:
+    def _orders(self, cust: np.ndarray, ts: np.ndarray, amount: np.ndarray) -> None:
         n = cust.size
         df = pl.DataFrame(
             {"Order ID": pl.Series(np.arange(self.order_no, self.order_no + n)).cast(pl.String).str.replace(r"^", "SO-"),

@@ -118,7 +118,8 @@ class DemoModel:
         """Baseline cumulative hazard per unit base rate: early_hazard * min(t, D) + max(t - D, 0)."""
         t = np.asarray(t, dtype=float)
         d = self.min_term_days
-        return self.early_hazard * np.minimum(t, d) + np.maximum(t - d, 0.0)
+        cumulative: np.ndarray = self.early_hazard * np.minimum(t, d) + np.maximum(t - d, 0.0)
+        return cumulative
 
     def time_for(self, h: np.ndarray) -> np.ndarray:
         """Inverse of `clock`: the tenure at which the cumulative hazard reaches h."""
@@ -139,7 +140,8 @@ class DemoModel:
     def target_mix(self) -> np.ndarray:
         """The 12 planted cell shares in CELLS order, normalised."""
         p = np.array([self.reason_mix.get(w, {}).get(c, 0.0) for w, c in CELLS], dtype=float)
-        return p / p.sum()
+        shares: np.ndarray = p / p.sum()
+        return shares
 
 
 @dataclasses.dataclass
@@ -165,7 +167,8 @@ class Population:
     @property
     def exposure(self) -> np.ndarray:
         """Days in each customer's behaviour window: min(tenure, 180), at least 1 (as the customer table)."""
-        return np.clip(np.minimum(self.end - self.start, LOOKBACK), 1, None)
+        days: np.ndarray = np.clip(np.minimum(self.end - self.start, LOOKBACK), 1, None)
+        return days
 
     @property
     def x(self) -> np.ndarray:
@@ -322,7 +325,8 @@ def _reasons(
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+    p: np.ndarray = e / e.sum(1, keepdims=True)
+    return p
 
 
 def _intercept_for_rate(lo: np.ndarray, rate: float) -> float:
@@ -360,10 +364,10 @@ def attributable_shares(pop: Population, model: DemoModel, horizon: int = 365) -
     return {"families": fams, "features": feats, "churn_within_horizon": {"all_effects": base}}
 
 
-def median_tenures(pop: Population, model: DemoModel) -> dict[str, dict[str, float]]:
+def median_tenures(pop: Population, model: DemoModel) -> dict[str, dict[str, float | None]]:
     """Median of the mixture survival curve S(t) = mean exp(-lambda_i t) per segment level, in days."""
     lam = np.exp(pop.log_hazard)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | None]] = {}
     for col, levels in (("plan", model.plans), ("region", model.regions), ("channel", model.channels)):
         codes = getattr(pop, col)
         out[col] = {}

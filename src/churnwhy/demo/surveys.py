@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import polars as pl
 
@@ -92,7 +94,7 @@ def draw_surveys(pop: Population, model: DemoModel, rng: np.random.Generator) ->
     return out.with_columns(ts=pl.col("day") * DAY_S + pl.Series(secs)).sort("cust", "ts", "kind")
 
 
-def _perturb(text: str, u: np.ndarray, pick: int, noise: dict) -> str:
+def _perturb(text: str, u: np.ndarray, pick: int, noise: Mapping[str, float]) -> str:
     if u[3] < noise["typo"] and len(text) > 6:
         i = 1 + pick % (len(text) - 3)
         text = text[:i] + text[i + 1] + text[i] + text[i + 2 :] if u[4] < 0.6 else text[:i] + text[i + 1 :]

@@ -213,10 +213,13 @@ def _separates(x: pl.Series, churn: pl.Series) -> bool:
     return auc >= SEPARATION or auc <= 1 - SEPARATION
 
 
-def _attributes(joined: pl.DataFrame, kept: dict[str, str]) -> tuple[list[pl.Expr], dict[str, str], dict[str, str]]:
+def _attributes(joined: pl.DataFrame, kept: dict[str, str],
+                ) -> tuple[list[pl.Expr | pl.Series], dict[str, str], dict[str, str]]:
     """attr_<name> columns: numbers as Float64 (every value reads as a number), categories as text (2 to
     MAX_CATEGORY_LEVELS distinct values). Constants, identifiers and free text are left out."""
-    exprs, kinds, sources = [], {}, {}
+    exprs: list[pl.Expr | pl.Series] = []
+    kinds: dict[str, str] = {}
+    sources: dict[str, str] = {}
     for col, src in kept.items():
         s = joined[col]
         present = s.drop_nulls()

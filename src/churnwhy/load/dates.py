@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
 
 import polars as pl
 
@@ -71,7 +72,7 @@ def detect(values: pl.Series, *, column: str, table: str, configured: str | None
         return DateSpec("empty")
     numeric = sample.str.contains(r"^\d+(\.\d+)?$")
     # Mostly numbers: serials or epochs; the few values that are not are rejected rows, not a lost file.
-    if numeric.mean() >= MOSTLY and not sample.str.contains(r"^\d{8}$").all():  # type: ignore[operator]
+    if _share(numeric) >= MOSTLY and not sample.str.contains(r"^\d{8}$").all():
         return _numeric_kind(sample.filter(numeric).cast(pl.Float64), column=column, table=table)
     prepared = _prepare(sample)
     hits = {fmt: _parses(prepared, fmt) for fmt in (*ISO, *DMY, *MDY, *NAMED)}
@@ -111,9 +112,9 @@ MOSTLY = 0.9  # share of a column's values that decides its kind; values outside
 def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
     if values.len() == 0:
         return DateSpec("empty")
-    lo, hi = values.min(), values.max()
+    lo, hi = cast(float, values.min()), cast(float, values.max())  # values is Float64
     for kind, (low, high) in NUMERIC_KINDS.items():
-        if values.is_between(low, high, closed="left").mean() >= MOSTLY:  # type: ignore[operator]
+        if _share(values.is_between(low, high, closed="left")) >= MOSTLY:
             return DateSpec(kind)
     raise DateFormatError(
         f"{table}: column {column!r} holds numbers ({lo:g} to {hi:g}) that are not Excel serial dates or epoch times",
@@ -121,11 +122,19 @@ def _numeric_kind(values: pl.Series, *, column: str, table: str) -> DateSpec:
     )
 
 
-def _prepare(expr_or_series):  # type: ignore[no-untyped-def]
+def _share(mask: pl.Series) -> float:
+    """The share of true values of a boolean Series without nulls (Series.mean() is typed as any scalar)."""
+    return cast(float, mask.mean())
+
+
+_Text = TypeVar("_Text", pl.Expr, pl.Series)
+
+
+def _prepare(expr_or_series: _Text) -> _Text:
     return _zulu(expr_or_series.str.strip_chars())
 
 
-def _zulu(text):  # type: ignore[no-untyped-def]
+def _zulu(text: _Text) -> _Text:
     # A trailing Z means UTC; chrono's %z wants an offset.
     return text.str.replace(r"Z$", "+00:00")
 
@@ -156,7 +165,7 @@ def _shape(fmt: str) -> str | None:
     return "".join([*parts, re.escape(fmt[end:]), "$"])
 
 
-def _to_datetime(text, fmt: str, parsed=None, *, cache: bool = True):  # type: ignore[no-untyped-def]
+def _to_datetime(text: pl.Expr, fmt: str, parsed: pl.Expr | None = None, *, cache: bool = True) -> pl.Expr:
     if parsed is None:
         parsed = text.str.to_datetime(fmt, strict=False, time_zone="UTC" if "%z" in fmt else None, cache=cache)
     shape = _shape(fmt)
@@ -175,10 +184,11 @@ def fixed_width(fmt: str, sample: pl.Series) -> str | None:
     if "%.f" not in fmt or "%z" in fmt or sample.len() == 0:
         return None
     text = sample.cast(pl.String).str.strip_chars()
-    best, best_hits = None, 0
+    best: str | None = None
+    best_hits = 0
     for fraction in FIXED_FRACTIONS:
         variant = fmt.replace("%.f", fraction)
-        hits = text.str.to_datetime(variant, strict=False, time_unit="us").is_not_null().sum()
+        hits = int(text.str.to_datetime(variant, strict=False, time_unit="us").is_not_null().sum())
         if hits > best_hits:
             best, best_hits = variant, hits
     return best
@@ -196,7 +206,7 @@ def _union(hits: Mapping[str, pl.Series], formats: tuple[str, ...]) -> pl.Series
 
 
 def parse_expr(
-    column: str, spec: DateSpec, dtype: pl.DataType, text: pl.Expr | None = None, *,
+    column: str, spec: DateSpec, dtype: pl.DataType | type[pl.DataType], text: pl.Expr | None = None, *,
     step: Callable[[pl.Expr], pl.Expr] | None = None, fixed: Mapping[str, str] | None = None, cache: bool = True,
 ) -> pl.Expr:
     """An expression turning the column into naive UTC Datetime('us'); unparseable values become null.
@@ -254,7 +264,7 @@ def reads_as_dates(values: pl.Series, *, column: str, table: str) -> bool:
         return False
     sample = values.drop_nulls().str.strip_chars()
     sample = sample.filter(sample != "").head(SAMPLE)
-    if sample.len() == 0 or sample.str.contains(r"^\d+(\.\d+)?$").mean() > 0.5:
+    if sample.len() == 0 or _share(sample.str.contains(r"^\d+(\.\d+)?$")) > 0.5:
         return False
     try:
         spec = detect(sample, column=column, table=table)
@@ -263,4 +273,4 @@ def reads_as_dates(values: pl.Series, *, column: str, table: str) -> bool:
     if spec.kind != "formats":
         return False
     parsed = sample.to_frame("v").select(parse_expr("v", spec, pl.String)).to_series()
-    return parsed.is_not_null().mean() >= 0.9
+    return _share(parsed.is_not_null()) >= 0.9

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 import polars as pl
@@ -18,13 +19,17 @@ import polars as pl
 from churnwhy.errors import InputError
 from churnwhy.load.discover import SourceFile
 
+if TYPE_CHECKING:  # read.py imports this module when it reads a workbook
+    from churnwhy.load.read import RawTable
+
 HEADER_SEARCH = 30  # rows looked at for a header
 EXACT_DIGITS = 15  # a double holds every integer up to 15 digits exactly
 _LONG_NUMBER = r"^-?\d{16,}(\.0+)?$|^-?\d(\.\d+)?[eE]\+?\d+$"
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
-def read_excel(src: SourceFile, finish: Callable, max_mb: int) -> tuple[list, list[tuple[str, str]]]:  # type: ignore[type-arg]
+def read_excel(src: SourceFile, finish: Callable[..., RawTable], max_mb: int,
+               ) -> tuple[list[RawTable], list[tuple[str, str]]]:
     """Tables (RawTable, built by read.finish) and (name, why) notes for sheets that are not tables."""
     from churnwhy.load.read import NULL_TOKENS
 
@@ -32,7 +37,8 @@ def read_excel(src: SourceFile, finish: Callable, max_mb: int) -> tuple[list, li
 
     sheets = pl.read_excel(src.path, sheet_id=0, has_header=False, infer_schema_length=0, raise_if_empty=False,
                            drop_empty_rows=False, drop_empty_cols=False)
-    tables, notes = [], []
+    tables: list[RawTable] = []
+    notes: list[tuple[str, str]] = []
     for sheet, grid in sheets.items():
         name = src.name if len(sheets) == 1 else f"{src.name}#{sheet}"
         grid = grid.with_columns(pl.col(pl.String).str.strip_chars().replace(NULL_TOKENS, None))
@@ -118,14 +124,14 @@ def _exact_long_numbers(src: SourceFile, sheet: str, frame: pl.DataFrame, name: 
                   if mine is not None else None)
         same = joined is not None and joined.filter(pl.col("text").is_not_null()).select(
             (pl.col(col).cast(pl.Float64, strict=False) == pl.col("text").cast(pl.Float64, strict=False)).all()).item()
-        if same:  # the cells line up: each long number as written in the file
+        if same and joined is not None:  # the cells line up: each long number as written in the file
             exact = pl.col("text").str.contains(r"^-?\d+(\.0+)?$").fill_null(False)
-            fixed = joined.select(  # type: ignore[union-attr]
+            fixed = joined.select(
                 pl.when(exact).then(pl.col("text").str.replace(r"\.0+$", "")).otherwise(pl.col(col)).alias(col))
             frame = frame.with_columns(fixed.to_series())
-            lost = joined.filter(~exact & pl.col(col).str.contains(_LONG_NUMBER).fill_null(False)).height  # type: ignore[union-attr]
+            lost = joined.filter(~exact & pl.col(col).str.contains(_LONG_NUMBER).fill_null(False)).height
         else:
-            lost = frame[col].drop_nulls().str.contains(_LONG_NUMBER).sum()
+            lost = int(frame[col].drop_nulls().str.contains(_LONG_NUMBER).sum())
         if lost:
             notes.append(f"{name}: column {col!r} holds {lost} numbers longer than {EXACT_DIGITS} digits that the "
                          "workbook stores rounded (Excel keeps 15 digits): ids among them may collide; re-export "
@@ -142,7 +148,7 @@ def _sheet_numbers(src: SourceFile, sheet: str) -> pl.DataFrame | None:
             rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
             rid = next(s.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")
                        for s in book.iterfind("m:sheets/m:sheet", _NS) if s.get("name") == sheet)
-            target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+            target = next(r.attrib["Target"] for r in rels if r.get("Id") == rid)  # KeyError: not read
             path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             rows, cols, texts, used_rows, used_cols = [], [], [], [], []
             with z.open(path) as f:

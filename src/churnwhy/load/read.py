@@ -16,6 +16,7 @@ import json
 import mmap
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -140,7 +141,7 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
         data = requote(whole_text, delimiter)
         notes = (*notes, f"{src.name}: quote characters inside unquoted values read as text")
     source = io.BytesIO(data) if data is not None else src.path
-    options = dict(separator=delimiter, quote_char='"', glob=False,  # "data[1].csv" is that file, not a pattern
+    options: dict[str, Any] = dict(separator=delimiter, quote_char='"', glob=False,  # "data[1].csv" is that file, not a pattern
                    skip_lines=title)
     if title:
         notes = (*notes, f"{src.name}: the {title} line{'s' if title > 1 else ''} above the header (a title?) not read")
@@ -148,7 +149,7 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
         first = next(csv.reader([sample.split("\n", title + 1)[title]], delimiter=delimiter), [])
     has_header = not _headerless(first)
     if has_header:
-        names = pl.read_csv(source, n_rows=0, infer_schema=False, **options).columns  # type: ignore[arg-type]
+        names = pl.read_csv(source, n_rows=0, infer_schema=False, **options).columns
     else:
         names = [f"column_{i + 1}" for i in range(len(first))]
         notes = (*notes, f"{src.name}: no header row (the first row holds values); columns named column_1 ... "
@@ -159,7 +160,7 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
     schema = {**{n: pl.String for n in names}, **{e: pl.String for e in extra}}
     # Values are trimmed where they are read (values.text), not here for every column of every row. Columns
     # past the header catch a ragged row's extra fields: that row is marked, not the whole file lost.
-    lf = pl.scan_csv(source, has_header=has_header, schema=schema, missing_columns="insert",  # type: ignore[arg-type]
+    lf = pl.scan_csv(source, has_header=has_header, schema=schema, missing_columns="insert",
                      truncate_ragged_lines=True, raise_if_empty=True, **options)
     lf = csv_rows_read(lf, names, delimiter)
     shown = "whitespace" if delimiter == WHITESPACE else delimiter

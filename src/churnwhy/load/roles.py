@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import cast
 
 import polars as pl
 
@@ -119,7 +120,7 @@ def _with(m: TableMapping, **cols: str) -> TableMapping:
 
 def _text(s: pl.Series) -> pl.Series:
     t = s.cast(pl.String).str.strip_chars()
-    return t.set(t.str.len_bytes() == 0, None) if t.len() else t  # type: ignore[arg-type]
+    return t.set(t.str.len_bytes() == 0, None) if t.len() else t
 
 
 def _id_by_content(raw: RawTable, m: TableMapping) -> str | None:
@@ -135,7 +136,7 @@ def _id_by_content(raw: RawTable, m: TableMapping) -> str | None:
         s = _text(frame[c])
         if s.null_count() or s.n_unique() != s.len():
             continue
-        if s.str.contains(r"\s").any() or s.str.len_chars().max() > 64:  # type: ignore[operator]
+        if s.str.contains(r"\s").any() or cast(int, s.str.len_chars().max()) > 64:  # no nulls: an int
             continue
         digits = s.str.contains(r"^-?\d+(\.0+)?$").all()
         if s.str.contains(r"^-?\d*\.\d+$").any():

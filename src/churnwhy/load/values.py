@@ -32,7 +32,7 @@ def text(col: str) -> pl.Expr:
 # several uses (the loader does: without common-subexpression elimination each use would trim it again).
 
 
-def identifier(col: str, dtype: pl.DataType, s: pl.Expr | None = None, *, float_like: bool = False) -> pl.Expr:
+def identifier(col: str, dtype: pl.DataType | type[pl.DataType], s: pl.Expr | None = None, *, float_like: bool = False) -> pl.Expr:
     """Customer ids stay exactly as exported (leading zeros, long digit runs); a float column's '.0' goes, and so
     does a text column's where its ids are written like floats ('1.0'), so that they match '1' elsewhere."""
     s = text(col) if s is None else s
@@ -61,7 +61,7 @@ def link_key(kind: str, col: str, s: pl.Expr | None = None) -> pl.Expr:
 
 
 def number(
-    col: str, dtype: pl.DataType, s: pl.Expr | None = None, step: Callable[[pl.Expr], pl.Expr] | None = None
+    col: str, dtype: pl.DataType | type[pl.DataType], s: pl.Expr | None = None, step: Callable[[pl.Expr], pl.Expr] | None = None
 ) -> pl.Expr:
     """Numbers as people export them: currency signs, thousands separators, decimal commas.
 

@@ -73,7 +73,7 @@ def fit_at_risk(table: CustomerTable, config: Config, *, horizon_days: int | Non
     return AtRiskResult(
         horizon_days=h, n_active=int(rows.size), expected_churners=float(p.sum()),
         revenue_at_risk=float(np.sum(p * v)) if has_value else None,
-        monthly_value_active=float(v.sum()) if has_value else None,
+        monthly_value_active=float(v.sum()) if v is not None else None,
         n_fit=model.n_fit_, features=model.features_, reason_models=tuple(calls),
         by_why=_tally(out, "why", has_value), by_what=_tally(out, "what", has_value),
         actions=_tally(out, "action", has_value), factors=_factor_tally(out), risk_bands=_bands(out, has_value),

@@ -37,6 +37,8 @@ def cohort_matrix(table: CustomerTable, period: str = "month") -> CohortMatrix:
         raise ChurnwhyError(f"cohort period must be one of {', '.join(PERIODS)}, got {period!r}")
     every, unit = PERIODS[period]
     as_of = table.as_of
+    if as_of is None:  # a table without any date (tenure and flag only) has no cohorts; callers check first
+        raise ChurnwhyError("a cohort matrix needs signup dates and an analysis date (as_of)")
     notes: list[str] = []
     frame = table.frame.select("start_date", "tenure_days", pl.col("churned").fill_null(False))
     undated = frame["start_date"].null_count()

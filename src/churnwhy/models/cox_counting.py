@@ -104,8 +104,11 @@ class CountingCox:
 
     def _risk_sums(self, v: np.ndarray) -> np.ndarray:
         """sum of v over the risk set at each event time (v: rows, or rows x k)."""
-        tail = lambda a: np.concatenate([np.cumsum(a[::-1], axis=0)[::-1], np.zeros((1, *a.shape[1:]))])  # noqa: E731
-        return tail(v[self._by_stop])[self._cut_stop] - tail(v[self._by_start])[self._cut_start]
+        def tail(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.cumsum(a[::-1], axis=0)[::-1], np.zeros((1, *a.shape[1:]))])
+
+        sums: np.ndarray = tail(v[self._by_stop])[self._cut_stop] - tail(v[self._by_start])[self._cut_start]
+        return sums
 
     def _derivatives(self, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         lp = x @ beta

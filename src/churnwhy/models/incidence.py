@@ -32,7 +32,8 @@ def _whole_days(durations: Any) -> np.ndarray:
             f"{int((t < 0).sum())} negative tenure(s): a customer cannot leave before signing up",
             hint="check start and end dates upstream (the loader should reject these rows)",
         )
-    return t.astype(np.int64)
+    days: np.ndarray = t.astype(np.int64)
+    return days
 
 
 def _as_series(causes: Any) -> pl.Series:
@@ -43,7 +44,7 @@ def _as_series(causes: Any) -> pl.Series:
 
 
 def aalen_johansen(
-    durations: Any, causes: Sequence[Any] | np.ndarray, *, censored: Any = None, alpha: float = 0.05
+    durations: Any, causes: Sequence[Any] | np.ndarray | pl.Series, *, censored: Any = None, alpha: float = 0.05
 ) -> dict[Any, dict[str, np.ndarray]]:
     """Per-cause CIF at each distinct time with cmprsk::cuminc's variance; rows whose cause equals `censored` are censored.
 
@@ -110,7 +111,8 @@ def _cmprsk_variance(
     v1 = np.cumsum(t4_o**2 * t6_other + t4_k**2 * t6_own)
     v2 = np.cumsum(t3_o * t4_o * t6_other + t3_k * t4_k * t6_own)
     v3 = np.cumsum(t3_o**2 * t6_other + t3_k**2 * t6_own)
-    return v1 + cif**2 * v3 - 2 * cif * v2
+    variance: np.ndarray = v1 + cif**2 * v3 - 2 * cif * v2
+    return variance
 
 
 def _loglog_ci(est: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +129,7 @@ def _loglog_ci(est: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, n
 
 
 def cumulative_incidence(
-    durations: Any, causes: Sequence[Any] | np.ndarray, *, censored: Any = None, alpha: float = 0.05
+    durations: Any, causes: Sequence[Any] | np.ndarray | pl.Series, *, censored: Any = None, alpha: float = 0.05
 ) -> pl.DataFrame:
     """Long frame [cause, time_days, incidence, se, ci_low, ci_high, at_risk], one row per cause per distinct time.
 

@@ -75,7 +75,7 @@ class SilentReasonClassifier:
         self.C = C
         self.random_state = random_state
 
-    def fit(self, x: np.ndarray, y: Sequence[str]) -> SilentReasonClassifier:
+    def fit(self, x: np.ndarray, y: Sequence[str] | np.ndarray) -> SilentReasonClassifier:
         """Learn from labelled rows; sets refused_ (None when it may infer), cv_accuracy_, baseline_accuracy_."""
         y = np.asarray(y, dtype=object)
         self.model_ = None
@@ -204,6 +204,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
         can = clf.refused_ is None and silent.any()
         if can:
             p = clf.predict_proba(x[silent])
+            assert clf.cv_confusion_ is not None  # set by every fit that ends without refusing
             probs[dim] = (clf.classes_, p, clf.cv_confusion_)
             pick = pl.Series(dim, clf.classes_, dtype=pl.String).gather(p.argmax(axis=1))
             new_cols[dim] = col.clone().scatter(np.flatnonzero(silent), pick)

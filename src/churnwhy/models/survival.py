@@ -292,7 +292,9 @@ def fit_survival(
     t = frame["tenure_days"].to_numpy()
     e = frame["churned"].fill_null(False).to_numpy()
     horizons = tuple(config.horizons)
-    curves, summaries, tests = [], [], []
+    curves: list[pl.DataFrame] = []
+    summaries: list[GroupSummary] = []
+    tests: list[LogRankRecord] = []
     overall = RetentionCurve(alpha=alpha, horizons=horizons).fit(t, e)
     curves.append(overall.frame(OVERALL, OVERALL))
     summaries.append(overall.summary(OVERALL, OVERALL))
