@@ -252,7 +252,7 @@ class SparkEventsReader:
         # Row numbers: a split's rows are numbered in the worker; each split starts after the earlier splits of
         # its file (a Parquet source may be a folder of files, read in path order as the default engine does).
         splits = parsed.groupBy("src", "file", "block").agg(F.count(F.lit(1)).alias("n")).toArrow()
-        offsets = (pl.from_arrow(splits).sort("src", "file", "block")  # type: ignore[union-attr]
+        offsets = (_polars(splits).sort("src", "file", "block")
                    .with_columns((pl.col("n").cum_sum().over("src") - pl.col("n")).alias("offset")))
         rows = parsed.join(F.broadcast(_hand_over(spark, offsets.drop("n"))), ["src", "file", "block"])
         rows = rows.withColumn("row", F.col("pos") + F.col("offset") + F.when(F.col("file") == "", 0).otherwise(1))
@@ -263,13 +263,13 @@ class SparkEventsReader:
             ids = customers["customer_id"]
         else:
             found = rows.where(F.col("reason").isNull() & F.col("customer_id").isNotNull()).select("customer_id").distinct()
-            ids = pl.from_arrow(found.toArrow())["customer_id"].cast(pl.String).sort()  # type: ignore[index]
+            ids = _polars(found.toArrow())["customer_id"].cast(pl.String).sort()
         index = pl.DataFrame({"customer_id": ids, "cidx": pl.arange(0, ids.len(), dtype=pl.Int32, eager=True)})
         rows = rows.join(_hand_over(spark, index), "customer_id", "left")
         flagged = F.col("reason").isNotNull() | F.col("cidx").isNull()
         valid = rows.where(~flagged)
         # Event type names from the distinct exported values (load.exports._type_names); codes index the Enum.
-        exported = pl.from_arrow(valid.select("event_type").distinct().toArrow())["event_type"]  # type: ignore[index]
+        exported = _polars(valid.select("event_type").distinct().toArrow())["event_type"]
         names, enum = _type_names(exported.cast(pl.Categorical))
         codes = _hand_over(spark, names.select(pl.col("event_type").cast(pl.String).alias("exported"),
                                                pl.col("__name").cast(enum).to_physical().cast(pl.Int32).alias("code")))
@@ -290,8 +290,7 @@ class SparkEventsReader:
                                                       F.lit(None).cast("string").alias("rval"))
         sources = tuple(p.raw.name for p in tables)
         held = SparkEvents(spark, events, ids, sources, enum)  # computes the events while `parsed` is held
-        bad = pl.from_arrow(rejected.unionByName(dups).toArrow())
-        assert isinstance(bad, pl.DataFrame)
+        bad = _polars(rejected.unionByName(dups).toArrow())
         rejects = bad.select(
             pl.col("src").replace_strict(list(range(len(sources))), list(sources), return_dtype=pl.String).alias("source"),
             pl.col("row").cast(pl.Int64), pl.col("reason").cast(pl.String),
@@ -299,6 +298,13 @@ class SparkEventsReader:
         ) if bad.height else pl.DataFrame(schema=REJECT_SCHEMA)
         parsed.unpersist()
         return held, rejects
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    """An Arrow table Spark sent back, as a Polars frame."""
+    out = pl.from_arrow(table)
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _counts(offsets: pl.DataFrame, n: int) -> list[int]:
@@ -323,8 +329,9 @@ class SparkEvents:
 
     @property
     def schema(self) -> pl.Schema:
-        return pl.Schema({"__src": pl.UInt16, CIDX: pl.UInt32, "event_time": pl.Datetime("us"),
-                          "event_type": self.enum, "amount": pl.Float64})
+        columns: list[tuple[str, pl.DataType]] = [("__src", pl.UInt16()), (CIDX, pl.UInt32()), ("event_time", pl.Datetime("us")),
+                                                  ("event_type", self.enum), ("amount", pl.Float64())]
+        return pl.Schema(columns)
 
     def lazy(self) -> pl.LazyFrame:
         """The first and last event (as midnight of their days): what the loader's date-range checks read of the
@@ -333,9 +340,7 @@ class SparkEvents:
         return pl.LazyFrame({"event_time": pl.Series(days, dtype=pl.Int32).cast(pl.Date).cast(pl.Datetime("us"))})
 
     def _collect(self, df: Any) -> pl.DataFrame:
-        out = pl.from_arrow(df.toArrow())
-        assert isinstance(out, pl.DataFrame)
-        return out
+        return _polars(df.toArrow())
 
     def _dense(self, sums: pl.DataFrame) -> pl.DataFrame:
         """One row per customer number 0..n-1 (customers without a row: nulls)."""
