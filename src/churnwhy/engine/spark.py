@@ -51,22 +51,32 @@ def spark_session(master: str | None = None, remote: str | None = None) -> Any:
     them on stderr at that level. Timestamps are read in UTC, like the default engine."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName("churnwhy")
-    if remote:
-        return builder.remote(remote).getOrCreate()
+    builder = SparkSession.builder.appName("churnwhy").config("spark.sql.session.timeZone", "UTC")
     level = os.environ.get("SPARK_LOG_LEVEL", "")
-    conf = {
-        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC",
-        "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
-        "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "8"),
-        "spark.python.worker.reuse": "true",
-    }
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    if not master or master.startswith("local"):
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers run this interpreter (it has churnwhy)
-    with _jvm_console(quiet=not level):
-        session = builder.master(master or "local[2]").getOrCreate()
+    try:
+        if remote:
+            return builder.remote(remote).getOrCreate()
+        conf = {"spark.ui.showConsoleProgress": "false", "spark.python.worker.reuse": "true"}
+        if not master or master.startswith("local"):
+            # this machine: no web UI, the driver's memory for the whole job, few shuffle partitions (the
+            # default 200 is for clusters), and the workers run this interpreter (it has churnwhy)
+            conf.update({"spark.ui.enabled": "false",
+                         "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
+                         "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "4")})
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        with _jvm_console(quiet=not level):
+            session = builder.master(master or "local[2]").getOrCreate()
+    except ImportError as exc:  # Spark Connect's client needs grpcio and friends
+        raise InputError(f"Spark Connect ({remote}) needs more of PySpark: {exc}",
+                         hint="pip install 'pyspark[connect]>=4.0'") from None
+    except Exception as exc:  # noqa: BLE001 (PySpark raises plain runtime errors when the JVM cannot start)
+        if "JAVA_GATEWAY_EXITED" not in str(exc) and "Java gateway" not in str(exc):
+            raise
+        log = Path(tempfile.gettempdir()) / "churnwhy-spark.log"
+        raise InputError(f"Spark could not start ({str(exc).splitlines()[0]})",
+                         hint=f"Spark needs Java 17 on the PATH (or JAVA_HOME); its own messages are in {log}") from None
     session.sparkContext.setLogLevel(level.upper() or "ERROR")
     return session
 
