@@ -4,6 +4,7 @@ taxonomy codes with counts by default; answers and unmapped codes only with --in
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import polars as pl
@@ -78,3 +79,16 @@ def test_cli_reasons_json_leaks_nothing_by_default(tmp_path):
 def test_masks_and_personal_codes():
     assert redact(f"write to {EMAIL} or +44 20 7946 0958; order 4411") == "write to [email] or [number]; order 4411"
     assert looks_personal(EMAIL) and looks_personal("4111111111111111") and not looks_personal("TOO_EXPENSIVE")
+
+
+def test_terminal_view_says_the_known_shares_leave_the_unknown_out():
+    """The caption under the reason mix (it raised NameError before: `escape` was never imported)."""
+    from rich.console import Console
+
+    from churnwhy.render.reasons import reasons_view
+
+    table, fit = attach_stated_reasons(_table(), Config(reasons={"learn": False}))
+    result = fit_reasons(table, fit.summary, Config())
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(reasons_view(result))
+    assert "Known reasons are shares among the known" in console.export_text()

@@ -41,11 +41,16 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeAlias, cast, runtime_checkable
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:  # the table reads loaded exports; the models' fill rules read the table
+    from churnwhy.config import Config
+    from churnwhy.load.exports import EventCodes, Exports
+    from churnwhy.models.drivers_prep import Prepared
 
 CHURN_SOURCES = ("explicit_date", "flag_tenure", "cancel_event", "inactivity", "active")
 COUNT_PREFIX = "n_"
@@ -77,7 +82,7 @@ class CustomerTable:
         return tuple(names)
 
     @functools.cached_property
-    def filled_features(self):  # type: ignore[no-untyped-def]  # -> models.drivers_prep.Prepared
+    def filled_features(self) -> Prepared:
         """`features` over every row through the models' missing-value and clipping rules
         (models.drivers_prep.fill_features), worked out once per table and read-only: the drivers and the
         silent-reason classifier read the same matrix (0.4-0.7 s each at a million customers)."""
@@ -125,6 +130,10 @@ class EventAggregates(Protocol):
     @property
     def schema(self) -> pl.Schema: ...
 
+    def lazy(self) -> pl.LazyFrame:
+        """A frame whose event_time column holds at least the first and the last event (the loader's date
+        range checks read its min and max)."""
+
     def first_days(self) -> pl.DataFrame:
         """__cidx, start_date (first event day) of the customers with events, by __cidx (_base_customers)."""
 
@@ -141,6 +150,9 @@ class EventAggregates(Protocol):
         """_monthly_counts' counts (customer_id, month, type, n) for the customer numbers in `pick`."""
 
 
+Events: TypeAlias = "EventCodes | EventAggregates"  # the loaded events: in memory (or spilled), or held by another engine
+
+
 # --- building the table --------------------------------------------------------------------------------------
 
 DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
@@ -152,7 +164,7 @@ BEHAVIOUR_CHUNK = 1_000_000  # event rows per slice in _behaviour_sums (bounds i
 _TIME_PER_DAY = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}
 
 
-def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore[no-untyped-def]
+def build_customer_table(exports: Exports, config: Config | None = None) -> CustomerTable:
     """One row per customer from loaded exports: tenure, churn (and how it was decided), surveys, behaviour.
 
     Churn is decided in this order: an explicit churn date; a churn flag or status (with a tenure when there
@@ -170,7 +182,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     events = exports.event_codes
     cancel_re = f"(?i){config.cancel_event_pattern}"
     base = _base_customers(exports, events)
-    summary = _event_summary(events, as_of, cancel_re) if events is not None else None
+    summary = _event_summary(events, as_of, cancel_re) if events is not None and as_of is not None else None
     if summary is not None:
         base = base.join(summary, on=CIDX, how="left", maintain_order="left")
     else:
@@ -180,7 +192,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
     frame = decided.lazy()
     frame = _with_surveys(frame, exports, as_of)
     types: tuple[str, ...] = ()
-    monthly = None
+    monthly: MonthlyCounts | None = None
     if events is not None:
         frame, types, monthly = _with_behaviour(frame, events, config.lookback_days, cancel_re)
     else:
@@ -204,7 +216,7 @@ def build_customer_table(exports, config=None) -> CustomerTable:  # type: ignore
                          monthly=monthly)
 
 
-def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
+def _tenure_only(exports: Exports) -> bool:
     """A CRM export with a churn flag and a tenure per customer (no dates) needs no analysis date."""
     c = exports.customers
     # Customers without a tenure value stay in the counts and are left out of survival (with a note there).
@@ -212,7 +224,7 @@ def _tenure_only(exports) -> bool:  # type: ignore[no-untyped-def]
             and c["tenure"].drop_nulls().len() > 0 and ("churned" in c.columns or "status" in c.columns))
 
 
-def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _base_customers(exports: Exports, events: Events | None) -> pl.DataFrame:
     if exports.customers is not None:
         c = exports.customers
         cols = [pl.col("customer_id")]
@@ -234,6 +246,7 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
         # event codes number customers by their row here (EventCodes.ids is this customer_id column)
         cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
+    assert events is not None  # without a customers file the loader only returns exports that have events
     first = (events.first_days() if isinstance(events, EventAggregates) else
              events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
              .collect(engine="streaming").sort(CIDX))
@@ -244,20 +257,25 @@ def _base_customers(exports, events) -> pl.DataFrame:  # type: ignore[no-untyped
     )
 
 
-def _type_codes(events, pattern: str, *, cancel: bool) -> list[int]:  # type: ignore[no-untyped-def]
+def _type_names(events: Events) -> pl.Series:
+    """The event type names, in the order of their physical codes (the Enum's categories)."""
+    return cast(pl.Enum, events.schema["event_type"]).categories
+
+
+def _type_codes(events: Events, pattern: str, *, cancel: bool) -> list[int]:
     """Physical codes of the event types that match (or not) the cancellation pattern: the regex runs on the
     handful of type names, and rows are compared as small integers (string tests per row were the hot spot)."""
-    names = pl.Series(events.schema["event_type"].categories)
+    names = pl.Series(_type_names(events))
     hit = names.str.contains(pattern)
     return [i for i, h in enumerate(hit.to_list()) if h == cancel]
 
 
-def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _event_summary(events: Events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:
     """Per customer number: first event, last non-cancellation event and first cancellation, up to as_of."""
     if isinstance(events, EventAggregates):
         return events.event_summary(as_of, _type_codes(events, cancel_re, cancel=True))
     n, lo, hi = events.ids.len(), np.iinfo(np.int32).min, np.iinfo(np.int32).max
-    cancel = np.zeros(len(events.schema["event_type"].categories), dtype=bool)
+    cancel = np.zeros(len(_type_names(events)), dtype=bool)
     cancel[_type_codes(events, cancel_re, cancel=True)] = True
     cutoff = (as_of - dt.date(1970, 1, 1)).days
 
@@ -281,7 +299,7 @@ def _event_summary(events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:  # t
     )
 
 
-def _tenure_days(base: pl.DataFrame, exports, config) -> tuple[pl.Expr, str | None, str]:  # type: ignore[no-untyped-def]
+def _tenure_days(base: pl.DataFrame, exports: Exports, config: Config) -> tuple[pl.Expr, str | None, str]:
     """The exported tenure in days, its unit and how the unit was decided: `tenure_unit` in churnwhy.toml, else
     the column's name (days, weeks, months, years), else its values (whole years run 0-10, months up to 120,
     anything longer is days)."""
@@ -301,8 +319,8 @@ def tenure_unit(source: str, values: pl.Series, configured: str = "auto") -> tup
     for unit in ("day", "week", "month", "year"):
         if unit in name or (unit == "month" and "mths" in name) or (unit == "year" and "yrs" in name):
             return f"{unit}s", f"from the column name {source!r}"
-    hi = float(values.max())  # type: ignore[arg-type]
-    span = f"values {float(values.min()):g} to {hi:g}"  # type: ignore[arg-type]
+    hi = float(cast(float, values.max()))  # a numeric column without nulls
+    span = f"values {float(cast(float, values.min())):g} to {hi:g}"
     if hi <= 10:
         return "years", f"from its {span}"
     if hi <= 120:
@@ -310,7 +328,7 @@ def tenure_unit(source: str, values: pl.Series, configured: str = "auto") -> tup
     return "days", f"from its {span}"
 
 
-def _decide_churn(base: pl.DataFrame, as_of: dt.date, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _decide_churn(base: pl.DataFrame, as_of: dt.date | None, config: Config) -> pl.DataFrame:
     start, churn_date, flag = pl.col("start_date"), pl.col("churn_date"), pl.col("churn_flag")
     as_of_lit = pl.lit(as_of, pl.Date)
     has_date = churn_date.is_not_null() & (churn_date <= as_of_lit)
@@ -348,7 +366,7 @@ def _decide_churn(base: pl.DataFrame, as_of: dt.date, config) -> pl.DataFrame:  
     return df.filter(start.is_null() | (start <= as_of_lit))
 
 
-def _with_surveys(frame: pl.LazyFrame, exports, as_of: dt.date) -> pl.LazyFrame:  # type: ignore[no-untyped-def]
+def _with_surveys(frame: pl.LazyFrame, exports: Exports, as_of: dt.date | None) -> pl.LazyFrame:
     names = frame.collect_schema().names()
     cust = {k: pl.col(f"__cust_{k}") if f"__cust_{k}" in names else pl.lit(None, t)
             for k, t in (("score", pl.Float64), ("reason_code", pl.String), ("reason_text", pl.String), ("competitor", pl.String))}
@@ -387,7 +405,7 @@ def _with_surveys(frame: pl.LazyFrame, exports, as_of: dt.date) -> pl.LazyFrame:
 def _score_scale(scores: pl.Series | None) -> str:
     if scores is None or scores.drop_nulls().len() == 0:
         return "unknown"
-    lo, hi = scores.min(), scores.max()
+    lo, hi = cast(float, scores.min()), cast(float, scores.max())  # numbers, at least one
     if lo >= 1 and hi <= 5:
         return "csat5"
     if lo >= 0 and hi <= 10:
@@ -395,12 +413,13 @@ def _score_scale(scores: pl.Series | None) -> str:
     return "unknown"
 
 
-def _with_behaviour(frame: pl.LazyFrame, events, lookback: int, cancel_re: str):  # type: ignore[no-untyped-def]
+def _with_behaviour(frame: pl.LazyFrame, events: Events, lookback: int, cancel_re: str,
+                    ) -> tuple[pl.LazyFrame, tuple[str, ...], MonthlyCounts]:
     """Counts, rates, amounts, recency and trend from events strictly before each customer's end date.
 
     Each event finds its customer's dates by position (customers are numbered 0..n-1 in the event codes);
     the sums are dense per-customer arrays (_behaviour_sums)."""
-    cats = events.schema["event_type"].categories.to_list()
+    cats = _type_names(events).to_list()
     counts = (events.type_counts() if isinstance(events, EventAggregates) else
               events.lazy().group_by("event_type").len().collect(engine="streaming")
               .with_columns(pl.col("event_type").cast(pl.String)))
@@ -446,7 +465,7 @@ def _dense_spans(spans: pl.DataFrame, n: int, missing: int) -> tuple[np.ndarray,
     return start, end
 
 
-def _monthly_counts(events, spans: pl.DataFrame, groups: list[list[int]]) -> MonthlyCounts:  # type: ignore[no-untyped-def]
+def _monthly_counts(events: Events, spans: pl.DataFrame, groups: list[list[int]]) -> MonthlyCounts:
     """Counts per (sampled customer, month of life, type) from the events strictly before each end date.
 
     The sample (MONTHLY_CUSTOMERS, drawn with a fixed seed over customer numbers, so the same input gives the
@@ -463,10 +482,10 @@ def _monthly_counts(events, spans: pl.DataFrame, groups: list[list[int]]) -> Mon
     return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
 
 
-def _monthly_sums(events, groups: list[list[int]], pick: np.ndarray, start: np.ndarray, end: np.ndarray) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _monthly_sums(events: EventCodes, groups: list[list[int]], pick: np.ndarray, start: np.ndarray, end: np.ndarray) -> pl.DataFrame:
     """_monthly_counts' counts, from the event codes in memory, a slice at a time."""
     n = events.ids.len()
-    ncodes = len(events.schema["event_type"].categories)
+    ncodes = len(_type_names(events))
     chosen = np.zeros(n, dtype=bool)
     chosen[pick] = True
     type_of = np.full(ncodes, -1, dtype=np.int16)  # physical event code -> index of its type (-1: not a feature)
@@ -498,7 +517,8 @@ def monthly_by_id(counts: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
                          pl.col("type").cast(pl.Int16), pl.col("n").cast(pl.Int32))
 
 
-def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[list[int]], names: list[str]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _behaviour_sums(events: EventCodes, spans: pl.DataFrame, lookback: int, groups: list[list[int]],
+                    names: list[str]) -> pl.DataFrame:
     """Per-customer sums over the events strictly before each customer's end date (and within the lookback
     window), one row per customer number 0..n-1.
 
@@ -507,7 +527,7 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     the table's hot spot (7 s at 50M events). Money is summed in whole cents, exactly, so the same input gives
     the same table on every run whatever the slicing."""
     n = events.ids.len()
-    ncodes = len(events.schema["event_type"].categories)
+    ncodes = len(_type_names(events))
     lo = np.iinfo(np.int32).min
     start, end = _dense_spans(spans, n, lo)  # no end date: no event before it
 
@@ -531,7 +551,8 @@ def _behaviour_sums(events, spans: pl.DataFrame, lookback: int, groups: list[lis
     return pl.DataFrame(cols).with_columns(pl.Series("__last_before_end", last[:n]).replace(lo, None).cast(pl.Date))
 
 
-def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+def _reduce_slices(events: EventCodes, init: Callable[[], list[np.ndarray]],
+                   add: Callable[[list[np.ndarray], pl.DataFrame], None], combine: Sequence[np.ufunc]) -> list[np.ndarray]:
     """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on two threads.
 
     `init()` makes one thread's accumulators, `add(acc, slice)` folds a slice into them, `combine` holds the
@@ -549,21 +570,24 @@ def _reduce_slices(events, init, add, combine) -> list[np.ndarray]:  # type: ign
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         one, two = pool.map(run, [slices[0::2], slices[1::2]])
-    return [f(x, y, out=x) for f, x, y in zip(combine, one, two, strict=True)]  # in place: no third copy
+    merged: list[np.ndarray] = [f(x, y, out=x) for f, x, y in zip(combine, one, two, strict=True)]  # in place
+    return merged
 
 
 def event_days(ev: pl.DataFrame) -> np.ndarray:
     """Event dates as days since 1970 (int32), floored like dt.date."""
-    dtype = ev.schema["event_time"]
+    dtype = cast(pl.Datetime, ev.schema["event_time"])
     if dtype.time_zone is None:
-        return (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
+        days: np.ndarray = (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
+        return days
     return ev["event_time"].dt.date().to_physical().to_numpy()
 
 
 def event_cents(ev: pl.DataFrame) -> np.ndarray:
     """Event amounts in whole cents (float64 holding integers; no amount: 0): sums of them are exact."""
     amount = ev["amount"].cast(pl.Float64).to_numpy()
-    return np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    cents: np.ndarray = np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    return cents
 
 
 def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int) -> None:
@@ -592,7 +616,7 @@ def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: 
     np.add.at(window_cents, cw, cents[w])
 
 
-def _churn_rule(df: pl.DataFrame, config, as_of: dt.date) -> str:  # type: ignore[no-untyped-def]
+def _churn_rule(df: pl.DataFrame, config: Config, as_of: dt.date | None) -> str:
     counts = dict(df.filter(pl.col("churned"))["churn_source"].value_counts().iter_rows())
     words = {
         "explicit_date": "explicit churn dates", "flag_tenure": "churn flags (or status)",

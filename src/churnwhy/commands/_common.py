@@ -143,9 +143,9 @@ def handle_errors(fn: F) -> F:
                           highlight=False, soft_wrap=True)
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # read by typer
     wrapper.__annotations__ = {**fn.__annotations__, "debug": DebugOpt}
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # the same call, plus the --debug option typer reads
 
 
 def _silence_stdout() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +19,9 @@ from churnwhy.commands._common import (
 from churnwhy.errors import ChurnwhyError, InputError, InternalError
 from churnwhy.render.safe import safe_text
 
+if TYPE_CHECKING:  # the library is imported when a command runs (fast --help)
+    from churnwhy.report import Report
+
 ByOpt = Annotated[list[str] | None, typer.Option("--by", help="Segment column(s) for retention curves (default: all detected segments).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write customers/reasons/drivers/survival/incidence/cohorts .parquet and report.json here.")]
 HorizonOpt = Annotated[int | None, typer.Option("--horizon", help="Days for attributable churn (default 365).")]
@@ -26,7 +30,7 @@ ExamplesOpt = Annotated[bool, typer.Option("--include-examples", help="Add a few
 
 def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet: bool, by: list[str] | None,
          horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = (), rejects: Path | None = None,
-         engine: str | None = None, spark_master: str | None = None):  # type: ignore[no-untyped-def]
+         engine: str | None = None, spark_master: str | None = None) -> Report:
     from churnwhy.pipeline import analyze
 
     cfg = build_config(path, config, as_of, strict=strict or None, engine=engine, spark_master=spark_master)
@@ -42,7 +46,7 @@ def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet
 
 
 @contextlib.contextmanager
-def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     """A spinner on stderr naming the stage; nothing when quiet or when stderr is not a terminal."""
     console = err_console()
     if quiet or not console.is_terminal:

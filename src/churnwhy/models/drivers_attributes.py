@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -95,7 +96,7 @@ def encode(
     for col in columns:
         s = frame[col].rename(display.get(col, col))  # notes name the column as people know it
         labels, ref, order, how = _levels(s, min_size=min_size, max_levels=max_levels)
-        if labels is None:
+        if labels is None or ref is None or order is None:  # all three, or none of them
             notes.append(f"{display.get(col, col)}: {how[0]}; not used as a driver")
             continue
         notes.extend(how)
@@ -116,7 +117,10 @@ def encode(
     return Encoded(x=x, names=tuple(names), column_of=column_of, reference=reference, notes=tuple(notes))
 
 
-def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no-untyped-def]
+_Levels = tuple[pl.Series | None, str | None, list[str] | None, tuple[str, ...]]
+
+
+def _levels(s: pl.Series, *, min_size: int, max_levels: int) -> _Levels:
     """(labels, reference level, levels in order, notes) or (None, None, None, why not)."""
     values = s
     if s.dtype == pl.String:
@@ -133,7 +137,7 @@ def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no
     if numeric and values.dtype != pl.Boolean and distinct > MAX_NUMERIC_LEVELS:
         x = values.cast(pl.Float64)
         cuts = np.unique(np.quantile(present.cast(pl.Float64).to_numpy(), np.linspace(0, 1, N_BINS + 1)[1:-1]))
-        edges = [float(present.min()), *cuts.tolist(), float(present.max())]
+        edges = [float(cast(float, present.min())), *cuts.tolist(), float(cast(float, present.max()))]
         idx = np.searchsorted(cuts, x.fill_null(np.nan).to_numpy(), side="right")
         labels_list = [f"[{_num(edges[i])}, {_num(edges[i + 1])}{']' if i == len(cuts) else ')'}" for i in range(len(cuts) + 1)]
         lab = np.array(labels_list, dtype=object)[idx]
@@ -153,7 +157,8 @@ def _levels(s: pl.Series, *, min_size: int, max_levels: int):  # type: ignore[no
     return _fold_tiny(labels, counts[labels.name].to_list(), counts["n"].to_list(), min_size, s.name, notes)
 
 
-def _fold_tiny(labels: pl.Series, order: list[str], sizes: list[int], min_size: int, name: str, notes: tuple):  # type: ignore[no-untyped-def]
+def _fold_tiny(labels: pl.Series, order: list[str], sizes: list[int], min_size: int, name: str,
+               notes: tuple[str, ...]) -> _Levels:
     """Levels under min_size customers (even after pooling) counted with the reference (order[0]): too few to
     compare with anything, they would only be levels of noise. -> (labels, reference, order, notes)."""
     tiny = [lv for lv, k in zip(order, sizes, strict=True) if k < min_size and lv != order[0]]

@@ -127,11 +127,11 @@ def monthly_intervals(
     col_of = np.full(int(type_index.max()) + 1 if k else 1, -1, dtype=np.int64)
     col_of[type_index] = np.arange(k)
     cube = np.zeros((n, width + 1, k))  # cube[i, m + 1] = events in month m; a leading month of zeros
-    m = counts["month"].to_numpy().astype(np.int64)
-    inside = m < width
+    month_of = counts["month"].to_numpy().astype(np.int64)
+    inside = month_of < width
     np.add.at(
         cube,
-        (counts["__pos"].to_numpy()[inside], m[inside] + 1, col_of[counts["type"].to_numpy().astype(np.int64)][inside]),
+        (counts["__pos"].to_numpy()[inside], month_of[inside] + 1, col_of[counts["type"].to_numpy().astype(np.int64)][inside]),
         counts["n"].to_numpy()[inside].astype(float),
     )
     by_month = risk_set_priors(cube[:, 1:, :], tenure, months, priors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def separated_levels(
 
 
 def read_effects(
-    cox,  # type: ignore[no-untyped-def]  # a fitted lifelines CoxPHFitter or CoxTimeVaryingFitter
+    cox: Any,  # a fitted lifelines CoxPHFitter or CoxTimeVaryingFitter (lifelines is untyped)
     names: Sequence[str],
     ph_p: Mapping[str, float],
     sd: np.ndarray,

@@ -94,7 +94,8 @@ def corrected_mix(
         if c and n_class > 0:
             p_obs = cl / n_class
             out[..., :c] += n_class * invert(p_obs, val)
-        return out / n
+        shares: np.ndarray = out / n
+        return shares
 
     point = estimate(known, classified, validation)
     rng = np.random.default_rng(seed)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -28,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from churnwhy.models.reason_correction import corrected_mix
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, settings_from_config
 from churnwhy.models.threads import single_blas_thread
-from churnwhy.results.reasons import NonResponse, ReasonsResult, Reweighted, SatisfiedButLeft, Share
+from churnwhy.results.reasons import Classification, NonResponse, ReasonsResult, Reweighted, SatisfiedButLeft, Share
 from churnwhy.table import CustomerTable
 
 Z = 1.959963984540054
@@ -51,7 +52,7 @@ def wilson(k: np.ndarray | float, n: np.ndarray | float, z: float = Z) -> tuple[
 
 def fit_reasons(
     table: CustomerTable,
-    classification,  # type: ignore[no-untyped-def]  # results.reasons.Classification
+    classification: Classification,
     config: Any | None = None,
     *,
     by: str | None = None,
@@ -94,7 +95,7 @@ def _cell() -> pl.Expr:
     return pl.when(known).then(pl.concat_str("why", pl.lit("/"), "what")).otherwise(pl.lit(UNKNOWN))
 
 
-def _correct_overall(shares: list[Share], classification, seed: int) -> list[Share]:  # type: ignore[no-untyped-def]
+def _correct_overall(shares: list[Share], classification: Classification, seed: int) -> list[Share]:
     """The overall head-count shares of known categories, corrected for the learned layer's cross-validated
     confusion where it labelled answers (models/reason_correction.py): answers read from codes and rules are
     taken as given, those the learned layer read are corrected, and the interval redraws all three."""
@@ -135,7 +136,7 @@ def _correct_overall(shares: list[Share], classification, seed: int) -> list[Sha
 def _auto_period(churners: pl.DataFrame) -> str:
     if "end_date" not in churners.columns or churners["end_date"].drop_nulls().len() == 0:
         return "month"
-    span = (churners["end_date"].max() - churners["end_date"].min()).days  # type: ignore[operator]
+    span = (cast(dt.date, churners["end_date"].max()) - cast(dt.date, churners["end_date"].min())).days
     return "quarter" if span > 2 * 365 else "month"
 
 
@@ -218,7 +219,7 @@ def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonS
     answered = ((churners["reason_source"] == "stated") & (churners["why"] != UNKNOWN)).fill_null(False).to_numpy()
     n, k = churners.height, int(answered.sum())
     lo, hi = wilson(k, n) if n else (np.nan, np.nan)
-    base = dict(n_churned=n, n_respondents=k, response_rate=k / n if n else float("nan"), lo=float(lo), hi=float(hi))
+    base: dict[str, Any] = dict(n_churned=n, n_respondents=k, response_rate=k / n if n else float("nan"), lo=float(lo), hi=float(hi))
     naive_rows = _weighted_rows(churners.filter(pl.Series(answered)), np.ones(k))
     unknown = _unknown_counts(churners)
     if k < MIN_RESPONDENTS or k == n:
@@ -251,8 +252,11 @@ def _stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     return np.sort(np.concatenate(picks))
 
 
-def _weighted_rows(respondents: pl.DataFrame, w: np.ndarray) -> dict[tuple[str, str], tuple[float, float, float]]:
-    out = {}
+_Rows = dict[tuple[str, str], tuple[float, float, float]]  # (axis, category) -> share, lo, hi
+
+
+def _weighted_rows(respondents: pl.DataFrame, w: np.ndarray) -> _Rows:
+    out: _Rows = {}
     for axis in AXES:
         labels = respondents[axis].to_numpy()
         mask = labels != UNKNOWN
@@ -267,7 +271,7 @@ def _weighted_rows(respondents: pl.DataFrame, w: np.ndarray) -> dict[tuple[str, 
     return out
 
 
-def _merge(naive: dict, reweighted: dict, unknown: dict | None = None) -> list[Reweighted]:
+def _merge(naive: _Rows, reweighted: _Rows, unknown: dict[str, tuple[int, int]] | None = None) -> list[Reweighted]:
     """Known categories (naive and reweighted, among the known), then each axis's `unknown` row: its unweighted
     share among every stated answer (no response weights exist for answers that could not be read)."""
     unknown = unknown or {}

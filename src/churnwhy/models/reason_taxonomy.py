@@ -224,7 +224,7 @@ def parse_settings(raw: Mapping[str, Any], *, seed: int = 0, min_group: int = 30
             raise ConfigError(f"[reasons.labels] {name}: the label must be non-empty text")
     values["labels"] = dict(labels)
     values.update(_scalars(raw))
-    satisfied = {"nps": 9, "csat5": 4, "csat10": 9}
+    satisfied: dict[str, float] = {"nps": 9, "csat5": 4, "csat10": 9}
     for scale, threshold in _table(raw, "satisfied").items():
         if scale not in SCALES:
             raise ConfigError(f"[reasons.satisfied] {scale!r}: unknown scale", hint=f"one of {', '.join(SCALES)}")

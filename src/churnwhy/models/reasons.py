@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -77,14 +77,14 @@ class _MemoAnalyzer:
         self.remember = False
         self._memo.clear()
 
-    def __deepcopy__(self, memo: dict) -> _MemoAnalyzer:
+    def __deepcopy__(self, memo: dict[int, object]) -> _MemoAnalyzer:
         return self
 
     def __repr__(self) -> str:
         return f"_MemoAnalyzer({self.params!r})"
 
 
-class ReasonModel(ClassifierMixin, BaseEstimator):
+class ReasonModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn is untyped: its bases are Any
     """Layered reason classifier; predict() gives "why/what" cells, predict_proba() the learned layer's.
 
     fit(texts, codes) reads every row (codes, rules), trains the learned layer on the confidently
@@ -118,7 +118,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
 
     def _fit(self, texts: Iterable[str | None], codes: Iterable[str | None] | None, competitors: Iterable[str | None] | None) -> ReasonModel:
         settings = self.settings or ReasonSettings()
-        self._analyzers = None  # fresh n-gram memories for this fit (_pipeline)
+        self._analyzers: tuple[_MemoAnalyzer, _MemoAnalyzer] | None = None  # fresh n-gram memories for this fit
         frame = _input_frame(texts, codes, competitors)
         base = _codes_and_rules(frame, settings)
         # Training rows: free text we could read, labelled by a code or a confident rule.
@@ -149,7 +149,7 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             # two thirds of 2,000 answers; 1.3 s less at 1M customers.
             cv_set = distinct if distinct.height <= CV_ROWS else distinct.sample(CV_ROWS, seed=self.random_state or 0)
             max_folds = self.cv if distinct.height <= CV_ROWS else min(self.cv, CV_FOLDS_LARGE)
-            folds = int(min(max_folds, cv_set["cell"].value_counts()["count"].min()))
+            folds = int(min(max_folds, cast(int, cv_set["cell"].value_counts()["count"].min())))
             if folds >= 2:
                 splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
                 cv_x, cv_y = _clip(cv_set["text"], settings.max_chars), cv_set["cell"].to_numpy()
@@ -164,8 +164,9 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             self.classes_ = self.pipeline_.classes_
             self.n_train_ = train.height
         self.labels_ = self._apply_model(base, settings)
-        for analyzer in self._analyzers or ():
-            analyzer.forget()
+        if self._analyzers is not None:
+            for analyzer in self._analyzers:
+                analyzer.forget()
         self.unmapped_codes_ = _unmapped(frame, base, settings)
         self.top_reasons_ = _top_reasons(base, self.labels_)
         return self
@@ -177,7 +178,9 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
             raise ValueError("the learned layer was not trained (too few confidently labelled rows)")
         settings = self.settings or ReasonSettings()
         with single_blas_thread():
-            return self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String), settings.max_chars))
+            proba: np.ndarray = self.pipeline_.predict_proba(_clip(pl.Series(list(texts), dtype=pl.String),
+                                                                   settings.max_chars))
+            return proba
 
     def predict(self, texts: Iterable[str | None], codes: Iterable[str | None] | None = None) -> np.ndarray:
         """The layered reading of each row as a "why/what" cell ("unknown/unknown" when unsure)."""
@@ -219,10 +222,12 @@ class ReasonModel(ClassifierMixin, BaseEstimator):
     def _pipeline(self) -> Pipeline:
         # One pair of remembering analyzers per fit: the CV folds, the final fit and the predictions read the
         # same distinct answers, and splitting them into n-grams (Python) was most of the learned layer's time.
-        if getattr(self, "_analyzers", None) is None:
-            self._analyzers = (_MemoAnalyzer(ngram_range=(1, 2), lowercase=True),
-                               _MemoAnalyzer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True))
-        word, char = self._analyzers
+        analyzers = getattr(self, "_analyzers", None)
+        if analyzers is None:
+            analyzers = (_MemoAnalyzer(ngram_range=(1, 2), lowercase=True),
+                         _MemoAnalyzer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True))
+            self._analyzers = analyzers
+        word, char = analyzers
         features = FeatureUnion([
             ("word", TfidfVectorizer(analyzer=word, min_df=1, sublinear_tf=True)),
             ("char", TfidfVectorizer(analyzer=char, min_df=2, max_features=20000, sublinear_tf=True)),

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.results.drivers import DriversResult, SilentResult
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13
 
-def _ok(x: float | None) -> bool:
+
+def _ok(x: float | None) -> TypeIs[float]:
     return x is not None and math.isfinite(x)
 
 
@@ -33,7 +37,7 @@ def _p(x: float | None) -> str:
     return "<0.0001" if x < 1e-4 else f"{x:.4f}"
 
 
-def _ci(lo: float | None, hi: float | None, fmt=_hr) -> str:
+def _ci(lo: float | None, hi: float | None, fmt: Callable[[float | None], str] = _hr) -> str:
     return f"{fmt(lo)} – {fmt(hi)}" if _ok(lo) and _ok(hi) else "–"
 
 
@@ -43,8 +47,10 @@ def hazard_table(result: DriversResult) -> Table:
         title="Drivers: who left sooner (Cox hazard ratios, ranked; > 1 = churn sooner; p Holm-adjusted)",
         title_justify="left",
     )
-    for name, justify in (("driver", "left"), ("family", "left"), ("why", "left"), ("HR", "right"),
-                          ("95% CI", "right"), ("unit", "left"), ("HR per SD", "right"), ("p (Holm)", "right")):  # fmt: skip
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("driver", "left"), ("family", "left"), ("why", "left"), ("HR", "right"), ("95% CI", "right"), ("unit", "left"),
+        ("HR per SD", "right"), ("p (Holm)", "right"))  # fmt: skip
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=name in ("driver", "HR", "p (Holm)"))
     for e in result.effects:
         flag = " (PH)" if e.ph_violated else ""
@@ -64,8 +70,10 @@ def attribution_table(result: DriversResult) -> Table:
     table = Table(
         title=f"Churn within {result.horizon_days} days attributable to each family", title_justify="left"
     )
-    for name, justify in (("family", "left"), ("attributable", "right"), ("95% CI", "right"),
-                          ("Shapley share", "right"), ("in words", "left")):  # fmt: skip
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("family", "left"), ("attributable", "right"), ("95% CI", "right"), ("Shapley share", "right"),
+        ("in words", "left"))  # fmt: skip
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for a in result.attribution:
         table.add_row(
@@ -89,8 +97,10 @@ def overlap_line(result: DriversResult) -> str:
 def silent_table(silent: SilentResult) -> Table:
     """The combined reason mix (stated + inferred) with CIs."""
     table = Table(title="Reason mix, stated + inferred for the silent", title_justify="left")
-    for name, justify in (("axis", "left"), ("reason", "left"), ("share", "right"), ("95% CI", "right"),
-                          ("stated", "right"), ("inferred", "right")):  # fmt: skip
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("axis", "left"), ("reason", "left"), ("share", "right"), ("95% CI", "right"), ("stated", "right"),
+        ("inferred", "right"))  # fmt: skip
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for r in silent.mix:
         table.add_row(r.dimension, safe_value(r.label), _pct(r.share), _ci(r.ci_low, r.ci_high, _pct), f"{r.n_stated:,}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
@@ -55,7 +55,7 @@ def rich_inspect(result: InspectResult) -> Group:
         dates = "; ".join(f"{safe_value(col)}: {safe_value(fmt)}" for col, fmt in f.get("date_formats", {}).items())
         mapping_table.add_row(safe_value(f["name"]), mapping + (f"\n[dim]dates {dates}[/]" if dates else ""))
 
-    parts: list = [Panel(head, title="churnwhy inspect", title_align="left"), files, mapping_table]
+    parts: list[RenderableType] = [Panel(head, title="churnwhy inspect", title_align="left"), files, mapping_table]
     if result.rejected:
         rej = Table(title="Rejected rows by reason", title_justify="left")
         rej.add_column("reason")
@@ -73,8 +73,8 @@ def rich_inspect(result: InspectResult) -> Group:
         parts.append(sk)
     for w in result.warnings:
         parts.append(f"[yellow]warning:[/] {safe_text(w)}")
-    for n in result.notes:
-        parts.append(f"[dim]note:[/] {safe_text(n)}")
+    for note in result.notes:
+        parts.append(f"[dim]note:[/] {safe_text(note)}")
     return Group(*parts)
 
 

@@ -110,7 +110,8 @@ def _exchange(a: Path, b: Path) -> bool:
     except (OSError, AttributeError):  # not Linux, or a libc without it
         return False
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    swapped: bool = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    return swapped
 
 
 @contextlib.contextmanager

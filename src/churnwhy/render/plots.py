@@ -4,6 +4,7 @@ and cumulative incidence per reason. SVGs are byte-for-byte deterministic (fixed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import matplotlib
 
@@ -16,8 +17,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from churnwhy.results.survival import OVERALL, SurvivalResult, to_unit  # noqa: E402
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 FORMATS = ("png", "svg")
-_RC = {"svg.hashsalt": "churnwhy", "svg.fonttype": "path", "path.simplify": False}
+_RC: dict[RcKeyType, object] = {"svg.hashsalt": "churnwhy", "svg.fonttype": "path", "path.simplify": False}
 _METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
 
 
@@ -42,8 +46,8 @@ def km_figure(result: SurvivalResult, by: str = OVERALL, unit: str = "days") -> 
     fig = Figure(figsize=(8, 4.8 + 0.25 * len(groups)))
     ax = fig.add_subplot()
     scale = to_unit(1.0, unit)  # unit per day
-    t_max = float(curves["time_days"].max() or 1) * scale
-    ticks = MaxNLocator(6).tick_values(0, t_max)
+    t_max = float(cast(float, curves["time_days"].max()) or 1) * scale
+    ticks = np.asarray(MaxNLocator(6).tick_values(0, t_max))
     ticks = ticks[(ticks >= 0) & (ticks <= t_max)]  # round numbers, for a readable at-risk row
     for i, group in enumerate(groups):
         c = curves.filter(pl.col("group") == group)

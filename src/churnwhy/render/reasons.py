@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
-from churnwhy.render.safe import md_cell, safe_value
 from churnwhy.results.reasons import ReasonsResult
 
 WHY = ("brand_failed", "better_offer", "circumstance")

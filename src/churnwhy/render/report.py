@@ -70,9 +70,9 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
             grid.add_column(w, justify="right")
         lookup = {c["category"]: c for c in cells}
         for why in WHY:
-            row = [lookup.get(f"{why}/{w}") for w in whats]
-            if any(row):
-                grid.add_row(why, *[_pct(c["share"]) if c else "–" for c in row])
+            found = [lookup.get(f"{why}/{w}") for w in whats]
+            if any(found):
+                grid.add_row(why, *[_pct(c["share"]) if c else "–" for c in found])
         parts.append(grid)
     return Group(*parts)
 

@@ -4,14 +4,18 @@ reads the per-customer frame (customer ids are the analyst's own data; reports c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from churnwhy.render.safe import md_cell, safe_text, safe_value
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn
+    from matplotlib.figure import Figure
 
 BAR = 30  # characters of a full bar in the terminal calibration chart
 
@@ -273,7 +277,7 @@ def markdown_sections(doc: dict[str, Any]) -> list[str]:
 
 # -- HTML ------------------------------------------------------------------------------------------------------
 
-def calibration_figure(c: dict[str, Any]):  # type: ignore[no-untyped-def]
+def calibration_figure(c: dict[str, Any]) -> Figure:
     """Predicted vs observed per decile with 95% CIs and the diagonal (matplotlib Figure)."""
     from matplotlib.figure import Figure
 
@@ -300,7 +304,7 @@ def _html_table(header: list[str], rows: list[list[str]], ident: str = "") -> st
     return f"<table{f' id={chr(34)}{ident}{chr(34)}' if ident else ''}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_sections(doc: dict[str, Any], svg) -> list[str]:  # type: ignore[no-untyped-def]
+def html_sections(doc: dict[str, Any], svg: Callable[[Figure], str]) -> list[str]:
     """HTML parts; `svg(fig)` turns a matplotlib figure into inline SVG (render.html's)."""
     out = ["<h2>Who is about to leave</h2>"]
     a = doc.get("at_risk", {})

@@ -73,7 +73,7 @@ class Sanitised:
 class SafeConsole(Console):
     """A Console whose print() neutralises control characters in whatever it is given (see Sanitised)."""
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         markup = kwargs.pop("markup", None)
         if markup is False:  # plain text asked for: escape it so the wrapped render does not parse it
             objects = tuple(escape(o) if isinstance(o, str) else o for o in objects)

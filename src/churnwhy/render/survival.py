@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from typing import cast
+
 import numpy as np
 import plotext
 from rich.console import Console, Group, RenderableType
@@ -121,13 +123,13 @@ def km_chart(result: SurvivalResult, *, by: str | None = None, width: int = 80, 
     fig.ruler(1).lim(0, 1)
     if curves.height:
         # Whole-number tick labels: plotext's own are scientific ("1.8e2") past a few hundred.
-        top = float(curves["time_days"].max()) * to_unit(1.0, unit)
+        top = float(cast(float, curves["time_days"].max())) * to_unit(1.0, unit)
         ticks = np.linspace(0.0, top, 6)
         fig.ruler(0).ticks(ticks.tolist(), [f"{v:,.0f}" if top >= 10 else f"{v:.1f}" for v in ticks])
     fig.title(f"Retention by {visible(by)}" if by != OVERALL else "Retention, all customers")
     fig.label(unit, 0)
     try:
-        out = fig.build().string(colorless=True)
+        out: str = fig.build().string(colorless=True)  # plotext is untyped
     finally:
         fig.clear()
         plotext.terminal.clear()

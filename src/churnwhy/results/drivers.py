@@ -96,7 +96,8 @@ class DriversResult:
     skipped: str | None = None  # why no model was fitted (too few events, no features)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(self)
+        out: dict[str, Any] = _clean(self)
+        return out
 
     def to_frame(self) -> pl.DataFrame:
         """One row per feature (columns EFFECT_COLUMNS), ordered by hazard ratio per SD, most harmful first."""
@@ -155,7 +156,8 @@ class SilentResult:
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(self)
+        out: dict[str, Any] = _clean(self)
+        return out
 
     def to_frame(self) -> pl.DataFrame:
         """The combined mix: one row per (dimension, label)."""

@@ -19,7 +19,7 @@ class InspectResult:
     path: str
     files: tuple[dict[str, Any], ...]
     skipped: tuple[tuple[str, str], ...]
-    as_of: dt.date
+    as_of: dt.date | None  # None for tenure-and-flag exports without any date
     customers: int
     churned: int
     churn_sources: dict[str, int]

@@ -103,7 +103,7 @@ class Classification:
         return tuple(t for t in self.top_reasons if examples or t.kind == "code")
 
     def to_dict(self, examples: bool = False) -> dict[str, Any]:
-        out = _clean(dataclasses.replace(self, unmapped_codes=(), top_reasons=(), cv_confusion=(), read_by=()))
+        out: dict[str, Any] = _clean(dataclasses.replace(self, unmapped_codes=(), top_reasons=(), cv_confusion=(), read_by=()))
         out["cv_confusion"] = [{"true": t, "predicted": p, "n": n} for t, p, n in self.cv_confusion]
         out["read_by"] = [{"axis": a, "label": lab, "source": src, "n": n} for a, lab, src, n in self.read_by]
         out["n_unmapped_codes"] = len(self.unmapped_codes)
@@ -172,7 +172,7 @@ class NonResponse:
     note: str | None = None  # why no correction was made, when it was not
 
     def to_dict(self) -> dict[str, Any]:
-        out = _clean(dataclasses.replace(self, rows=()))
+        out: dict[str, Any] = _clean(dataclasses.replace(self, rows=()))
         out["rows"] = [r.to_dict() for r in self.rows]
         return out
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, overload
 
 from churnwhy.results._json import json_safe
 
@@ -18,6 +19,12 @@ TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12
 OVERALL = "(all)"  # the `by` and `group` of the curve over every customer
 
 
+@overload
+def to_unit(days: float, unit: str = "days") -> float: ...
+@overload
+def to_unit(days: None, unit: str = "days") -> None: ...
+@overload
+def to_unit(days: float | None, unit: str = "days") -> float | None: ...
 def to_unit(days: float | None, unit: str = "days") -> float | None:
     """Days converted to weeks or months for display; None stays None."""
     if unit not in TIME_UNITS:
@@ -25,8 +32,9 @@ def to_unit(days: float | None, unit: str = "days") -> float | None:
     return None if days is None else days / TIME_UNITS[unit]
 
 
-def _clean(value: Any) -> Any:
-    return json_safe(value)
+def _clean(value: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json_safe(value)  # a mapping comes back a dict
+    return out
 
 
 def frame_records(frame: pl.DataFrame, sort_by: list[str]) -> list[dict[str, Any]]:
