@@ -15,6 +15,7 @@ from test_drivers_sim import simulate
 from typer.testing import CliRunner
 
 from churnwhy.cli import app
+from churnwhy.results.contract import stamped
 from churnwhy.config import Config
 from churnwhy.models.drivers import fit_drivers
 from churnwhy.models.silent import infer_silent_reasons
@@ -53,7 +54,7 @@ def test_json_equals_to_dict(fake_pipeline, tmp_path) -> None:
     cfg = Config.load(tmp_path)
     expected = fit_drivers(fake_pipeline, cfg, horizon_days=180)
     _, silent = infer_silent_reasons(fake_pipeline, cfg)
-    assert data == json.loads(json.dumps({"drivers": expected.to_dict(), "silent": silent.to_dict()}))
+    assert data == json.loads(json.dumps(stamped({"drivers": expected.to_dict(), "silent": silent.to_dict()})))
     assert data["drivers"]["horizon_days"] == 180
 
 
@@ -90,3 +91,19 @@ def test_views_render_skipped_results() -> None:
     console.print(drivers_view(result))
     assert "No driver model: only 0 churn event(s)" in console.export_text()
     assert "No driver model" in drivers_markdown(result)
+
+
+def test_a_proportional_hazards_violation_is_flagged_with_its_legend() -> None:
+    """A driver whose effect changes with tenure carries "(PH)" in both views, and the legend says what it means."""
+    table = simulate(1500, seed=4)
+    result = fit_drivers(table, Config(drivers={"n_bootstrap": 20}))
+    flagged = dataclasses.replace(result.effects[0], ph_violated=True, ph_p_value=1e-6)
+    result = dataclasses.replace(result, effects=(flagged, *result.effects[1:]))
+    md = drivers_markdown(result)
+    assert f"| {flagged.feature} (PH) |" in md and "changes with tenure" in md
+    console = Console(width=250, record=True)
+    console.print(drivers_view(result))
+    text = console.export_text()
+    assert f"{flagged.feature} (PH)" in text and "(PH): 1 driver(s) whose effect changes with tenure" in text
+    clean = dataclasses.replace(result, effects=tuple(dataclasses.replace(e, ph_violated=False) for e in result.effects))
+    assert "(PH)" not in drivers_markdown(clean)

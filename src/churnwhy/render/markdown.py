@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from churnwhy.checks import assumption_lines, headline_caption, headline_shares
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows
 from churnwhy.render.safe import md_cell as _cell
 from churnwhy.render.risk import headline_extras, markdown_sections
 
+if TYPE_CHECKING:  # the Report is the one input of the analyze renderers; imported for its type only
+    from churnwhy.report import Report
+
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
+def markdown_report(report: Report) -> str:
+    """The analyze report as Markdown, from the Report's contract document (the JSON), so it says what the JSON says."""
+    return _markdown(report.to_dict())
 
 
-def markdown_report(doc: dict[str, Any]) -> str:
+def _markdown(doc: dict[str, Any]) -> str:
     s = doc["summary"]
     med = s["median_tenure_days"]
     out = [
@@ -32,8 +38,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
     ]
     if s["retention"]:
         out += ["## Retention", "", "| horizon | retained | 95% CI |", "|---:|---:|---|"]
-        out += [f"| {h} days | {_pct(c['survival'])} | {_pct(c['ci_low'])}–{_pct(c['ci_high'])} |"
-                for h, c in s["retention"].items()]
+        out += [f"| {c['horizon_days']} days | {_pct(c['survival'])} | {_pct(c['ci_low'])}–{_pct(c['ci_high'])} |"
+                for c in s["retention"]]
         out.append("")
     out += ["## Why they left", ""]
     shares = {axis: headline_shares(doc, axis) for axis in ("why", "what")}
@@ -41,8 +47,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
         out += [f"Estimated from {headline_caption(doc)}.", ""]
         out += ["| axis | reason | share | 95% CI |", "|---|---|---:|---|"]
         for axis, rows in shares.items():
-            for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["label"])):
-                out.append(f"| {axis} | {_cell(r['label'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
+            for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["category"])):
+                out.append(f"| {axis} | {_cell(r['category'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
     else:
         out.append(f"Not computed: {_cell(doc['reasons'].get('reason', 'no stated reasons'))}")
     if drill := drilldown_rows(doc):
