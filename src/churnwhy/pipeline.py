@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from churnwhy.config import Config, did_you_mean
+from churnwhy.engine import load_exports_with
 from churnwhy.errors import ChurnwhyError, ConfigError, StrictModeError
-from churnwhy.load import Exports, load_exports
+from churnwhy.load import Exports
 from churnwhy.load.span import check_as_of, check_loaded
 from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.threads import single_blas_thread
@@ -43,7 +44,7 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     step("loading exports")
-    exports = load_exports(path, config)
+    exports = load_exports_with(path, config)
     if rejects_to is not None:
         from churnwhy.render.files import write_csv
 

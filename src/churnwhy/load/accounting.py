@@ -4,7 +4,7 @@ rejects in file and row order, and the latest date in the data."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -12,6 +12,9 @@ from churnwhy.load.codes import EventCodes
 from churnwhy.load.loaded import FileReport
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, Parsed
 from churnwhy.load.read import ROW
+
+if TYPE_CHECKING:  # the table module imports this one
+    from churnwhy.table import EventAggregates
 
 
 def _rejects_of(p: Parsed) -> pl.DataFrame:
@@ -44,7 +47,7 @@ def account(parsed: dict[str, list[Parsed]], late: list[pl.DataFrame]) -> tuple[
     return sorted(reports, key=lambda r: r.name), rejects
 
 
-def latest_date(customers: pl.DataFrame | None, events: EventCodes | None, surveys: pl.DataFrame | None) -> dt.date | None:
+def latest_date(customers: pl.DataFrame | None, events: EventCodes | EventAggregates | None, surveys: pl.DataFrame | None) -> dt.date | None:
     ends: list[Any] = []  # the columns' latest values (datetimes; polars types a max as any scalar)
     for df, cols in ((customers, ("signup_date", "churn_date")), (surveys, ("survey_date",))):
         if df is None:

@@ -6,7 +6,9 @@ rows_loaded + sum(rejected).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -17,17 +19,30 @@ from churnwhy.load.columns import TableMapping
 from churnwhy.load.customers import Part, join_customers, link_table
 from churnwhy.load.discover import discover
 from churnwhy.load.events import read_events
+from churnwhy.load.codes import EventCodes
 from churnwhy.load.loaded import REJECT_REASONS, Exports, FileReport
-from churnwhy.load.parse import mapping_for, parse_table
+from churnwhy.load.parse import Parsed, mapping_for, parse_table
 from churnwhy.load.read import RawTable, read_source, short_error
 from churnwhy.load.resolve import end_before_start, read_surveys, valid_rows
 from churnwhy.load.roles import settle
 
+if TYPE_CHECKING:  # the table module imports this one
+    from churnwhy.table import EventAggregates
+
 __all__ = ["REJECT_REASONS", "Exports", "FileReport", "load_exports"]
 
+# (events files as parsed, customers, link tables) -> (events, their rejected rows): see load_exports
+EventsReader = Callable[[list[Parsed], pl.DataFrame | None, dict[str, pl.DataFrame] | None],
+                        tuple["EventAggregates", pl.DataFrame]]
 
-def load_exports(path: Path | str, config: Config | None = None) -> Exports:
-    """Read every export under `path` into validated customers, events and surveys tables."""
+
+def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None) -> Exports:
+    """Read every export under `path` into validated customers, events and surveys tables.
+
+    `events_reader` replaces the in-process events pass (events.read_events) for another engine
+    (churnwhy.engine.spark): it gets the events files as parsed (mapping and formats decided from a sample, as
+    here), the customers and the link tables, sets each file's `n_rows` and returns the events and their rejected
+    rows."""
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
@@ -66,10 +81,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         late.append(bad)
         customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
         links = link_table(customers)
-    events = surveys = None
+    events: EventCodes | EventAggregates | None = None
+    surveys = None
     if parsed["events"]:
         try:
-            events, bad = read_events(parsed["events"], customers, links, config.spill_events_above)
+            events, bad = (read_events(parsed["events"], customers, links, config.spill_events_above)
+                           if events_reader is None else events_reader(parsed["events"], customers, links))
         except pl.exceptions.ComputeError as exc:  # the events files are read here, in one lazy pass
             names = ", ".join(p.raw.name for p in parsed["events"])
             raise InputError(f"{names}: cannot be read ({short_error(exc)})",

@@ -7,12 +7,15 @@ import datetime as dt
 import functools
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from churnwhy.load.codes import EventCodes
 from churnwhy.load.read import READ_REASONS
+
+if TYPE_CHECKING:  # the table module imports this one
+    from churnwhy.table import EventAggregates
 
 REJECT_REASONS = {
     "missing_id": "no customer id (or linked identifier)",
@@ -61,7 +64,7 @@ class Exports:
     `events` builds the text view on first use."""
 
     customers: pl.DataFrame | None  # one row per customer; None when there is no customers file
-    event_codes: EventCodes | None
+    event_codes: EventCodes | EventAggregates | None  # EventAggregates: held by another engine (churnwhy.engine)
     surveys: pl.DataFrame | None  # customer_id, survey_date, score, reason_code, reason_text, competitor
     files: tuple[FileReport, ...]
     skipped: tuple[tuple[str, str], ...]
@@ -84,8 +87,9 @@ class Exports:
 
     @functools.cached_property
     def events(self) -> pl.DataFrame | None:
-        """customer_id, event_time, event_type, amount, __source (large: models should use event_codes)."""
-        return self.event_codes.to_events() if self.event_codes is not None else None
+        """customer_id, event_time, event_type, amount, __source (large: models should use event_codes); None
+        when there are no events, or when another engine holds them (only their sums come back)."""
+        return self.event_codes.to_events() if isinstance(self.event_codes, EventCodes) else None
 
     def without_event_rows(self) -> Exports:
         """These exports without the event rows; the files' accounting, rejects and everything else kept. For
