@@ -45,3 +45,37 @@ def test_one_row_per_subject_equals_a_plain_cox_model() -> None:
 def test_bad_rows_are_refused() -> None:
     with pytest.raises(ValueError):
         CountingCox().fit(np.zeros((2, 1)), np.array([0.0, 1.0]), np.array([1.0, 1.0]), np.array([True, False]), ["x"])
+
+
+def _ph_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x[:, 0] doubles the hazard before day 1 and halves it after (not proportional); x[:, 1:] are proportional."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    early = rng.exponential(1 / np.exp(0.7 * x[:, 0] + 0.4 * x[:, 1]))
+    late = 1 + rng.exponential(1 / np.exp(-0.7 * x[:, 0] + 0.4 * x[:, 1]))
+    t = np.where(early < 1, early, late)
+    c = rng.uniform(0.5, 4, n)
+    return x, np.minimum(t, c), t <= c
+
+
+def test_schoenfeld_test_on_start_stop_rows_equals_lifelines() -> None:
+    """drivers_checks.ph_test_counting is lifelines' proportional_hazard_test (rank time) on one row per subject
+    (no ties: Breslow = Efron), and splitting each life into two rows changes nothing."""
+    import pandas as pd
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    from churnwhy.models.drivers_checks import ph_test_counting
+
+    x, t, e = _ph_data(600, 1)
+    df = pd.DataFrame(x, columns=["a", "b", "c"]).assign(T=t, E=e.astype(int))
+    cph = CoxPHFitter().fit(df, "T", "E")
+    ref = proportional_hazard_test(cph, df, time_transform="rank").summary["p"]
+    beta, cov = cph.params_.to_numpy(), cph.variance_matrix_.to_numpy()
+    got = ph_test_counting(x, np.zeros(t.size), t, e, beta, cov, ["a", "b", "c"])
+    np.testing.assert_allclose([got[k] for k in "abc"], ref.to_numpy(), rtol=1e-9)
+    assert got["a"] < 1e-4 and got["b"] > 0.01  # the non-proportional effect is the one flagged
+    mid = t / 2
+    split = ph_test_counting(np.vstack([x, x]), np.r_[np.zeros(t.size), mid], np.r_[mid, t],
+                             np.r_[np.zeros(t.size, bool), e], beta, cov, ["a", "b", "c"])  # fmt: skip
+    np.testing.assert_allclose([split[k] for k in "abc"], [got[k] for k in "abc"], rtol=1e-9)

@@ -313,3 +313,15 @@ def test_bounded_work_at_large_n() -> None:
     assert result.n_fit == 50_000 and result.concordance_n == 20_000
     assert any("50,000 of 200,000" in r for r in result.rules)
     assert elapsed < 10, elapsed
+
+
+def test_drivers_defaults_live_in_one_place() -> None:
+    """[drivers] keys and defaults are read off DriverSettings: an empty [drivers] gives the dataclass defaults."""
+    import dataclasses
+
+    from churnwhy.models.drivers_families import DEFAULTS
+
+    fields = {f.name for f in dataclasses.fields(DriverSettings)}
+    assert set(DEFAULTS) == fields - {"seed", "inactivity_days"}
+    assert DriverSettings.from_config(Config()) == DriverSettings(seed=Config().seed, inactivity_days=Config().inactivity_days)
+    assert all(getattr(DriverSettings(), k) == v for k, v in DEFAULTS.items())

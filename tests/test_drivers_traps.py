@@ -229,3 +229,23 @@ def test_not_estimable_rows_validate_against_the_report_schema(sim):
     bad["hazard_ratio"] = 0.01
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, sub)
+
+
+def test_predict_survival_and_the_typed_fit(sim, fitted):
+    """DriverFit is the fitted state other models read: survival at a day is 1 - P(churn by that day); the
+    log hazard is the standardised design times the per-SD coefficients."""
+    t, _ = sim
+    fit = fitted.fit_
+    assert fit is not None and fit.model == "counting_process" and fit.features == fitted.features_
+    s = fitted.predict_survival(t, [30, 90, 365])
+    assert s.shape == (t.n_customers, 3) and np.all(np.diff(s, axis=1) <= 0)  # never rises with time
+    np.testing.assert_allclose(1 - s[:, 1], fitted.predict_churn(t, 90), atol=1e-12)
+    x = fitted.design_matrix(t)
+    np.testing.assert_allclose(fit.log_hazard(x), (x - fit.mean) / fit.sd @ fit.params)
+
+
+def test_counting_model_reports_its_proportional_hazards_test(sim, fitted):
+    """The counting-process fit runs the same Schoenfeld test as the one-row fit: a p per driver, no NaN."""
+    effects = [e for e in fitted.result().effects if e.estimable]
+    assert effects and all(0 <= e.ph_p_value <= 1 for e in effects)
+    assert any("proportional hazards tested" in r for r in fitted.result().rules)

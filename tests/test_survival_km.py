@@ -291,3 +291,23 @@ def test_survival_raises_no_python_warnings_even_on_edge_cases() -> None:
             section, _ = pipeline._section("survival", pipeline._survival, t, config, tuple(t.segments))
             assert section.ok
     assert [str(w.message) for w in caught] == []
+
+
+def test_logrank_holm_is_one_correction_across_every_column_and_test():
+    """Issue 16 item 6: every log-rank p of a report (each column's overall test and all its pairs, all columns)
+    is one Holm family; p_value stays raw. With two columns the adjustment is stricter than within one column."""
+    rng = np.random.default_rng(3)
+    n = 300
+    plan = rng.choice(["a", "b", "c"], n)
+    region = rng.choice(["north", "south"], n)
+    t = rng.exponential(np.where(plan == "a", 80, 120) * np.where(region == "north", 1.0, 1.3)).astype(int) + 1
+    e = rng.random(n) < 0.8
+    r = fit_survival(_table(t, e, plan=list(plan), region=list(region)), by=("plan", "region"))
+    raw = np.array([x.p_value for x in r.logrank])
+    assert len(r.logrank) == 1 + 3 + 1 + 1  # plan: overall + 3 pairs; region: overall + 1 pair
+    np.testing.assert_allclose([x.p_holm for x in r.logrank], holm_adjust(raw), rtol=1e-12)
+    alone = {x.groups: x.p_holm for x in logrank_tests(t, e, plan, by="plan") if x.test == "pairwise"}
+    joint = {x.groups: x.p_holm for x in r.logrank if x.by == "plan" and x.test == "pairwise"}
+    assert all(joint[g] >= alone[g] for g in alone) and any(joint[g] > alone[g] for g in alone if alone[g] < 1)
+    assert all(x.p_holm is not None and x.p_holm >= x.p_value for x in r.logrank)
+    assert any("across all 6 tests" in note for note in r.notes)

@@ -27,8 +27,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
+from churnwhy.models.drivers_families import DriverSettings
+from churnwhy.models.drivers_prep import stratified_sample
 from churnwhy.models.shapley import shapley_values
+from churnwhy.results.drivers import FamilyAttribution
 
 _MAX_LP = 50.0  # exp overflow guard; P is 1 far below this
 Z95 = 1.959963984540054
@@ -125,7 +129,7 @@ def attribute(
         return float(values[0]), float(values[0] - half), float(values[0] + half)
 
     share = {f: summarise((p_obs - mean_p(everyone - {f})) / safe) for f in players}
-    phi = shapley_values(players, lambda s: mean_p(frozenset(s)) - p_none)
+    phi = shapley_values(players, lambda s: mean_p(frozenset(str(f) for f in s)) - p_none)
     shap = {f: summarise(np.asarray(phi[f]) / safe) for f in players}
     return Attribution(
         predicted_churn=float(p_obs[0]),
@@ -176,3 +180,100 @@ def breslow(start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarr
     at_risk = (tail_stop[np.searchsorted(stop[order_stop], times, side="left")]
                - tail_start[np.searchsorted(start[order_start], times, side="left")])  # fmt: skip
     return times, np.cumsum(deaths / np.maximum(at_risk, 1e-300))
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyShares:
+    """attribute_families' answer: rows for the result, and what to say about how they were computed."""
+
+    rows: tuple[FamilyAttribution, ...]
+    predicted_churn: float
+    explained_share: float
+    family_share_sum: float
+    notes: tuple[str, ...]
+    rule: str
+
+
+def attribute_families(
+    *,
+    beta: np.ndarray,
+    cov: np.ndarray,
+    baseline: pd.DataFrame,
+    x_all: np.ndarray,
+    e_all: np.ndarray,
+    fit_idx: np.ndarray,
+    strata_all: np.ndarray | None,
+    names: Sequence[str],
+    mean: np.ndarray,
+    sd: np.ndarray,
+    groups: Mapping[str, Sequence[int]],
+    is_rate: np.ndarray,
+    is_attribute: np.ndarray,
+    settings: DriverSettings,
+    rng: np.random.Generator,
+) -> FamilyShares:
+    """Attributable churn by the horizon per group of drivers (behaviour families, attributes), averaged over a
+    churn-stratified sample of customers. `baseline`: cumulative baseline hazard, one column per stratum."""
+    s = settings
+    h = s.horizon_days
+    notes: list[str] = []
+    times = baseline.index.to_numpy(dtype=float)
+    if times.size and h > times.max():
+        notes.append(
+            f"the horizon ({h} days) is past the longest observed tenure with churn ({times.max():.0f} days): "
+            "probabilities stop growing there, so attributable shares are for the observed span"
+        )
+    eval_idx = stratified_sample(e_all, s.eval_rows, rng)
+    if strata_all is None:
+        h0 = np.full(eval_idx.size, baseline_at(times, baseline.iloc[:, 0].to_numpy(), h))
+    else:
+        by_level = {str(c): baseline_at(times, baseline[c].ffill().fillna(0.0).to_numpy(), h) for c in baseline.columns}
+        h0 = np.array([by_level.get(str(v), np.nan) for v in strata_all[eval_idx]])
+        seen = np.isfinite(h0)
+        if not seen.all():
+            notes.append(f"{int((~seen).sum())} evaluated customer(s) in a segment level absent from the fit left out")
+            eval_idx, h0 = eval_idx[seen], h0[seen]
+    z_eval = (x_all[eval_idx] - mean) / sd
+    if s.counterfactual == "zero":
+        best_x = np.zeros(len(names))
+    else:
+        best_x = best_levels(x_all[fit_idx], beta, s.best_quantile, is_rate)
+        # An attribute level's best is not being in it (against the reference); never "everyone in it".
+        best_x = np.where(is_attribute, 0.0, best_x)
+    best_z = (best_x - mean) / sd
+    att = attribute(
+        z_eval, np.zeros(len(names)), beta, cov, h0, groups, best_z, n_bootstrap=s.n_bootstrap, rng=rng,
+        clip=s.counterfactual != "zero",
+    )  # fmt: skip
+    rule = (
+        f"attributable churn by day {h}: averaged over {eval_idx.size:,} customers (churn-stratified sample, at most "
+        f"{s.eval_rows:,}); "
+        + (
+            "counterfactual: each family's features set to 0 (effect removed)"
+            if s.counterfactual == "zero"
+            else f"best level = 0 for a harmful rate, else the {s.best_quantile:.0%} quantile of a harmful feature, "
+            f"the {1 - s.best_quantile:.0%} quantile of a protective one"
+        )
+        + f"; 95% CIs: estimate +- 1.96 x the standard deviation over {s.n_bootstrap} draws of the "
+        "coefficients (normal, from the Cox fit) with the customers resampled, baseline hazard held fixed"
+    )
+    rows = []
+    for w, cols in groups.items():
+        if w not in att.share:
+            continue
+        sh, lo, hi = att.share[w]
+        ssh, slo, shi = att.shapley_share[w]
+        rows.append(
+            FamilyAttribution(
+                family=w, features=tuple(names[j] for j in cols), share=sh, ci_low=lo, ci_high=hi,
+                shapley_share=ssh, shapley_ci_low=slo, shapley_ci_high=shi, sentence=sentence(w, sh, lo, hi, h),
+            )  # fmt: skip
+        )
+    return FamilyShares(
+        rows=tuple(sorted(rows, key=lambda r: (-r.share, r.family))),
+        predicted_churn=att.predicted_churn,
+        explained_share=att.explained_share[0],
+        family_share_sum=float(sum(r.share for r in rows)),
+        notes=tuple(notes),
+        rule=rule,
+    )

@@ -6,13 +6,14 @@ column_of_, reference_, priors_, rate_types_...)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from churnwhy.models import drivers_attributes as attrs
-from churnwhy.models.drivers_counting import fit_priors
-from churnwhy.models.drivers_families import MISSING_SUFFIX
+from churnwhy.models.drivers_counting import RatePriors, fit_priors
+from churnwhy.models.drivers_families import MISSING_SUFFIX, DriverSettings
 from churnwhy.models.drivers_prep import fill_features
 from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
 
@@ -44,6 +45,21 @@ def unit_of(feature: str) -> tuple[str, float]:
 
 class DriverDesign:
     """The design matrix of CoxDrivers (see the module docstring)."""
+
+    # State shared with CoxDrivers (set there or here): declared once so both read the same types.
+    settings: DriverSettings
+    min_segment_size: int
+    max_segment_levels: int
+    notes_: list[str]
+    rules_: list[str]
+    cox_: Any
+    features_: tuple[str, ...]
+    priors_: RatePriors | None  # the rates' population moments, when counts and exposure are known
+    rate_cols_: list[int]
+    rate_types_: list[str]
+    column_of_: dict[str, str]
+    reference_: dict[str, str]
+    display_: dict[str, str]
 
     def _follow_up(self, table: CustomerTable) -> np.ndarray:
         """Days each customer is followed: the tenure, except that with churn inferred from inactivity an active
@@ -156,8 +172,8 @@ class DriverDesign:
     def _shrink_rates(self, frame: pl.DataFrame, names: list[str], x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Rates measured from events (counts and exposure in the table): the gamma-Poisson shrunk rates
         (drivers_counting). A table given without its events (rates as they are) is fitted as given."""
-        self.rate_cols_: list[int] = []
-        self.rate_types_: list[str] = []
+        self.rate_cols_ = []
+        self.rate_types_ = []
         if "exposure_days" not in frame.columns:
             return x
         for j, f in enumerate(names):
@@ -170,10 +186,10 @@ class DriverDesign:
             [frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy()[rows] for t in self.rate_types_]
         )
         exposure = frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy()[rows]
-        self.priors_ = fit_priors(counts, exposure)
+        self.priors_ = priors = fit_priors(counts, exposure)
         x = x.copy()
-        x[:, self.rate_cols_] = self.priors_.shrink(counts, exposure)
-        rel = np.median(self.priors_.reliability(exposure), axis=0)
+        x[:, self.rate_cols_] = priors.shrink(counts, exposure)
+        rel = np.median(priors.reliability(exposure), axis=0)
         self.rules_.append(
             "behaviour rates shrunk toward the population rate by their reliability (regression calibration over "
             "all event types together: correlated behaviours inform each other); median reliability {', '.join(f'{t} {r:.2f}' for t, r in zip(self.rate_types_, rel, strict=True))}"
@@ -203,6 +219,7 @@ class DriverDesign:
                                    max_levels=self.max_segment_levels, display=self.display_)  # fmt: skip
                 cols.append(enc.x[:, enc.names.index(f)] if f in enc.names else np.zeros(frame.height))
                 continue
+            assert prepared is not None  # a behaviour feature among features_ means beh is not empty
             j = prepared.names.index(f)
             v = prepared.x[:, j]
             t = f[len(RATE_PREFIX):] if f.startswith(RATE_PREFIX) else None

@@ -38,59 +38,35 @@ DEFAULT_OTHER_FEATURES: Mapping[str, tuple[str, str | None]] = {
     "activity_change": ("product", None),
 }
 
-# Keys of [drivers], with defaults. Every bound on work is here so a report can state it.
-DEFAULTS: Mapping[str, Any] = {
-    "horizon_days": 365,  # attributable churn "within a year"
-    "families": {},
-    "min_events": 20,  # fewer churn events than this: no hazard model (10 events per feature is the usual rule)
-    "max_fit_rows": 100_000,  # Cox fit on a churn-stratified sample of this size (about 0.5 s)
-    "ph_rows": 10_000,  # proportional-hazards test on a sample (Schoenfeld residuals are slow at large n)
-    "concordance_rows": 20_000,  # concordance index on a sample of the fitted rows
-    "eval_rows": 10_000,  # customers averaged over for attributable churn
-    "n_bootstrap": 200,  # draws for attributable-churn CIs
-    "best_quantile": 0.05,  # "best level": 0 for a harmful rate, else 5th percentile if harmful, 95th if protective
-    "counterfactual": "best",  # best: move each feature to its best level | zero: remove its effect (feature = 0)
-    "exclude": [],  # features (or event types) left out of the driver model, e.g. a leaky recency feature
-    "max_abs_r": 0.95,  # above this correlation two features are one signal: the later one is dropped
-    "max_vif": 10.0,  # above this the feature is kept but its hazard ratio is flagged as unstable
-    "ph_alpha": 0.05,  # Bonferroni-corrected across the tested features
-    "max_segments_tested": 5,
-    "silent_min_labels": 30,
-    "silent_min_per_class": 5,
-    "silent_cv_folds": 5,
-    "silent_max_rows": 50_000,
-    "silent_cv_rows": 10_000,  # CV accuracy on a label-stratified sample of this size: +-1 point (95%)
-    "silent_c": 1.0,  # inverse L2 strength of the logistic regression
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class DriverSettings:
-    """The [drivers] table of churnwhy.toml, validated."""
+    """The [drivers] table of churnwhy.toml, validated. The defaults below are the only ones: DEFAULTS (the
+    valid keys, for config checks and messages) is read off these fields. Every bound on work is here so a
+    report can state it."""
 
-    horizon_days: int = 365
+    horizon_days: int = 365  # attributable churn "within a year"
     families: Mapping[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
-    min_events: int = 20
-    max_fit_rows: int = 100_000
-    ph_rows: int = 10_000
-    concordance_rows: int = 20_000
-    eval_rows: int = 10_000
-    n_bootstrap: int = 200
-    best_quantile: float = 0.05
-    counterfactual: str = "best"
-    exclude: tuple[str, ...] = ()
-    max_abs_r: float = 0.95
-    max_vif: float = 10.0
-    ph_alpha: float = 0.05
+    min_events: int = 20  # fewer churn events than this: no hazard model (10 events per feature is the usual rule)
+    max_fit_rows: int = 100_000  # Cox fit on a churn-stratified sample of this size (about 0.5 s)
+    ph_rows: int = 10_000  # proportional-hazards test on a sample (Schoenfeld residuals are slow at large n)
+    concordance_rows: int = 20_000  # concordance index on a sample of the fitted rows
+    eval_rows: int = 10_000  # customers averaged over for attributable churn
+    n_bootstrap: int = 200  # draws for attributable-churn CIs
+    best_quantile: float = 0.05  # "best level": 0 for a harmful rate, else 5th percentile if harmful, 95th if protective
+    counterfactual: str = "best"  # best: move each feature to its best level | zero: remove its effect (feature = 0)
+    exclude: tuple[str, ...] = ()  # features (or event types) left out of the driver model
+    max_abs_r: float = 0.95  # above this correlation two features are one signal: the later one is dropped
+    max_vif: float = 10.0  # above this the feature is kept but its hazard ratio is flagged as unstable
+    ph_alpha: float = 0.05  # Bonferroni-corrected across the tested features
     max_segments_tested: int = 5
     silent_min_labels: int = 30
     silent_min_per_class: int = 5
     silent_cv_folds: int = 5
     silent_max_rows: int = 50_000
-    silent_cv_rows: int = 10_000
-    silent_c: float = 1.0
-    seed: int = 0
-    inactivity_days: int = 90  # Config.inactivity_days: how long a silence means churn (0: never)
+    silent_cv_rows: int = 10_000  # CV accuracy on a label-stratified sample of this size: +-1 point (95%)
+    silent_c: float = 1.0  # inverse L2 strength of the logistic regression
+    seed: int = 0  # from Config.seed, not a [drivers] key
+    inactivity_days: int = 90  # Config.inactivity_days: how long a silence means churn (0: never); not a [drivers] key
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> DriverSettings:
@@ -127,6 +103,16 @@ class DriverSettings:
         if not values["max_abs_r"] <= 1 or not values["ph_alpha"] < 1:
             raise ConfigError("[drivers] max_abs_r must be at most 1 and ph_alpha below 1")
         return cls(families=families, seed=config.seed, inactivity_days=config.inactivity_days, **values)
+
+
+_NOT_KEYS = ("seed", "inactivity_days")  # come from the top-level config, not from [drivers]
+# Keys of [drivers] with their defaults, read off DriverSettings (one place for every default).
+def _default(f: dataclasses.Field[Any]) -> Any:
+    factory = f.default_factory
+    return f.default if factory is dataclasses.MISSING else factory()
+
+
+DEFAULTS: Mapping[str, Any] = {f.name: _default(f) for f in dataclasses.fields(DriverSettings) if f.name not in _NOT_KEYS}
 
 
 def parse_families(raw: Any) -> dict[str, tuple[str, str | None]]:

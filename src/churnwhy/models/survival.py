@@ -6,6 +6,7 @@ CIs are Greenwood's with the log(-log) transform, as lifelines computes them; th
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -237,6 +238,14 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def holm_across(tests: Sequence[LogRankRecord]) -> list[LogRankRecord]:
+    """One Holm correction over every log-rank test of a report (each column's test across its levels and every
+    pairwise comparison, all columns together): a reader scanning the table for p < 0.05 makes all of them at
+    once, so the family is the table, not one column. p_value stays raw."""
+    adj = holm_adjust(np.array([r.p_value for r in tests], dtype=float))
+    return [dataclasses.replace(r, p_holm=float(a)) for r, a in zip(tests, adj, strict=True)]
+
+
 def check_by(table: CustomerTable, by: Sequence[str], config: Config | None = None) -> None:
     """ChurnwhyError (exit 2) for a `--by` column that does not exist, or that identifies customers rather than
     grouping them (customer_id, an email, a value per customer): its groups would put ids into the report."""
@@ -315,6 +324,12 @@ def fit_survival(
         if not recs:
             notes.append(f"{col}: no log-rank test (fewer than two groups, or no churn at all)")
         tests.extend(recs)
+    tests = holm_across(tests)
+    if len(dict.fromkeys(by)) > 1 and tests:
+        notes.append(
+            f"log-rank p (Holm) is adjusted across all {len(tests)} tests of the report (every column, overall and "
+            "pairwise), not within one column; p is the raw value"
+        )
     if overall.median_ is None:
         notes.append("overall retention never fell to 50%: median tenure not reached")
     cohorts = None

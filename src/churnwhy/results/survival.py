@@ -80,7 +80,7 @@ class GroupSummary:
 
 @dataclasses.dataclass(frozen=True)
 class LogRankRecord:
-    """A log-rank test: "multivariate" across every group of `by`, or "pairwise" with a Holm-adjusted p."""
+    """A log-rank test: "multivariate" across every group of `by`, or "pairwise"; p_holm is Holm-adjusted."""
 
     by: str
     test: str
@@ -88,7 +88,7 @@ class LogRankRecord:
     statistic: float
     df: int
     p_value: float
-    p_holm: float | None = None  # pairwise only
+    p_holm: float | None = None  # fit_survival: across every test of the report; logrank_tests: its pairs
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(dataclasses.asdict(self))
