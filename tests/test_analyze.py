@@ -44,7 +44,7 @@ def test_json_validates_against_shipped_schema(cli_json):
     schema = json.loads(files("churnwhy").joinpath("schemas/report.schema.json").read_text())
     doc = json.loads(cli_json)
     jsonschema.validate(doc, schema)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "2.0"
     for key in ("customers", "churned", "churn_rate", "median_tenure_days", "retention"):
         assert key in doc["summary"]
 
@@ -92,9 +92,9 @@ def test_out_writes_parquet_contracts(exports, tmp_path):
     drivers = pl.read_parquet(out / "drivers.parquet")
     assert {"feature", "family", "hazard_ratio", "ci_low", "ci_high", "p_value"} <= set(drivers.columns)
     survival = pl.read_parquet(out / "survival.parquet")
-    assert {"group", "time_days", "survival", "ci_low", "ci_high", "at_risk"} <= set(survival.columns)
+    assert {"segment", "level", "time_days", "survival", "ci_low", "ci_high", "at_risk"} <= set(survival.columns)
     incidence = pl.read_parquet(out / "incidence.parquet")
-    assert {"cause", "time_days", "incidence", "ci_low", "ci_high"} <= set(incidence.columns)
+    assert {"axis", "category", "time_days", "incidence", "ci_low", "ci_high"} <= set(incidence.columns)
     assert (out / "cohorts.parquet").exists() and (out / "reasons.parquet").exists()
     assert json.loads((out / "report.json").read_text()) == json.loads(result.stdout)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left

@@ -37,12 +37,14 @@ def test_check_exits_1_and_lists_breaches(exports):
     assert "churn_rate" in r.stdout and "retention_365d" in r.stdout and "share_why_better_offer" in r.stdout
 
 
-def test_check_json_lists_checks_and_report(exports):
+def test_check_json_lists_the_checks_only(exports):
     r = runner.invoke(app, ["check", str(exports), "--max-churn-rate", "0.01", "--format", "json", "-q"])
     assert r.exit_code == 1
     doc = json.loads(r.stdout)
     assert doc["passed"] is False and doc["checks"][0]["name"] == "churn_rate"
-    assert doc["report"]["summary"]["churn_rate"] == doc["checks"][0]["value"]
+    assert "report" not in doc and doc["schema_version"] and doc["churnwhy_version"]
+    summary = json.loads(runner.invoke(app, ["analyze", str(exports), "--format", "json", "-q"]).stdout)["summary"]
+    assert summary["churn_rate"] == doc["checks"][0]["value"]
 
 
 def test_check_adds_an_unlisted_horizon(exports):
@@ -108,13 +110,13 @@ def test_an_axis_the_silent_classifier_refused_keeps_the_reweighted_estimate():
 
     doc = {"reasons": {
         "status": "ok",
-        "inferred": {"status": "ok", "models": [{"dimension": "why", "inferred": True}, {"dimension": "what", "inferred": False}],
-                     "mix": [{"dimension": "why", "label": "better_offer", "share": 0.6, "ci_low": 0.5, "ci_high": 0.7},
-                             {"dimension": "what", "label": "unknown", "share": 0.8, "ci_low": 0.7, "ci_high": 0.9}]},
-        "nonresponse": {"rows": [{"axis": "what", "category": "price", "reweighted": 0.25, "lo": 0.2, "hi": 0.3}]},
+        "inferred": {"status": "ok", "models": [{"axis": "why", "inferred": True}, {"axis": "what", "inferred": False}],
+                     "mix": [{"axis": "why", "category": "better_offer", "share": 0.6, "ci_low": 0.5, "ci_high": 0.7},
+                             {"axis": "what", "category": "unknown", "share": 0.8, "ci_low": 0.7, "ci_high": 0.9}]},
+        "nonresponse": {"rows": [{"axis": "what", "category": "price", "reweighted": 0.25, "ci_low": 0.2, "ci_high": 0.3}]},
     }}
-    assert [r["label"] for r in headline_shares(doc, "why")] == ["better_offer"]
-    assert headline_shares(doc, "what") == [{"label": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3,
+    assert [r["category"] for r in headline_shares(doc, "why")] == ["better_offer"]
+    assert headline_shares(doc, "what") == [{"category": "price", "share": 0.25, "ci_low": 0.2, "ci_high": 0.3,
                                              "among": "known", "left_out": 0}]
     assert headline_caption(doc).startswith("why: stated reasons plus reasons inferred")
     assert "what: stated reasons, reweighted" in headline_caption(doc)

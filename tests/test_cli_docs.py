@@ -30,3 +30,13 @@ def test_command_has_help_and_readme_mention(name):
 def test_version():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("churnwhy ")
+
+
+def test_license_file_matches_the_declared_licence():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    declared = declared if isinstance(declared, str) else declared["text"]
+    text = (root / "LICENSE").read_text(encoding="utf-8")
+    assert declared == "MIT" and text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text

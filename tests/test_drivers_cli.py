@@ -15,6 +15,7 @@ from test_drivers_sim import simulate
 from typer.testing import CliRunner
 
 from churnwhy.cli import app
+from churnwhy.results.contract import stamped
 from churnwhy.config import Config
 from churnwhy.models.drivers import fit_drivers
 from churnwhy.models.silent import infer_silent_reasons
@@ -53,7 +54,7 @@ def test_json_equals_to_dict(fake_pipeline, tmp_path) -> None:
     cfg = Config.load(tmp_path)
     expected = fit_drivers(fake_pipeline, cfg, horizon_days=180)
     _, silent = infer_silent_reasons(fake_pipeline, cfg)
-    assert data == json.loads(json.dumps({"drivers": expected.to_dict(), "silent": silent.to_dict()}))
+    assert data == json.loads(json.dumps(stamped({"drivers": expected.to_dict(), "silent": silent.to_dict()})))
     assert data["drivers"]["horizon_days"] == 180
 
 

@@ -19,6 +19,7 @@ from churnwhy.config import Config
 from churnwhy.models.reason_correction import confusion, corrected_mix, invert
 from churnwhy.models.reason_shares import fit_reasons
 from churnwhy.models.reasons import attach_stated_reasons
+from churnwhy.results.contract import named
 from churnwhy.table import CustomerTable
 
 WHY = ("brand_failed", "better_offer", "circumstance")
@@ -143,8 +144,8 @@ def test_every_mix_has_an_unknown_row_and_says_what_it_left_out():
     nr = {(r.axis, r.category): r for r in result.nonresponse.rows}
     assert nr[("why", "unknown")].naive == pytest.approx(3 / 18) and nr[("why", "unknown")].among == "all"
     assert nr[("why", "brand_failed")].left_out == 3
-    doc = {"reasons": {"status": "ok", **result.to_dict()}}
-    assert any(s["label"] == "unknown" for s in headline_shares(doc, "why"))
+    doc = named({"reasons": {"status": "ok", **result.to_dict()}})
+    assert any(s["category"] == "unknown" for s in headline_shares(doc, "why"))
     assert "3 answers unknown on why left out" in headline_caption(doc)
 
 

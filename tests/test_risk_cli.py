@@ -78,7 +78,7 @@ def test_actions_and_beliefs_from_the_config(exports, tmp_path):
     assert ("brand_failed", "call them today") in {(r["rule"], r["action"]) for r in doc["at_risk"]["playbook"]}
     beliefs = doc["beliefs"]
     assert beliefs["source"] == "beliefs"
-    price = next(c for c in beliefs["checks"] if c["label"] == "price")
+    price = next(c for c in beliefs["checks"] if c["category"] == "price")
     assert price["believed"] == 0.9 and price["verdict"] == "overstated"
     assert any(c["axis"] == "compare" for c in beliefs["checks"])
 
@@ -104,7 +104,7 @@ def test_analyze_sections_and_benchmark_without_beliefs(exports):
     result = runner.invoke(app, ["analyze", str(exports), "--format", "json", "--quiet"])
     doc = json.loads(result.stdout)
     assert doc["beliefs"]["source"] == "external_benchmark" and "external benchmark" in doc["beliefs"]["note"]
-    assert {(c["label"], c["believed"]) for c in doc["beliefs"]["checks"]} == {("brand_failed", 0.3), ("better_offer", 0.59), ("price", 0.2)}
+    assert {(c["category"], c["believed"]) for c in doc["beliefs"]["checks"]} == {("brand_failed", 0.3), ("better_offer", 0.59), ("price", 0.2)}
     rev = doc["revenue"]
     assert rev["status"] == "ok" and rev["has_amounts"] and rev["months"]
     why = [r for r in rev["by_reason"] if r["axis"] == "why"]

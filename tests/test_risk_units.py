@@ -96,16 +96,16 @@ def test_monthly_churn_by_customers_and_revenue_by_hand():
 
 
 def test_belief_verdicts():
-    measured = {"why": [{"label": "brand_failed", "share": 0.30, "ci_low": 0.25, "ci_high": 0.35},
-                        {"label": "better_offer", "share": 0.60, "ci_low": 0.55, "ci_high": 0.65}],
-                "what": [{"label": "price", "share": 0.2, "ci_low": 0.15, "ci_high": 0.25}]}
+    measured = {"why": [{"category": "brand_failed", "share": 0.30, "ci_low": 0.25, "ci_high": 0.35},
+                        {"category": "better_offer", "share": 0.60, "ci_low": 0.55, "ci_high": 0.65}],
+                "what": [{"category": "price", "share": 0.2, "ci_low": 0.15, "ci_high": 0.25}]}
     res = evaluate({"price": "50%", "brand_failed": 0.1, "better_offer": 0.62,
                     "compare": ["brand_failed > better_offer", "better_offer > brand_failed", "why.brand_failed < what.price"]}, measured)
     verdicts = {c.statement: c.verdict for c in res.checks}
     assert verdicts == {"price = 50%": "overstated", "brand_failed = 10%": "understated", "better_offer = 62%": "consistent",
                         "brand_failed > better_offer": "contradicted", "better_offer > brand_failed": "consistent",
                         "brand_failed < price": "contradicted"}
-    measured["why"][1] = {"label": "better_offer", "share": 0.70, "ci_low": 0.65, "ci_high": 0.75}
+    measured["why"][1] = {"category": "better_offer", "share": 0.70, "ci_low": 0.65, "ci_high": 0.75}
     bench = evaluate({}, measured)
     assert bench.source == "external_benchmark" and [c.verdict for c in bench.checks] == ["consistent", "understated", "consistent"]
     assert [c.believed for c in bench.checks] == [0.30, 0.59, 0.20]

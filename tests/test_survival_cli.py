@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from churnwhy.cli import app
+from churnwhy.results.contract import stamped
 from churnwhy.config import Config
 from churnwhy.models.survival import fit_survival
 from churnwhy.render.plots import write_plots
@@ -57,7 +58,7 @@ def test_json_goes_to_stdout_and_equals_to_dict(fake_pipeline, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     expected = fit_survival(fake_pipeline, by=("plan",), config=Config.load(tmp_path))
-    assert data == json.loads(json.dumps(expected.to_dict()))
+    assert data == json.loads(json.dumps(stamped(expected.to_dict())))
     assert "note:" in result.stderr and "pooled into 'other'" in result.stderr
     assert {g["group"] for g in data["groups"] if g["by"] == "plan"} == {"basic", "pro", "team", "other"}
     assert data["cohorts"]["period"] == "month"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 
-from churnwhy.errors import ChurnwhyError
+from churnwhy.errors import ChurnwhyError, InputError
 from churnwhy.models.survival import holm_adjust
 
 _UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -17,11 +19,14 @@ _UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
 @dataclasses.dataclass(frozen=True)
 class Check:
+    """One threshold judged: `value` against `threshold`, a ceiling (`bound` "max") or a floor ("min")."""
+
     name: str
     threshold: float
     value: float | None
     ok: bool
     message: str
+    bound: str = "max"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -66,15 +71,98 @@ def _share(text: str, where: str) -> float:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """What `check` was asked to judge, parsed from its flags (usage errors, exit 2, before any analysis)."""
+
+    max_churn_rate: float | None
+    min_retention: tuple[tuple[int, float], ...]
+    max_share: tuple[tuple[str, str, float], ...]
+
+    @classmethod
+    def parse(cls, max_churn_rate: float | None, min_retention: list[str], max_share: list[str]) -> Thresholds:
+        retention = tuple(parse_retention(s) for s in min_retention)
+        shares = tuple(parse_share(s) for s in max_share)
+        if max_churn_rate is None and not retention and not shares:
+            raise ChurnwhyError("check needs at least one threshold",
+                                hint="e.g. --max-churn-rate 0.05 --min-retention 90d=0.85 --max-share why=brand_failed:0.4")
+        if max_churn_rate is not None and not 0 <= max_churn_rate <= 1:
+            raise ChurnwhyError("--max-churn-rate must be between 0 and 1")
+        return cls(max_churn_rate, retention, shares)
+
+    def check_saved(self, doc: dict[str, Any], name: str) -> None:
+        """A saved report holds retention only at the horizons it was run with: another horizon cannot be judged
+        from it, which is a usage error (exit 2), not a breach."""
+        have = sorted(int(h) for h in retention_horizons(doc))
+        for horizon, _ in self.min_retention:
+            if horizon not in have:
+                raise ChurnwhyError(f"--min-retention {horizon}d: {name} has retention at {', '.join(f'{h}d' for h in have) or 'no horizon'} only",
+                                    hint="use one of those horizons, or run check on the exports (or set `horizons` in churnwhy.toml)")
+
+
+@overload
+def read_report(path: Path, *, required: Literal[True]) -> dict[str, Any]: ...
+
+
+@overload
+def read_report(path: Path, *, required: bool) -> dict[str, Any] | None: ...
+
+
+def read_report(path: Path, *, required: bool) -> dict[str, Any] | None:
+    """A report.json written by `churnwhy analyze` (the document), or None when `path` is not one and not
+    `required` (a folder or an export file, to analyse). Unreadable or foreign JSON when required: exit 2."""
+    hint = "pass a report.json written by `churnwhy analyze --format json` or `--out DIR`"
+    if not required and (path.is_dir() or path.suffix.lower() != ".json"):
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", hint=hint) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if not required:
+            return None  # NDJSON or a broken export: the loader says what is wrong with it
+        raise InputError(f"{path}: not JSON ({exc})", hint=hint) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})", hint=hint) from None
+    if isinstance(doc, dict) and "summary" in doc and "schema_version" in doc:
+        return upgraded(doc)
+    if required:
+        raise InputError(f"{path} is not a churnwhy report", hint=hint)
+    return None  # a JSON export of customers or events
+
+
+def upgraded(doc: dict[str, Any]) -> dict[str, Any]:
+    """A report of schema 1.x read with 2.0's names (the renames in CHANGELOG), so `diff` and `check` compare a
+    report saved before an upgrade with one written after it."""
+    if str(doc.get("schema_version", "")).split(".")[0] != "1":
+        return doc
+    from churnwhy.results.contract import named
+
+    out: dict[str, Any] = named(doc)
+    retention = out.get("summary", {}).get("retention")
+    if isinstance(retention, dict):
+        out["summary"]["retention"] = [{"horizon_days": int(h), **cell} for h, cell in sorted(retention.items(), key=lambda kv: int(kv[0]))]
+    return out
+
+
+def retention_cells(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Retention at each horizon the report holds, by horizon in days."""
+    return {int(cell["horizon_days"]): cell for cell in doc.get("summary", {}).get("retention", [])}
+
+
+def retention_horizons(doc: dict[str, Any]) -> list[int]:
+    return sorted(retention_cells(doc))
+
+
 def retention_at(doc: dict[str, Any], horizon: int) -> float | None:
-    cell = doc.get("summary", {}).get("retention", {}).get(str(horizon))
+    cell = retention_cells(doc).get(horizon)
     return None if cell is None else cell.get("survival")
 
 
-def reason_share(doc: dict[str, Any], axis: str, label: str) -> float | None:
+def reason_share(doc: dict[str, Any], axis: str, category: str) -> float | None:
     """The headline share of a reason among churners: stated + inferred when inferred ran, else stated."""
     for share in headline_shares(doc, axis):
-        if share["label"] == label:
+        if share["category"] == category:
             found: float | None = share["share"]
             return found
     return None
@@ -95,7 +183,7 @@ def headline_source(doc: dict[str, Any], axis: str | None = None) -> str | None:
     reasons = doc.get("reasons", {})
     inferred = reasons.get("inferred", {})
     if inferred.get("status") == "ok" and inferred.get("mix") and any(
-        m.get("inferred") and (axis is None or m.get("dimension") == axis) for m in inferred.get("models", [])
+        m.get("inferred") and (axis is None or m.get("axis") == axis) for m in inferred.get("models", [])
     ):
         return "combined"
     if reasons.get("status") != "ok":
@@ -131,26 +219,27 @@ def known_only_note(doc: dict[str, Any], axis: str) -> str | None:
 
 
 def headline_shares(doc: dict[str, Any], axis: str) -> list[dict[str, Any]]:
-    """[{label, share, ci_low, ci_high}] among churners on one axis, from the estimate headline_source picks."""
+    """[{category, share, ci_low, ci_high, among, left_out}] among churners on one axis, from the estimate
+    headline_source picks (documents with the contract's names: results/contract.py)."""
     source = headline_source(doc, axis)
     reasons = doc.get("reasons", {})
     if source == "combined":
-        return [{"label": s["label"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "among": "all",
-                 "left_out": 0} for s in reasons["inferred"]["mix"] if s["dimension"] == axis]
+        return [{"category": s["category"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+                 "among": "all", "left_out": 0} for s in reasons["inferred"]["mix"] if s["axis"] == axis]
     if source == "reweighted":
-        return [{"label": r["category"], "share": r["reweighted"], "ci_low": r["lo"], "ci_high": r["hi"],
+        return [{"category": r["category"], "share": r["reweighted"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                  "among": r.get("among", "known"), "left_out": r.get("left_out", 0)}
                 for r in reasons["nonresponse"]["rows"] if r["axis"] == axis]
     if source == "stated":
-        return [{"label": s["category"], "share": s["share"], "ci_low": s["lo"], "ci_high": s["hi"],
+        return [{"category": s["category"], "share": s["share"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
                  "among": s.get("among", "known"), "left_out": s.get("left_out", 0)}
                 for s in reasons.get("shares", []) if s["axis"] == axis and s["by"] == "all" and s["basis"] == "count"]
     return []
 
 
-def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retention: list[tuple[int, float]],
-               max_share: list[tuple[str, str, float]]) -> list[Check]:
+def run_checks(doc: dict[str, Any], thresholds: Thresholds) -> list[Check]:
     checks = []
+    max_churn_rate, min_retention, max_share = thresholds.max_churn_rate, thresholds.min_retention, thresholds.max_share
     if max_churn_rate is not None:
         v = doc["summary"]["churn_rate"]
         checks.append(Check("churn_rate", max_churn_rate, v, v is not None and v <= max_churn_rate,
@@ -159,7 +248,8 @@ def run_checks(doc: dict[str, Any], *, max_churn_rate: float | None, min_retenti
         v = retention_at(doc, horizon)
         checks.append(Check(f"retention_{horizon}d", floor, v, v is not None and v >= floor,
                             f"retention at {horizon} days {_pct(v)} (min {_pct(floor)})"
-                            + ("" if v is not None else ": not computable (too few customers observed that long?)")))
+                            + ("" if v is not None else ": not computable (too few customers observed that long?)"),
+                            bound="min"))
     for axis, label, ceiling in max_share:
         v = reason_share(doc, axis, label)
         checks.append(Check(f"share_{axis}_{label}", ceiling, v, v is not None and v <= ceiling,
@@ -195,19 +285,20 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, alpha: float = 0.0
     for doc, which in ((old, "OLD"), (new, "NEW")):
         if "summary" not in doc or "schema_version" not in doc:
             raise ChurnwhyError(f"{which} is not a churnwhy report", hint="pass two files written by `churnwhy analyze --format json`")
+    old, new = upgraded(old), upgraded(new)
     changes = []
     so, sn = old["summary"], new["summary"]
     p = _two_proportions(so["churned"], so["customers"], sn["churned"], sn["customers"])
     changes.append(_change("churn_rate", so["churn_rate"], sn["churn_rate"], p, alpha))
-    horizons = sorted(set(so.get("retention", {})) | set(sn.get("retention", {})), key=int)
-    for h in horizons:
-        a, b = so["retention"].get(h, {}), sn["retention"].get(h, {})
+    cells_old, cells_new = retention_cells(old), retention_cells(new)
+    for h in sorted(set(cells_old) | set(cells_new)):
+        a, b = cells_old.get(h, {}), cells_new.get(h, {})
         p = _two_estimates(a, b)
         changes.append(_change(f"retention_{h}d", a.get("survival"), b.get("survival"), p, alpha))
     shares = []
     for axis in ("why", "what"):
-        olds = {s["label"]: s for s in headline_shares(old, axis)}
-        news = {s["label"]: s for s in headline_shares(new, axis)}
+        olds = {s["category"]: s for s in headline_shares(old, axis)}
+        news = {s["category"]: s for s in headline_shares(new, axis)}
         for label in sorted(set(olds) | set(news)):
             a, b = olds.get(label, {}), news.get(label, {})
             shares.append(_change(f"share_{axis}_{label}", a.get("share"), b.get("share"), _two_estimates(a, b), alpha))

@@ -13,7 +13,8 @@ app = typer.Typer(
     name="churnwhy",
     help="Tell a business why its customers left, from the exports it already has.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command inherits -h
     pretty_exceptions_show_locals=False,  # locals hold customer data
     rich_markup_mode="rich",
 )

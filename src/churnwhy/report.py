@@ -9,7 +9,7 @@ from typing import Any
 from churnwhy.pipeline import LoadedTable
 from churnwhy.table import CustomerTable
 
-SCHEMA_VERSION = "1.0"
+from churnwhy.results.contract import SCHEMA_VERSION, named, stamped  # noqa: F401  (SCHEMA_VERSION: kept importable here)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -74,7 +74,7 @@ class Report:
             "churn_rate": _r(t.n_churned / t.n_customers) if t.n_customers else None,
             "median_tenure_days": None,
             "median_reached": False,
-            "retention": {},
+            "retention": [],
             "survey_response_rate": None,
             "churn_rule": t.churn_rule,
         }
@@ -82,13 +82,30 @@ class Report:
             overall = self.survival.result.overall
             out["median_tenure_days"] = overall.median_days
             out["median_reached"] = overall.median_days is not None
-            out["retention"] = {
-                str(h.horizon_days): {"survival": _r(h.survival), "ci_low": _r(h.ci_low), "ci_high": _r(h.ci_high)}
+            out["retention"] = [
+                {"horizon_days": h.horizon_days, "survival": _r(h.survival), "ci_low": _r(h.ci_low), "ci_high": _r(h.ci_high)}
                 for h in overall.horizons
-            }
+            ]
         if self.reasons.ok:  # churners who stated a reason we could read, as the reasons section counts them
             out["survey_response_rate"] = _r(self.reasons.result.nonresponse.response_rate)
+        out["reasons"] = self.headline()
         return out
+
+    def _reasons_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = named({"reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()}})
+        return doc
+
+    def headline(self) -> dict[str, Any]:
+        """The reason mix the report leads with, per axis: which estimate (stated + inferred, reweighted
+        respondents, or respondents as they are), its caption, and the shares with 95% intervals."""
+        from churnwhy.checks import headline_caption, headline_shares, headline_source
+
+        doc = self._reasons_doc()
+        return {
+            "estimate": {axis: headline_source(doc, axis) for axis in ("why", "what")},
+            "caption": headline_caption(doc),
+            "shares": [{"axis": axis, **row} for axis in ("why", "what") for row in headline_shares(doc, axis)],
+        }
 
     def assumptions(self) -> dict[str, Any]:
         """What churnwhy assumed to read the exports, for the headline of every output."""
@@ -141,13 +158,13 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document. Floats carry 10 significant digits: multithreaded BLAS sums differ in the last
         bits from run to run, and the same input must give byte-identical output."""
-        return _stable(self._document())
+        doc: dict[str, Any] = _stable(stamped(self._document()))
+        return doc
 
     def _document(self) -> dict[str, Any]:
         survival = self.survival.to_dict()
         cohorts = survival.pop("cohorts", None) if self.survival.ok else None
         return {
-            "schema_version": SCHEMA_VERSION,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "input": {
                 "path": self.path,
@@ -176,7 +193,7 @@ class Report:
         from churnwhy.checks import headline_shares
         from churnwhy.models.beliefs import evaluate
 
-        doc = {"reasons": {**self.reasons.to_dict(), "inferred": self.inferred.to_dict()}}
+        doc = self._reasons_doc()
         result = evaluate(self.loaded.config.beliefs, {axis: headline_shares(doc, axis) for axis in ("why", "what")})
         return Section("beliefs", result, result.skipped).to_dict()
 

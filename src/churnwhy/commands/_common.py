@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import datetime as dt
 import functools
 import inspect
@@ -38,7 +39,10 @@ def err_console() -> Console:
 
 
 def out_console() -> Console:
-    return SafeConsole(highlight=False, soft_wrap=False, emoji=False)
+    """The requested output: tables laid out so no number is cut, COLUMNS or 120 wide when piped (render/fit.py)."""
+    from churnwhy.render.fit import OutConsole
+
+    return OutConsole(highlight=False, soft_wrap=False, emoji=False)
 
 
 PathArg = Annotated[
@@ -55,6 +59,27 @@ AsOfOpt = Annotated[
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings (rejected rows, unmapped codes) as errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The options every analysing command takes (--config, --as-of, --strict, --quiet), declared once.
+
+    A command asks for them with a parameter annotated `RunOptions`; `handle_errors` shows them to Typer as
+    the four options and hands the command one RunOptions."""
+
+    config: Path | None = None
+    as_of: str | None = None
+    strict: bool = False
+    quiet: bool = False
+
+    def build_config(self, path: Path | None, **overrides: Any) -> Config:
+        return build_config(path, self.config, self.as_of, strict=self.strict or None, **overrides)
+
+
+_RUN_PARAMS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+               for name, default, annotation in (("config", None, ConfigOpt), ("as_of", None, AsOfOpt),
+                                                 ("strict", False, StrictOpt), ("quiet", False, QuietOpt))]
 RejectsOpt = Annotated[
     Path | None, typer.Option("--rejects", help="Write every rejected input row, with file, row number and reason, to this CSV.")
 ]
@@ -105,12 +130,17 @@ def handle_errors(fn: F) -> F:
     adds to every command it wraps; tracebacks never show locals, which hold customer data)."""
     signature = inspect.signature(fn, eval_str=True)
     params = list(signature.parameters.values())
+    shared = next((p.name for p in params if p.annotation is RunOptions), None)
+    if shared is not None:  # the command's RunOptions parameter, shown to Typer as its four options
+        params = [p for p in params if p.name != shared] + _RUN_PARAMS
     params.append(inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt))
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.pop("debug", False))
         _DEBUG.set(debug)
+        if shared is not None:
+            kwargs[shared] = RunOptions(**{p.name: kwargs.pop(p.name, p.default) for p in _RUN_PARAMS})
         try:
             return fn(*args, **kwargs)
         except ChurnwhyError as exc:
@@ -138,8 +168,9 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # read by typer
-    wrapper.__annotations__ = {**fn.__annotations__, "debug": DebugOpt}
-    return wrapper  # type: ignore[return-value]  # the same call, plus the --debug option typer reads
+    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != shared},
+                               **({p.name: p.annotation for p in _RUN_PARAMS} if shared else {}), "debug": DebugOpt}
+    return wrapper  # type: ignore[return-value]  # the same call, plus the options typer reads
 
 
 def _silence_stdout() -> None:

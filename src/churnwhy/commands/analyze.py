@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
-    handle_errors, out_console, warn_failed_sections,
+    Format, FormatOpt, PathArg, RejectsOpt, RunOptions, check_outputs, err_console, handle_errors, out_console,
+    warn_failed_sections,
 )
-from churnwhy.errors import ChurnwhyError, InputError, InternalError
+from churnwhy.errors import ChurnwhyError, InternalError
 from churnwhy.render.safe import safe_text
 
 if TYPE_CHECKING:  # the library is imported when a command runs (fast --help)
@@ -27,17 +25,18 @@ HorizonOpt = Annotated[int | None, typer.Option("--horizon", help="Days for attr
 ExamplesOpt = Annotated[bool, typer.Option("--include-examples", help="Add a few redacted example quotes per reason (off: reports hold aggregates only).")]
 
 
-def _run(path: Path, config: Path | None, as_of: str | None, strict: bool, quiet: bool, by: list[str] | None,
-         horizon: int | None, include_examples: bool, extra_horizons: tuple[int, ...] = (), rejects: Path | None = None) -> Report:
+def _run(path: Path, run: RunOptions, by: list[str] | None, horizon: int | None, include_examples: bool,
+         extra_horizons: tuple[int, ...] = (), rejects: Path | None = None) -> Report:
     from churnwhy.pipeline import analyze
 
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    quiet = run.quiet
+    cfg = run.build_config(path)
     if extra_horizons:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, horizons=tuple(sorted(set(cfg.horizons) | set(extra_horizons))))
     with _progress(quiet) as step:
-        report = analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
+        report: Report = analyze(path, cfg, by=tuple(by) if by else None, horizon_days=horizon,
                          include_examples=include_examples, progress=step, rejects_to=rejects)
     warn_failed_sections(report, quiet)
     return report
@@ -63,10 +62,8 @@ def analyze(
     horizon: HorizonOpt = None,
     include_examples: ExamplesOpt = False,
     rejects: RejectsOpt = None,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Load, attribute churn to reasons and drivers, draw retention curves: the whole story in one report."""
     from churnwhy.render.files import dumps
@@ -77,10 +74,10 @@ def analyze(
     check_outputs(path, out=out, rejects=rejects)
     if horizon is not None and horizon < 1:
         raise ChurnwhyError(f"--horizon must be a positive number of days, got {horizon}", hint="e.g. --horizon 365")
-    report = _run(path, config, as_of, strict, quiet, by, horizon, include_examples, rejects=rejects)
+    report = _run(path, run, by, horizon, include_examples, rejects=rejects)
     if out is not None:
         written = write_outputs(report, out)
-        if not quiet:
+        if not run.quiet:
             err_console().print(f"wrote {len(written)} files to {safe_text(out)}")
     if format is Format.json:
         typer.echo(dumps(report.to_dict()), nl=False)
@@ -90,53 +87,48 @@ def analyze(
         out_console().print(rich_report(report))
 
 
+CheckPathArg = Annotated[Path, typer.Argument(
+    help="A folder of exports, one export file, or a report.json from `churnwhy analyze` (judged as saved, not rerun).",
+    show_default=False)]
+
+
 @handle_errors
 def check(
-    path: PathArg,
+    path: CheckPathArg,
     max_churn_rate: Annotated[float | None, typer.Option("--max-churn-rate", help="Fail when the churn rate is above this (0-1).")] = None,
     min_retention: Annotated[list[str] | None, typer.Option("--min-retention", help="HORIZON=SHARE, e.g. 90d=0.85; repeatable.")] = None,
     max_share: Annotated[list[str] | None, typer.Option("--max-share", help="AXIS=LABEL:SHARE, e.g. why=brand_failed:0.4; repeatable.")] = None,
     format: FormatOpt = Format.table,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Exit 1 when a retention threshold is breached, 0 when all hold, 2 on usage or input errors: for CI jobs."""
-    from churnwhy.checks import parse_retention, parse_share, run_checks
+    from churnwhy.checks import Thresholds, read_report, run_checks
     from churnwhy.render.files import dumps
-    from churnwhy.render.report import rich_checks
+    from churnwhy.render.report import markdown_checks, rich_checks
+    from churnwhy.results.contract import stamped
 
-    retention = [parse_retention(s) for s in (min_retention or [])]
-    shares = [parse_share(s) for s in (max_share or [])]
-    if max_churn_rate is None and not retention and not shares:
-        raise ChurnwhyError("check needs at least one threshold",
-                            hint="e.g. --max-churn-rate 0.05 --min-retention 90d=0.85 --max-share why=brand_failed:0.4")
-    if max_churn_rate is not None and not 0 <= max_churn_rate <= 1:
-        raise ChurnwhyError("--max-churn-rate must be between 0 and 1")
-    report = _run(path, config, as_of, strict, quiet, None, None, False, tuple(h for h, _ in retention))
-    if report.failed_sections:  # a bug, not a breach: never exit 1 for it (CI must tell them apart)
-        first = report.failed_sections[0]
-        raise InternalError(f"check cannot judge the thresholds: the {first.name} section {first.skipped}",
-                            hint="a bug in churnwhy: rerun with --debug and report the traceback")
-    doc = report.to_dict()
-    results = run_checks(doc, max_churn_rate=max_churn_rate, min_retention=retention, max_share=shares)
+    thresholds = Thresholds.parse(max_churn_rate, min_retention or [], max_share or [])
+    doc = read_report(path, required=False)
+    if doc is None:
+        report = _run(path, run, None, None, False, tuple(h for h, _ in thresholds.min_retention))
+        if report.failed_sections:  # a bug, not a breach: never exit 1 for it (CI must tell them apart)
+            first = report.failed_sections[0]
+            raise InternalError(f"check cannot judge the thresholds: the {first.name} section {first.skipped}",
+                                hint="a bug in churnwhy: rerun with --debug and report the traceback")
+        doc = report.to_dict()
+    else:
+        thresholds.check_saved(doc, str(path))
+    results = run_checks(doc, thresholds)
     failed = [c for c in results if not c.ok]
     if format is Format.json:
-        typer.echo(dumps({"schema_version": doc["schema_version"], "passed": not failed,
-                          "checks": [c.to_dict() for c in results], "report": doc}), nl=False)
+        typer.echo(dumps(stamped({"passed": not failed, "checks": [c.to_dict() for c in results]})), nl=False)
     elif format is Format.markdown:
-        lines = ["| check | value | threshold | result |", "|---|---:|---:|---|"]
-        lines += [f"| {c.name} | {_fmt(c.value)} | {c.threshold:g} | {'pass' if c.ok else '**FAIL**'} |" for c in results]
-        typer.echo("\n".join(lines) + "\n", nl=False)
+        typer.echo(markdown_checks(results), nl=False)
     else:
         out_console().print(rich_checks(results))
     if failed:
         raise typer.Exit(1)
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4g}"
 
 
 @handle_errors
@@ -146,23 +138,17 @@ def diff(
     format: FormatOpt = Format.table,
 ) -> None:
     """What changed between two runs: churn rate, retention at horizons, reason shares, with significance."""
-    from churnwhy.checks import diff_reports
+    from churnwhy.checks import diff_reports, read_report
     from churnwhy.render.files import dumps
     from churnwhy.render.report import markdown_changes, rich_changes
+    from churnwhy.results.contract import stamped
 
-    docs = []
-    for p in (old, new):
-        try:
-            docs.append(json.loads(p.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise InputError(f"{p} does not exist", hint="pass two report.json files from `churnwhy analyze --format json`") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{p}: not JSON ({exc})", hint="pass report.json files from `churnwhy analyze --format json`") from None
+    docs = [read_report(p, required=True) for p in (old, new)]
     changes = diff_reports(docs[0], docs[1])
     if format is Format.json:
-        typer.echo(dumps({"schema_version": "1.0", "changes": [c.to_dict() for c in changes]}), nl=False)
+        typer.echo(dumps(stamped({"old": str(old), "new": str(new), "changes": [c.to_dict() for c in changes]})), nl=False)
     elif format is Format.markdown:
-        typer.echo(markdown_changes(changes), nl=False)
+        typer.echo(markdown_changes(changes, str(old), str(new)), nl=False)
     else:
         out_console().print(rich_changes(changes))
 
@@ -173,19 +159,17 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     by: ByOpt = None,
     include_examples: ExamplesOpt = False,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Write one self-contained HTML page (works offline): curves, reasons, drivers and the cohort heatmap."""
     from churnwhy.render.files import write_text
     from churnwhy.render.html import html_report
 
     check_outputs(path, output=output)
-    result = _run(path, config, as_of, strict, quiet, by, None, include_examples)
+    result = _run(path, run, by, None, include_examples)
     write_text(output, html_report(result))
-    if not quiet:
+    if not run.quiet:
         err_console().print(f"wrote {safe_text(output)}")
 
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
-from churnwhy.commands._common import (
-    AsOfOpt,
-    ConfigOpt,
-    Format,
-    FormatOpt,
-    PathArg,
-    QuietOpt,
-    build_config,
-    err_console,
-    handle_errors,
-    out_console,
-)
+from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console
 
 HorizonOpt = Annotated[
     int | None,
@@ -43,20 +31,22 @@ def drivers(
     path: PathArg,
     format: FormatOpt = Format.table,
     horizon: HorizonOpt = None,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
     # Imported here so that `churnwhy --help` stays fast.
     from churnwhy.pipeline import add_reasons, load_table
 
-    cfg = build_config(path, config, as_of)
+    cfg = run.build_config(path)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=False)
     result, silent = drivers_payload(table, cfg, horizon)
     if format == Format.json:
+        from churnwhy.render.files import dumps
+        from churnwhy.results.contract import stamped
+
         payload = {"drivers": result.to_dict(), "silent": silent.to_dict() if silent is not None else None}
-        typer.echo(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False))
+        typer.echo(dumps(stamped(payload)), nl=False)
     elif format == Format.markdown:
         from churnwhy.render.drivers import drivers_markdown
 
@@ -66,7 +56,7 @@ def drivers(
 
         console = out_console()
         console.print(drivers_view(result, silent))
-    if not quiet and format != Format.markdown:
+    if not run.quiet and format != Format.markdown:
         from churnwhy.render.drivers import print_notes
 
         err = err_console()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, RejectsOpt, StrictOpt, build_config, check_outputs, err_console,
-    handle_errors, out_console,
+    Format, FormatOpt, PathArg, RejectsOpt, RunOptions, check_outputs, err_console, handle_errors, out_console,
 )
 from churnwhy.render.safe import safe_text
 
@@ -16,10 +15,8 @@ def inspect(
     path: PathArg,
     format: FormatOpt = Format.table,
     rejects: RejectsOpt = None,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Show the files found, their roles and column mapping, row accounting, and customers and churners found."""
     from churnwhy.pipeline import load_table
@@ -28,10 +25,10 @@ def inspect(
     from churnwhy.results.inspect import InspectResult
 
     check_outputs(path, rejects=rejects)
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    cfg = run.build_config(path)
     loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
-        if not quiet:
+        if not run.quiet:
             err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {safe_text(rejects)}")
     result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)
     if format is Format.json:

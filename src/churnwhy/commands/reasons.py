@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, build_config, handle_errors, out_console,
-)
+from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, handle_errors, out_console
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="A segment column to break the shares down by.")]
 ExamplesOpt = Annotated[bool, typer.Option(
@@ -22,10 +20,9 @@ def reasons(
     by: ByOpt = None,
     period: PeriodOpt = None,
     format: FormatOpt = Format.table,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    quiet: QuietOpt = False,
     include_examples: ExamplesOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Why they left, as they said it: reason codes and free text on the why and what axes, with 95% CIs.
 
@@ -40,7 +37,7 @@ def reasons(
 
     if period not in (None, "month", "quarter"):
         raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
-    cfg = build_config(path, config, as_of)
+    cfg = run.build_config(path)
     loaded = load_table(path, cfg)
     if by is not None:
         from churnwhy.models.survival import check_by
@@ -49,7 +46,9 @@ def reasons(
     table, fit = attach_stated_reasons(loaded.table, cfg)
     result = fit_reasons(table, fit.summary, cfg, by=by, period=period, examples=include_examples)
     if format is Format.json:
-        typer.echo(dumps({"schema_version": "1.0", **result.to_dict()}), nl=False)
+        from churnwhy.results.contract import stamped
+
+        typer.echo(dumps(stamped(result.to_dict())), nl=False)
     elif format is Format.markdown:
         typer.echo(reasons_markdown(result), nl=False)
     else:

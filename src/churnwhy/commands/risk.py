@@ -7,16 +7,11 @@ from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import (
-    AsOfOpt, ConfigOpt, Format, FormatOpt, PathArg, QuietOpt, StrictOpt, build_config, err_console, handle_errors,
-    out_console,
-)
+from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console
 
 HorizonOpt = Annotated[int | None, typer.Option("--horizon", min=1, help="Days within which churn is predicted (default: [risk] horizon_days, 90).")]
 TopOpt = Annotated[int | None, typer.Option("--top", min=0, help="Customers listed in the terminal, riskiest first (default: [risk] top, 10).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write at_risk.parquet (one row per active customer, with ids) and risk.json here.")]
-
-SCHEMA_VERSION = "1.0"
 
 
 @handle_errors
@@ -26,22 +21,23 @@ def risk(
     horizon: HorizonOpt = None,
     top: TopOpt = None,
     out: OutOpt = None,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    strict: StrictOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Who is about to leave: churn probability within a horizon, revenue at risk, likely reason, top factors, action."""
     from churnwhy.commands.analyze import _progress
     from churnwhy.models.risk import RiskSettings
     from churnwhy.pipeline import risk as run_risk
     from churnwhy.render.files import dumps, write_frame, write_json
+    from churnwhy.results.contract import stamped
 
-    cfg = build_config(path, config, as_of, strict=strict or None)
+    cfg = run.build_config(path)
+    quiet = run.quiet
     with _progress(quiet) as step:
         loaded, section = run_risk(path, cfg, horizon_days=horizon, progress=step)
-    doc = {"schema_version": SCHEMA_VERSION, "as_of": loaded.table.as_of.isoformat() if loaded.table.as_of else None,
+    doc = {"as_of": loaded.table.as_of.isoformat() if loaded.table.as_of else None,
            "input": {"path": str(path)}, "at_risk": section.to_dict()}
+    doc = stamped(doc)
     frame = section.result.frame if section.ok else None
     if out is not None:
         if frame is not None:

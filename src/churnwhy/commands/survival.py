@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import (
-    AsOfOpt,
-    ConfigOpt,
-    Format,
-    FormatOpt,
-    PathArg,
-    QuietOpt,
-    build_config,
-    err_console,
-    handle_errors,
-    out_console,
-)
-from churnwhy.errors import ChurnwhyError
+from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console
 
 
 class Unit(str, Enum):
@@ -54,22 +41,19 @@ def survival(
     format: FormatOpt = Format.table,
     unit: UnitOpt = Unit.days,
     period: PeriodOpt = Period.month,
-    config: ConfigOpt = None,
-    as_of: AsOfOpt = None,
-    quiet: QuietOpt = False,
+    *,
+    run: RunOptions,
 ) -> None:
     """Retention over time: Kaplan-Meier curves by segment, log-rank tests, cohort matrix, churn reasons over time."""
     # Imported here so that `churnwhy --help` stays fast and works while the pipeline is still being built.
     from churnwhy.models.survival import fit_survival
     from churnwhy.pipeline import add_reasons, load_table
 
-    if format == Format.markdown:
-        raise ChurnwhyError("survival has no markdown output yet", hint="use --format table or --format json")
     if plots is not None:  # a folder of named PNG/SVG files beside whatever it holds; checked before the analysis
         from churnwhy.render.files import check_output_dir
 
         check_output_dir(plots, flag="--plots", ours=lambda p: True)
-    cfg = build_config(path, config, as_of)
+    cfg = run.build_config(path)
     table = add_reasons(load_table(path, cfg).table, cfg, infer=True)
     result = fit_survival(table, by=tuple(by or ()), config=cfg, cohort_period=period.value)
     err = err_console()
@@ -79,13 +63,20 @@ def survival(
 
         written = write_plots(result, plots, unit=unit.value)
     if format == Format.json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+        from churnwhy.render.files import dumps
+        from churnwhy.results.contract import stamped
+
+        typer.echo(dumps(stamped(result.to_dict())), nl=False)
+    elif format == Format.markdown:
+        from churnwhy.render.survival import survival_markdown
+
+        typer.echo(survival_markdown(result, unit=unit.value), nl=False)
     else:
         from churnwhy.render.survival import survival_view
 
         console = out_console()
         console.print(survival_view(result, unit=unit.value, width=console.width))
-    if not quiet:
+    if not run.quiet:
         from churnwhy.render.survival import print_notes
 
         print_notes(result.notes, err)

@@ -87,12 +87,12 @@ def _share(value: Any, key: str) -> float:
 
 
 def evaluate(raw: Any, measured: Mapping[str, Sequence[Mapping[str, Any]]]) -> BeliefsResult:
-    """Beliefs (or the benchmark) against `measured` = {axis: [{label, share, ci_low, ci_high}]} (the headline mix)."""
+    """Beliefs (or the benchmark) against `measured` = {axis: [{category, share, ci_low, ci_high}]} (the headline mix)."""
     shares, comparisons = parse_beliefs(raw)
     benchmark = not shares and not comparisons
     if benchmark:
         shares = list(BENCHMARK)
-    lookup = {(axis, r["label"]): r for axis, rows in measured.items() for r in rows}
+    lookup = {(axis, r["category"]): r for axis, rows in measured.items() for r in rows}
     checks = []
     for axis, label, believed in shares:
         m = lookup.get((axis, label))

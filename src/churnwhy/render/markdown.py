@@ -32,8 +32,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
     ]
     if s["retention"]:
         out += ["## Retention", "", "| horizon | retained | 95% CI |", "|---:|---:|---|"]
-        out += [f"| {h} days | {_pct(c['survival'])} | {_pct(c['ci_low'])}–{_pct(c['ci_high'])} |"
-                for h, c in s["retention"].items()]
+        out += [f"| {c['horizon_days']} days | {_pct(c['survival'])} | {_pct(c['ci_low'])}–{_pct(c['ci_high'])} |"
+                for c in s["retention"]]
         out.append("")
     out += ["## Why they left", ""]
     shares = {axis: headline_shares(doc, axis) for axis in ("why", "what")}
@@ -41,8 +41,8 @@ def markdown_report(doc: dict[str, Any]) -> str:
         out += [f"Estimated from {headline_caption(doc)}.", ""]
         out += ["| axis | reason | share | 95% CI |", "|---|---|---:|---|"]
         for axis, rows in shares.items():
-            for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["label"])):
-                out.append(f"| {axis} | {_cell(r['label'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
+            for r in sorted(rows, key=lambda r: (-(r["share"] or 0), r["category"])):
+                out.append(f"| {axis} | {_cell(r['category'])} | {_pct(r['share'])} | {_pct(r['ci_low'])}–{_pct(r['ci_high'])} |")
     else:
         out.append(f"Not computed: {_cell(doc['reasons'].get('reason', 'no stated reasons'))}")
     if drill := drilldown_rows(doc):

@@ -20,6 +20,7 @@ import polars as pl
 
 from churnwhy.errors import OutputError
 from churnwhy.render.files import check_output_dir, umask, write_frame, write_json
+from churnwhy.results.contract import named_frame
 
 CUSTOMER_DROP = ()  # the analyst's own data: ids and text stay in customers.parquet
 REPORT_NAME = "report.json"
@@ -40,12 +41,12 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
     out = check_out(out_dir)
     frames: dict[str, pl.DataFrame] = {"customers": report.table.frame}
     if report.reasons.ok:
-        frames["reasons"] = report.reasons.result.to_frame()
+        frames["reasons"] = reasons_frame(report)
     if report.drivers.ok:
         frames["drivers"] = report.drivers.result.to_frame()
     if report.survival.ok:
         surv = report.survival.result
-        frames["survival"] = surv.curves.rename({"by": "segment"}, strict=False)
+        frames["survival"] = surv.curves
         frames["incidence"] = surv.incidence
         if surv.cohorts is not None:
             frames["cohorts"] = surv.cohorts.to_frame()
@@ -54,9 +55,26 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
     names = [f"{name}.parquet" for name in frames] + [REPORT_NAME]
     with _staging(out) as stage:
         for name, frame in frames.items():
-            write_frame(stage / f"{name}.parquet", stable_floats(frame))
+            # The contract's names (no `by`/`group`: SQL keywords); customers.parquet keeps the export's own names.
+            ours = name != "customers"
+            write_frame(stage / f"{name}.parquet", stable_floats(named_frame(frame) if ours else frame))
         write_json(stage / REPORT_NAME, report.to_dict())
     return [out / n for n in names]
+
+
+def reasons_frame(report) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """reasons.parquet: first the shares the report leads with (`headline` true; `basis` names the estimate:
+    combined, reweighted or stated), then every stated share (overall, per segment and period; count and value)."""
+    head = report.headline()
+    rows = [{"axis": r["axis"], "segment": "all", "level": "all", "category": r["category"],
+             "basis": head["estimate"][r["axis"]], "share": r["share"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+             "among": r["among"], "left_out": r["left_out"], "headline": True} for r in head["shares"]]
+    headline = pl.DataFrame(rows, schema={"axis": pl.String, "segment": pl.String, "level": pl.String, "category": pl.String,
+                                          "basis": pl.String, "share": pl.Float64, "ci_low": pl.Float64,
+                                          "ci_high": pl.Float64, "among": pl.String, "left_out": pl.Int64,
+                                          "headline": pl.Boolean})
+    stated = named_frame(report.reasons.result.to_frame()).with_columns(pl.lit(False).alias("headline"))
+    return pl.concat([headline, stated], how="diagonal_relaxed").select(stated.columns)
 
 
 def stable_floats(frame: pl.DataFrame) -> pl.DataFrame:

@@ -31,8 +31,8 @@ def headline(doc: dict[str, Any]) -> Panel:
     med = s["median_tenure_days"]
     grid.add_row("Median tenure", f"{med:,.0f} days" if med is not None else "not reached (over half still active)")
     grid.add_row("Survey response", f"{_pct(s['survey_response_rate'])} of churners answered")
-    for h, cell in s["retention"].items():
-        grid.add_row(f"Retention {h} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
+    for cell in s["retention"]:
+        grid.add_row(f"Retention {cell['horizon_days']} d", f"{_pct(cell['survival'])}  (95% CI {_pct(cell['ci_low'])}–{_pct(cell['ci_high'])})")
     for label, text in assumption_lines(doc):
         grid.add_row(label, safe_value(text))
     for label, line in headline_extras(doc):
@@ -55,8 +55,8 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     table.add_column("share", justify="right")
     table.add_column("95% CI", justify="right")
     for axis in ("why", "what"):
-        for row in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
-            table.add_row(axis, safe_value(row["label"]), _pct(row["share"]), f"{_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+        for share in sorted(headline_shares(doc, axis), key=lambda r: -(r["share"] or 0)):
+            table.add_row(axis, safe_value(share["category"]), _pct(share["share"]), f"{_pct(share['ci_low'])}–{_pct(share['ci_high'])}")
     cells = [s for s in reasons.get("shares", []) if s["axis"] == "cell" and s["by"] == "all" and s["basis"] == "count"]
     parts: list[RenderableType] = [table]
     if reasons.get("examples"):  # only with --include-examples
@@ -109,14 +109,30 @@ def quality_table(doc: dict[str, Any]) -> RenderableType:
     return Group(*lines)
 
 
+def _threshold(c: Check) -> str:
+    return f"{'≤' if c.bound == 'max' else '≥'} {_pct(c.threshold)}"
+
+
 def rich_checks(checks: list[Check]) -> Table:
-    table = Table(title="churnwhy check", title_justify="left")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("detail")
+    table = Table(title=f"churnwhy check: {_verdict(checks)}", title_justify="left")
+    for col in ("check", "value", "threshold", "result", "detail"):
+        table.add_column(col, justify="right" if col in ("value", "threshold") else "left")
     for c in checks:
-        table.add_row(safe_value(c.name), "[green]pass[/]" if c.ok else "[bold red]FAIL[/]", safe_text(c.message))
+        table.add_row(safe_value(c.name), _pct(c.value), _threshold(c), "[green]pass[/]" if c.ok else "[bold red]FAIL[/]",
+                      safe_text(c.message))
     return table
+
+
+def _verdict(checks: list[Check]) -> str:
+    failed = sum(not c.ok for c in checks)
+    return f"all {len(checks)} hold" if not failed else f"{failed} of {len(checks)} breached"
+
+
+def markdown_checks(checks: list[Check]) -> str:
+    """A section for a CI job summary: a heading with the verdict, then one row per threshold in percent."""
+    lines = [f"## churnwhy check: {_verdict(checks)}", "", "| check | value | threshold | result |", "|---|---:|---:|---|"]
+    lines += [f"| {md_cell(c.name)} | {_pct(c.value)} | {_threshold(c)} | {'pass' if c.ok else '**FAIL**'} |" for c in checks]
+    return "\n".join(lines) + "\n"
 
 
 def rich_changes(changes: list[Change]) -> Table:
@@ -124,19 +140,27 @@ def rich_changes(changes: list[Change]) -> Table:
     for col in ("metric", "old", "new", "change", "p", "significant"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for c in changes:
-        table.add_row(safe_value(c.metric), _pct(c.old), _pct(c.new), _signed(c.change),
-                      "n/a" if c.p_value is None else f"{c.p_value:.3g}",
+        table.add_row(safe_value(c.metric), _pct(c.old), _pct(c.new), _signed(c.change), _p(c.p_value),
                       "n/a" if c.significant is None else ("[bold]yes[/]" if c.significant else "no"))
     return table
 
 
-def markdown_changes(changes: list[Change]) -> str:
-    lines = ["| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
+def markdown_changes(changes: list[Change], old: str = "old", new: str = "new") -> str:
+    """A section for a CI job summary: which runs, how many changes are significant, then the table in percent
+    (changes in percentage points; p-values of shares Holm-adjusted)."""
+    significant = [c.metric for c in changes if c.significant]
+    lines = [f"## churnwhy diff: {md_cell(old)} → {md_cell(new)}", "",
+             (f"{len(significant)} significant change{'s' if len(significant) != 1 else ''} (p < 0.05): "
+              + ", ".join(md_cell(m) for m in significant)) if significant else "No significant change (p < 0.05).", "",
+             "| metric | old | new | change | p | significant |", "|---|---:|---:|---:|---:|---|"]
     for c in changes:
-        lines.append(f"| {md_cell(c.metric)} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | "
-                     f"{'n/a' if c.p_value is None else f'{c.p_value:.3g}'} | "
-                     f"{'n/a' if c.significant is None else ('yes' if c.significant else 'no')} |")
+        lines.append(f"| {md_cell(c.metric)} | {_pct(c.old)} | {_pct(c.new)} | {_signed(c.change)} | {_p(c.p_value)} | "
+                     f"{'n/a' if c.significant is None else ('**yes**' if c.significant else 'no')} |")
     return "\n".join(lines) + "\n"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3g}"
 
 
 def _signed(x: float | None) -> str:

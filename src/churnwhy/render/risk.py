@@ -62,7 +62,7 @@ def headline_extras(doc: dict[str, Any]) -> list[tuple[str, str]]:
     if r.get("status") == "ok" and r.get("revenue_lost") is not None:
         why = [x for x in r["by_reason"] if x["axis"] == "why" and x["revenue_lost"] is not None]
         why.sort(key=lambda x: -x["revenue_lost"])
-        parts = [f"{x['label']} {_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})" for x in why]
+        parts = [f"{x['category']} {_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})" for x in why]
         out.append(("Revenue lost / month", f"{_num(r['revenue_lost'])}" + (f": {', '.join(parts)}" if parts else "")))
     c = doc.get("concentration", {})
     if c.get("status") == "ok":
@@ -163,7 +163,7 @@ def belief_rows(b: dict[str, Any]) -> list[list[str]]:
 def value_voice_rows(r: dict[str, Any]) -> list[list[str]]:
     rows = []
     for x in r["by_reason"]:
-        rows.append([x["axis"], x["label"], f"{x['churners']:,}", f"{_pct(x['share'])} ({_ci(x['share_ci_low'], x['share_ci_high'])})",
+        rows.append([x["axis"], x["category"], f"{x['churners']:,}", f"{_pct(x['share'])} ({_ci(x['share_ci_low'], x['share_ci_high'])})",
                      "n/a" if x["revenue_lost"] is None else f"{_num(x['revenue_lost'])} ({_num(x['revenue_ci_low'])}–{_num(x['revenue_ci_high'])})",
                      "n/a" if x["revenue_share"] is None else f"{_pct(x['revenue_share'])} ({_ci(x['revenue_share_ci_low'], x['revenue_share_ci_high'])})"])
     return rows
@@ -298,14 +298,10 @@ def calibration_figure(c: dict[str, Any]) -> Figure:
     return fig
 
 
-def _html_table(header: list[str], rows: list[list[str]], ident: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table{f' id={chr(34)}{ident}{chr(34)}' if ident else ''}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def html_sections(doc: dict[str, Any], chart: Callable[..., str]) -> list[str]:
+    """HTML parts; `chart(fig, label, ident)` turns a matplotlib figure into a labelled inline SVG (render.html's)."""
+    from churnwhy.render.html import table as _html_table
 
-
-def html_sections(doc: dict[str, Any], svg: Callable[[Figure], str]) -> list[str]:
-    """HTML parts; `svg(fig)` turns a matplotlib figure into inline SVG (render.html's)."""
     out = ["<h2>Who is about to leave</h2>"]
     a = doc.get("at_risk", {})
     if a.get("status") != "ok":
@@ -317,7 +313,10 @@ def html_sections(doc: dict[str, Any], svg: Callable[[Figure], str]) -> list[str
                                 for r in a["actions"]], "actions"))
         c = a.get("calibration", {})
         if c.get("status") == "ok":
-            out.append(f'<div class="chart" id="calibration">{svg(calibration_figure(c))}</div>')
+            label = ("Calibration: observed against predicted churn by decile; "
+                     + "; ".join(f"decile {b['decile']}: predicted {b['predicted']:.1%}, observed {b['observed']:.1%}"
+                                 for b in c.get("bins", []) if b.get("predicted") is not None and b.get("observed") is not None))
+            out.append(chart(calibration_figure(c), label, "calibration"))
             out.append(f"<p class='note'>{escape(c['note'])}.</p>")
         else:
             out.append(f"<p class='note'>Calibration not computed: {escape(str(c.get('reason')))}</p>")

@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from churnwhy.render.safe import safe_text, safe_value, visible
+from churnwhy.render.safe import md_cell, safe_text, safe_value, visible
 from churnwhy.results.survival import OVERALL, SurvivalResult, to_unit
 
 _MARKERS = "●○◆◇■□▲△★☆xo+*#@%&=~"  # one per group, so curves stay apart without colour
@@ -156,6 +156,19 @@ def survival_view(result: SurvivalResult, *, unit: str = "days", width: int = 10
         for by in result.by or (OVERALL,):
             parts.append(Text(km_chart(result, by=by, width=min(width, 120), unit=unit)))
     return Group(*parts)
+
+
+def survival_markdown(result: SurvivalResult, *, unit: str = "days") -> str:
+    """The same tables as the terminal view, as Markdown sections (no chart: PNG/SVG with --plots)."""
+    from churnwhy.render.fit import table_markdown
+
+    tables = [summary_table(result, unit), horizon_table(result)]
+    if result.logrank:
+        tables.append(logrank_table(result))
+    if (cohorts := cohort_table(result)) is not None:
+        tables.append(cohorts)
+    notes = [f"- {md_cell(note)}" for note in result.notes]
+    return "# Retention\n\n" + "\n".join(table_markdown(t) for t in tables) + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def print_notes(notes: Iterable[str], console: Console) -> None:

@@ -11,7 +11,7 @@ import polars as pl
 from churnwhy.load import Exports
 from churnwhy.table import CustomerTable
 
-SCHEMA_VERSION = "1.0"
+from churnwhy.results.contract import stamped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +63,7 @@ class InspectResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return stamped({
             "path": self.path,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "customers": self.customers,
@@ -84,7 +83,7 @@ class InspectResult:
             "skipped": [{"name": n, "why": w} for n, w in self.skipped],
             "warnings": list(self.warnings),
             "notes": list(self.notes),
-        }
+        })
 
 
 def _day(value: Any) -> str | None:
