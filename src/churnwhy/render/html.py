@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -15,6 +15,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from churnwhy.checks import assumption_lines, headline_caption, headline_shares  # noqa: E402
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows  # noqa: E402
+
+if TYPE_CHECKING:  # the Report is only read here
+    from churnwhy.report import Report
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -111,7 +114,7 @@ def _heatmap(cohorts: dict[str, Any] | None) -> str:
             f'<table id="cohort-heatmap"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-def html_report(report) -> str:  # type: ignore[no-untyped-def]
+def html_report(report: Report) -> str:
     from churnwhy.render.plots import incidence_figure, km_figure
     from churnwhy.render.risk import headline_extras, html_sections
     from churnwhy.results.survival import OVERALL
@@ -194,7 +197,7 @@ def _km_label(result: Any, by: str) -> str:
 from churnwhy.redact import redact  # noqa: E402,F401  (linear-time masking, issue #20; kept importable here)
 
 
-def _examples(report) -> str:  # type: ignore[no-untyped-def]
+def _examples(report: Report) -> str:
     quotes = report.examples()
     if not quotes:
         return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -12,6 +12,9 @@ from rich.text import Text
 from churnwhy.checks import Change, Check, assumption_lines, headline_caption, headline_shares
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.render.risk import headline_extras
+
+if TYPE_CHECKING:  # the Report is only read here
+    from churnwhy.report import Report
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")
 WHAT = ("product", "experience", "price", "other")
@@ -77,7 +80,7 @@ def why_table(doc: dict[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def rich_report(report) -> RenderableType:  # type: ignore[no-untyped-def]
+def rich_report(report: Report) -> RenderableType:
     from churnwhy.render.drivers import drivers_view
     from churnwhy.render.risk import rich_at_risk, rich_extras
     from churnwhy.render.survival import km_chart, summary_table
