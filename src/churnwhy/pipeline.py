@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from churnwhy.load import Exports, load_exports
 from churnwhy.load.span import check_as_of, check_loaded
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import CustomerTable, build_customer_table
+
+if TYPE_CHECKING:  # report.py imports this module
+    from churnwhy.report import Report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +85,9 @@ def analyze(
     by: tuple[str, ...] | None = None,
     horizon_days: int | None = None,
     include_examples: bool = False,
-    progress=None,  # type: ignore[no-untyped-def]  # callable(stage: str) for the CLI's progress display
+    progress: Callable[[str], None] | None = None,  # the CLI's progress display: progress(stage)
     rejects_to: Path | str | None = None,
-):
+) -> Report:
     """Run the whole analysis: load, customer table, stated reasons, drivers, inferred reasons, survival.
 
     A section that cannot be computed records why; the others still run.
