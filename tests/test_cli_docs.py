@@ -40,3 +40,14 @@ def test_license_file_matches_the_declared_licence():
     declared = declared if isinstance(declared, str) else declared["text"]
     text = (root / "LICENSE").read_text(encoding="utf-8")
     assert declared == "MIT" and text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
+
+
+def test_changelog_has_unreleased_on_top_and_the_version_released():
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    headings = re.findall(r"^## (.+)$", (root / "CHANGELOG.md").read_text(encoding="utf-8"), flags=re.M)
+    assert headings[0] == "[Unreleased]", headings[:2]
+    assert re.fullmatch(rf"\[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}", headings[1]), headings[:2]

@@ -91,3 +91,19 @@ def test_views_render_skipped_results() -> None:
     console.print(drivers_view(result))
     assert "No driver model: only 0 churn event(s)" in console.export_text()
     assert "No driver model" in drivers_markdown(result)
+
+
+def test_a_proportional_hazards_violation_is_flagged_with_its_legend() -> None:
+    """A driver whose effect changes with tenure carries "(PH)" in both views, and the legend says what it means."""
+    table = simulate(1500, seed=4)
+    result = fit_drivers(table, Config(drivers={"n_bootstrap": 20}))
+    flagged = dataclasses.replace(result.effects[0], ph_violated=True, ph_p_value=1e-6)
+    result = dataclasses.replace(result, effects=(flagged, *result.effects[1:]))
+    md = drivers_markdown(result)
+    assert f"| {flagged.feature} (PH) |" in md and "changes with tenure" in md
+    console = Console(width=250, record=True)
+    console.print(drivers_view(result))
+    text = console.export_text()
+    assert f"{flagged.feature} (PH)" in text and "(PH): 1 driver(s) whose effect changes with tenure" in text
+    clean = dataclasses.replace(result, effects=tuple(dataclasses.replace(e, ph_violated=False) for e in result.effects))
+    assert "(PH)" not in drivers_markdown(clean)

@@ -22,7 +22,8 @@ from churnwhy.results.contract import DATA_MAPS, SCHEMA_VERSION, named
 
 runner = CliRunner()
 OLD_NAMES = {"lo", "hi", "naive_lo", "naive_hi", "dimension", "label", "cause"}
-SCHEMAS = ("report", "risk", "check", "diff")
+SCHEMAS = ("report", "risk", "check", "diff", "inspect", "reasons", "drivers", "survival")
+SCHEMA_OF = {"analyze": "report", **{name: name for name in SCHEMAS if name != "report"}}
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -100,7 +101,8 @@ def test_documents_validate_against_their_schemas(run):
     """additionalProperties is false on every record: a field a result type adds without a described schema
     property fails here (add it to src/churnwhy/schemas/<name>.schema.json with a description)."""
     docs, _ = run
-    for command, name in (("analyze", "report"), ("risk", "risk"), ("check", "check"), ("diff", "diff")):
+    assert set(SCHEMA_OF) == set(docs)  # every command that prints JSON has its schema
+    for command, name in SCHEMA_OF.items():
         jsonschema.validate(docs[command], schema(name))
     survival = schema("report")["properties"]["survival"]
     rows = survival["properties"]["curves"]["items"]

@@ -82,7 +82,7 @@ def analyze(
     if format is Format.json:
         typer.echo(dumps(report.to_dict()), nl=False)
     elif format is Format.markdown:
-        typer.echo(markdown_report(report.to_dict()), nl=False)
+        typer.echo(markdown_report(report), nl=False)
     else:
         out_console().print(rich_report(report))
 

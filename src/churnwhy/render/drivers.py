@@ -62,7 +62,19 @@ def hazard_table(result: DriversResult) -> Table:
             safe_value(e.feature) + flag, e.family, e.why_side or "", _hr(e.hazard_ratio), _ci(e.ci_low, e.ci_high),
             safe_value(e.unit), _hr(e.hr_per_sd), _p(e.p_holm),
         )  # fmt: skip
+    table.caption = ph_line(result) or None
     return table
+
+
+def ph_line(result: DriversResult) -> str:
+    """The legend of the "(PH)" flag, when some driver carries it."""
+    flagged = [e.feature for e in result.effects if e.estimable and e.ph_violated]
+    if not flagged:
+        return ""
+    return (
+        f"(PH): {len(flagged)} driver(s) whose effect changes with tenure (proportional-hazards test on the scaled "
+        "Schoenfeld residuals, Bonferroni across drivers): the hazard ratio is an average over the customers' lives."
+    )
 
 
 def attribution_table(result: DriversResult) -> Table:
@@ -173,9 +185,10 @@ def drivers_markdown(result: DriversResult, silent: SilentResult | None = None) 
                              f"{md_cell(e.not_estimable_reason or '')} | {md_cell(e.unit)} |  |  |")
                 continue
             lines.append(
-                f"| {md_cell(e.feature)} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
+                f"| {md_cell(e.feature)}{' (PH)' if e.ph_violated else ''} | {e.family} | {e.why_side or ''} | {_hr(e.hazard_ratio)} | "
                 f"{_ci(e.ci_low, e.ci_high)} | {md_cell(e.unit)} | {_hr(e.hr_per_sd)} | {_p(e.p_holm)} |"
             )
+        lines += ["", ph_line(result)] if ph_line(result) else []
         lines.append("")
         lines += ["| family | attributable | 95% CI | Shapley share |", "|---|---:|---:|---:|"]
         for a in result.attribution:

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from churnwhy.checks import assumption_lines, headline_caption, headline_shares  # noqa: E402
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows  # noqa: E402
 
-if TYPE_CHECKING:  # the Report is only read here
+if TYPE_CHECKING:  # the Report is the one input of the analyze renderers; imported for its type only
     from churnwhy.report import Report
 
 _CSS = """

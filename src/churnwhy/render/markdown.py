@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from churnwhy.checks import assumption_lines, headline_caption, headline_shares
 from churnwhy.render.reasons import DRILL_HEADER, drilldown_rows
 from churnwhy.render.safe import md_cell as _cell
 from churnwhy.render.risk import headline_extras, markdown_sections
 
+if TYPE_CHECKING:  # the Report is the one input of the analyze renderers; imported for its type only
+    from churnwhy.report import Report
+
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
+def markdown_report(report: Report) -> str:
+    """The analyze report as Markdown, from the Report's contract document (the JSON), so it says what the JSON says."""
+    return _markdown(report.to_dict())
 
 
-def markdown_report(doc: dict[str, Any]) -> str:
+def _markdown(doc: dict[str, Any]) -> str:
     s = doc["summary"]
     med = s["median_tenure_days"]
     out = [

@@ -13,7 +13,7 @@ from churnwhy.checks import Change, Check, assumption_lines, headline_caption, h
 from churnwhy.render.safe import md_cell, safe_text, safe_value
 from churnwhy.render.risk import headline_extras
 
-if TYPE_CHECKING:  # the Report is only read here
+if TYPE_CHECKING:  # the Report is the one input of the analyze renderers; imported for its type only
     from churnwhy.report import Report
 
 WHY = ("brand_failed", "better_offer", "circumstance", "unknown")

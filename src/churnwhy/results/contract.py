@@ -23,7 +23,7 @@ RENAMED = {"lo": "ci_low", "hi": "ci_high", "naive_lo": "naive_ci_low", "naive_h
            "dimension": "axis", "label": "category", "cause": "category"}
 SQL_SAFE = {"by": "segment", "group": "level"}  # Parquet column names: `by` and `group` are SQL keywords
 # Mappings keyed by data or by a fixed vocabulary, not by field names: copied as they are.
-DATA_MAPS = frozenset({"labels", "attributes", "rejected", "churn_sources", "mapping", "columns", "date_ranges",
+DATA_MAPS = frozenset({"labels", "attributes", "rejected", "churn_sources", "mapping", "columns", "date_ranges", "date_formats",
                        "thresholds", "ci_methods", "by_input", "by_method", "assumptions"})
 
 
