@@ -43,6 +43,10 @@ class Config:
     # Above this many event rows (estimated before reading), events go through temporary files on disk (the
     # system temp folder, TMPDIR) instead of memory, so that memory does not grow with them; 0 = always.
     spill_events_above: int = 100_000_000
+    # Where the customer table is built: "local" (this process) or "spark" (Apache Spark: local[2], the
+    # `spark_master` URL, or Spark Connect through SPARK_REMOTE); see churnwhy.engine and docs/scale.md.
+    engine: str = "local"
+    spark_master: str = ""
     # A compressed export (gzip) may inflate to at most this many megabytes: a bomb is stopped while it streams.
     max_decompressed_mb: int = 1024
     # Models
@@ -123,6 +127,8 @@ class Config:
                 raise ConfigError(f"{key} must be a positive whole number, got {getattr(self, key)!r}")
         if self.spill_events_above < 0:
             raise ConfigError(f"spill_events_above must be 0 (always) or a positive whole number, got {self.spill_events_above!r}")
+        if self.engine not in ("local", "spark"):
+            raise ConfigError(f"engine must be local or spark, got {self.engine!r}")
         if self.inactivity_days < 0:
             raise ConfigError(f"inactivity_days must be 0 (off) or a positive whole number, got {self.inactivity_days!r}")
         if self.tenure_unit not in TENURE_UNITS:

@@ -11,7 +11,8 @@ import numpy as np
 
 from churnwhy.config import Config
 from churnwhy.errors import StrictModeError
-from churnwhy.load import Exports, load_exports
+from churnwhy.engine import load_exports_with
+from churnwhy.load import Exports
 from churnwhy.load.span import check_as_of, check_loaded
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import CustomerTable, build_customer_table
@@ -36,7 +37,7 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     step = progress or (lambda stage: None)
     config = config or Config.load(path)
     step("loading exports")
-    exports = load_exports(path, config)
+    exports = load_exports_with(path, config)
     if rejects_to is not None:
         from churnwhy.render.files import write_csv
 

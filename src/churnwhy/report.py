@@ -171,6 +171,8 @@ class Report:
                 "segments": list(self.table.segments),
                 "event_types": list(self.table.event_types),
                 "lookback_days": self.table.lookback_days,
+                # only for another engine: the default engine's JSON stays as it was, byte for byte
+                **({"engine": self.loaded.config.engine} if self.loaded.config.engine != "local" else {}),
                 "outcome_columns": list(self.loaded.exports.outcome_columns),
                 "attributes": dict(self.table.attributes),
                 "assumptions": self.assumptions(),

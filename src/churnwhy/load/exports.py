@@ -15,8 +15,9 @@ import operator
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -30,6 +31,9 @@ from churnwhy.load.dates import DateSpec, detect, fixed_width, implausible, pars
 from churnwhy.load.discover import discover
 from churnwhy.load.read import READ_REASONS, READ_REJECT, READ_VALUE, ROW, RawTable, read_source, short_error
 from churnwhy.load.roles import settle
+
+if TYPE_CHECKING:  # the table module imports this one
+    from churnwhy.table import EventAggregates
 
 SRC = "__src"
 
@@ -137,7 +141,7 @@ class Exports:
     `events` builds the text view on first use."""
 
     customers: pl.DataFrame | None  # one row per customer; None when there is no customers file
-    event_codes: EventCodes | None
+    event_codes: EventCodes | EventAggregates | None  # EventAggregates: held by another engine (churnwhy.engine)
     surveys: pl.DataFrame | None  # customer_id, survey_date, score, reason_code, reason_text, competitor
     files: tuple[FileReport, ...]
     skipped: tuple[tuple[str, str], ...]
@@ -160,8 +164,9 @@ class Exports:
 
     @functools.cached_property
     def events(self) -> pl.DataFrame | None:
-        """customer_id, event_time, event_type, amount, __source (large: models should use event_codes)."""
-        return self.event_codes.to_events() if self.event_codes is not None else None
+        """customer_id, event_time, event_type, amount, __source (large: models should use event_codes); None
+        when there are no events, or when another engine holds them (only their sums come back)."""
+        return self.event_codes.to_events() if isinstance(self.event_codes, EventCodes) else None
 
     def without_event_rows(self) -> Exports:
         """These exports without the event rows; the files' accounting, rejects and everything else kept. For
@@ -199,8 +204,17 @@ class _Parsed:
     n_rows: int | None = None  # rows in the file, counted by the pass that reads them (events: in _events)
 
 
-def load_exports(path: Path | str, config: Config | None = None) -> Exports:
-    """Read every export under `path` into validated customers, events and surveys tables."""
+# (events files as parsed, customers, link tables) -> (events, their rejected rows): see load_exports
+EventsReader = Callable[[list[_Parsed], pl.DataFrame | None, dict[str, pl.DataFrame] | None],
+                        tuple["EventAggregates", pl.DataFrame]]
+
+
+def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None) -> Exports:
+    """Read every export under `path` into validated customers, events and surveys tables.
+
+    `events_reader` replaces the in-process events pass (_events) for another engine (churnwhy.engine.spark):
+    it gets the events files as parsed (mapping and formats decided from a sample, as here), the customers
+    and the link tables, sets each file's `n_rows` and returns the events and their rejected rows."""
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
@@ -239,10 +253,12 @@ def load_exports(path: Path | str, config: Config | None = None) -> Exports:
         late.append(bad)
         customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
         links = link_table(customers)
-    events = surveys = None
+    events: EventCodes | EventAggregates | None = None
+    surveys = None
     if parsed["events"]:
         try:
-            events, bad = _events(parsed["events"], customers, links, config.spill_events_above)
+            events, bad = (_events(parsed["events"], customers, links, config.spill_events_above)
+                           if events_reader is None else events_reader(parsed["events"], customers, links))
         except pl.exceptions.ComputeError as exc:  # the events files are read here, in one lazy pass
             names = ", ".join(p.raw.name for p in parsed["events"])
             raise InputError(f"{names}: cannot be read ({short_error(exc)})",
@@ -855,7 +871,7 @@ def _account(parsed: dict[str, list[_Parsed]], late: list[pl.DataFrame]) -> tupl
     return sorted(reports, key=lambda r: r.name), rejects
 
 
-def _data_end(customers, events: EventCodes | None, surveys) -> dt.date | None:
+def _data_end(customers, events: EventCodes | EventAggregates | None, surveys) -> dt.date | None:
     ends = []
     for df, cols in ((customers, ("signup_date", "churn_date")), (surveys, ("survey_date",))):
         if df is None:
