@@ -104,7 +104,7 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
 }
 DEFAULT_CODES: dict[str, tuple[str, str]] = {
-    code: tuple(cell.split("/"))  # type: ignore[misc]
+    code: (cell.split("/")[0], cell.split("/")[1])
     for cell, codes in _CODE_GROUPS.items()
     for code in codes
 }
