@@ -138,7 +138,8 @@ def test_library_entry_point():
 
 
 def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Issue 8: a user with a large export sees each stage (load, table, reasons, inferred, drivers + survival)."""
+    """Issue 8: a user with a large export sees each stage (load, table, reasons, inferred, drivers, survival, risk);
+    a command that asks for one section hears only of the stages it needs (issue 18)."""
     from churnwhy import pipeline
     from churnwhy.demo import generate
 
@@ -147,5 +148,11 @@ def test_every_stage_is_announced_in_order(tmp_path) -> None:  # type: ignore[no
     pipeline.analyze(tmp_path / "d", progress=seen.append)
     assert seen == ["loading exports", "building the customer table",
                     "rebuilding the customer table as of the backtest cutoff", "classifying stated reasons",
-                    "inferring reasons of silent churners", "fitting behavioural drivers and survival curves",
-                    "scoring customers at risk"]
+                    "inferring reasons of silent churners", "fitting behavioural drivers", "fitting survival curves",
+                    "scoring customers at risk", "revenue, concentration and beliefs"]
+    seen.clear()
+    report = pipeline.analyze(tmp_path / "d", sections=("drivers",), progress=seen.append)
+    assert seen == ["loading exports", "building the customer table", "classifying stated reasons",
+                    "fitting behavioural drivers"]
+    assert report.drivers.ok and report.reasons.status == report.survival.status == "skipped"
+    assert report.survival.skipped == "not computed"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import types
 
 import numpy as np
@@ -14,12 +13,14 @@ from rich.console import Console
 from test_drivers_sim import simulate
 from typer.testing import CliRunner
 
+from churnwhy import pipeline
 from churnwhy.cli import app
 from churnwhy.results.contract import stamped
 from churnwhy.config import Config
 from churnwhy.models.drivers import fit_drivers
 from churnwhy.models.silent import infer_silent_reasons
 from churnwhy.render.drivers import drivers_markdown, drivers_view
+from churnwhy.table import LoadedTable
 
 
 def _with_reasons(table):
@@ -39,11 +40,12 @@ def _with_reasons(table):
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """pipeline.load_table is the lead's; stand in for it so the command is tested on its own."""
+    """A stand-in for loading (the table given, its reasons as they are) so that the command is tested on its own."""
     table = _with_reasons(simulate(2000, seed=1))
-    module = types.SimpleNamespace(load_table=lambda path, config: types.SimpleNamespace(table=table),
-                                   add_reasons=lambda table, config, infer=True: table)
-    monkeypatch.setitem(sys.modules, "churnwhy.pipeline", module)
+    exports = types.SimpleNamespace()
+    exports.without_event_rows = lambda: exports
+    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: LoadedTable(exports, table, config))
+    monkeypatch.setattr("churnwhy.models.reasons.attach_stated_reasons", lambda table, config=None: (table, None))
     return table
 
 

@@ -17,7 +17,7 @@ from test_load_accounting import BROKEN
 from churnwhy import pipeline
 from churnwhy.config import Config
 from churnwhy.demo import generate
-from churnwhy.load import exports as load_module
+from churnwhy.load import spill as load_module
 from churnwhy.load import load_exports
 from churnwhy.table import build_customer_table
 

@@ -25,5 +25,9 @@ def test_the_report_and_its_section_results_are_exported():
         assert name in churnwhy.__all__
 
 
+def test_analyze_declares_that_it_returns_a_report():
+    assert inspect.signature(churnwhy.analyze).return_annotation in (churnwhy.Report, "Report")
+
+
 def test_the_package_ships_a_py_typed_marker():
     assert resources.files("churnwhy").joinpath("py.typed").is_file()

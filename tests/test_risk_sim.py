@@ -14,7 +14,8 @@ from risk_sim import simulate, true_probability
 
 from churnwhy.config import Config
 from churnwhy.models.at_risk import fit_at_risk
-from churnwhy.pipeline import add_reasons, load_table, past_table
+from churnwhy.models.reasons import attach_stated_reasons
+from churnwhy.pipeline import load_table, past_table
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def test_backtest_deciles_and_reasons_match_the_planted_truth(tmp_path, seed):
     cfg = Config.load(tmp_path / "x")
     loaded = load_table(tmp_path / "x", cfg)
     past = past_table(loaded)
-    result = fit_at_risk(add_reasons(loaded.table, cfg, infer=False), cfg, past=past)
+    result = fit_at_risk(attach_stated_reasons(loaded.table, cfg)[0], cfg, past=past)
 
     cal = result.calibration
     assert cal.method == "backtest" and cal.skipped is None and cal.cutoff == past.as_of
@@ -59,7 +60,7 @@ def test_without_dates_calibration_is_cross_validated_and_holds(tmp_path):
     cfg = Config.load(out)
     loaded = load_table(out, cfg)
     assert loaded.table.as_of is None and past_table(loaded) is None
-    result = fit_at_risk(add_reasons(loaded.table, cfg, infer=False), cfg, past=None)
+    result = fit_at_risk(attach_stated_reasons(loaded.table, cfg)[0], cfg, past=None)
     cal = result.calibration
     assert cal.method == "cross_validated" and cal.skipped is None
     assert "no dates" in cal.note and "cross-validated" in cal.note

@@ -6,7 +6,6 @@ import re
 
 import datetime as dt
 import json
-import sys
 import types
 
 import numpy as np
@@ -15,13 +14,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from churnwhy import pipeline
 from churnwhy.cli import app
 from churnwhy.results.contract import stamped
 from churnwhy.config import Config
 from churnwhy.models.survival import fit_survival
 from churnwhy.render.plots import write_plots
 from churnwhy.render.survival import km_chart, survival_view
-from churnwhy.table import CustomerTable
+from churnwhy.table import CustomerTable, LoadedTable
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -45,11 +45,14 @@ def _table(n: int = 300, seed: int = 0) -> CustomerTable:
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """pipeline.py is the lead's module; stand in for it so the command is tested on its own."""
+    """A stand-in for loading (the table given, its reasons as they are) so that the command is tested on its own."""
     table = _table()
-    module = types.SimpleNamespace(load_table=lambda path, config: types.SimpleNamespace(table=table),
-                                   add_reasons=lambda table, config, infer=True: table)
-    monkeypatch.setitem(sys.modules, "churnwhy.pipeline", module)
+    exports = types.SimpleNamespace()
+    exports.without_event_rows = lambda: exports
+    monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: LoadedTable(exports, table, config))
+    monkeypatch.setattr("churnwhy.models.reasons.attach_stated_reasons", lambda table, config=None: (table, None))
+    monkeypatch.setattr("churnwhy.models.silent.infer_silent_reasons",
+                        lambda table, config, matrix=None: (table, types.SimpleNamespace(skipped="a stand-in")))
     return table
 
 

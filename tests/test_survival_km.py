@@ -259,15 +259,16 @@ def test_numpy_kaplan_meier_equals_lifelines(seed: int) -> None:
 
 
 def test_survival_raises_no_python_warnings_even_on_edge_cases() -> None:
-    """`analyze` fits survival on a thread beside the drivers, which turn warnings into notes; Python's filters
-    are process-wide, so survival must not warn (pipeline._drivers_and_survival). Strictest filter, with numpy
-    floating-point warnings on: everyone churning on day 0, nobody churning, a curve reaching 0, a group without
-    churn, reasons for incidence and signup dates for cohorts."""
+    """The drivers turn warnings into notes; Python's filters are process-wide, so survival must not warn
+    (pipeline.analyze runs them one after the other). Strictest filter, with numpy floating-point warnings on:
+    everyone churning on day 0, nobody churning, a curve reaching 0, a group without churn, reasons for incidence
+    and signup dates for cohorts."""
     import warnings
     from pathlib import Path
 
-    from churnwhy import pipeline
     from churnwhy.load import load_exports
+    from churnwhy.models.reasons import attach_stated_reasons
+    from churnwhy.models.silent import infer_silent_reasons
     from churnwhy.table import build_customer_table
 
     rng = np.random.default_rng(5)
@@ -282,14 +283,13 @@ def test_survival_raises_no_python_warnings_even_on_edge_cases() -> None:
     examples = Path(__file__).resolve().parents[1] / "examples" / "exports"
     config = Config.load(examples)
     table = build_customer_table(load_exports(examples, config), config)
-    _, table = pipeline._section("reasons", pipeline._reasons, table, config)
-    _, table = pipeline._section("inferred", pipeline._inferred, table, config)
+    table, _ = attach_stated_reasons(table, config)
+    table, _ = infer_silent_reasons(table, config)
     tables.append(table)
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
         warnings.simplefilter("always")
         for t in tables:
-            section, _ = pipeline._section("survival", pipeline._survival, t, config, tuple(t.segments))
-            assert section.ok
+            assert fit_survival(t, by=tuple(t.segments), config=config).overall is not None  # raises on a failure
     assert [str(w.message) for w in caught] == []
 
 

@@ -220,8 +220,9 @@ def test_same_input_gives_the_same_table(tmp_path):
 
 
 def test_behaviour_sums_do_not_depend_on_how_events_are_sliced(tmp_path, monkeypatch):
-    """Events are summed in slices on two threads: slice edges (here every 7 events) change nothing, and
-    the features match a plain Polars group-by written independently."""
+    """Events are summed in slices on worker_count() threads: slice edges (here every 7 events) and the number of
+    threads (1, 3: the machine decides) change nothing, and the features match a plain Polars group-by written
+    independently."""
     import churnwhy.table as T
     from churnwhy.demo import generate
     from churnwhy.pipeline import load_table
@@ -229,8 +230,10 @@ def test_behaviour_sums_do_not_depend_on_how_events_are_sliced(tmp_path, monkeyp
     generate(tmp_path / "d", customers=300, seed=2, format="parquet", messy=False)
     whole = load_table(tmp_path / "d").table
     monkeypatch.setattr(T, "BEHAVIOUR_CHUNK", 7)
-    sliced = load_table(tmp_path / "d").table.frame
-    assert whole.frame.equals(sliced)
+    for workers in (1, 3):
+        monkeypatch.setattr(T, "worker_count", lambda workers=workers: workers)
+        sliced = load_table(tmp_path / "d").table.frame
+        assert whole.frame.equals(sliced), workers
 
     ev = pl.read_parquet(tmp_path / "d" / "events.parquet").join(
         whole.frame.select("customer_id", "start_date", "end_date"), on="customer_id")

@@ -9,22 +9,21 @@ Library first: `load_exports` -> `build_customer_table` -> models -> `Report`; t
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from churnwhy.config import Config
 from churnwhy.errors import (
     ChurnwhyError, ConfigError, DateFormatError, InputError, InternalError, MappingError, OutputError,
     StrictModeError, ThresholdBreached,
 )
 from churnwhy.load import Exports, load_exports
-from churnwhy.pipeline import LoadedTable, analyze, load_table
+from churnwhy.pipeline import analyze, load_table
 from churnwhy.report import Report
 from churnwhy.results.drivers import DriversResult, SilentResult
 from churnwhy.results.inspect import InspectResult
 from churnwhy.results.reasons import ReasonsResult
 from churnwhy.results.risk import AtRiskResult, BeliefsResult, ConcentrationResult, RevenueResult
 from churnwhy.results.survival import SurvivalResult
-from churnwhy.table import CustomerTable, build_customer_table
+from churnwhy.table import CustomerTable, LoadedTable, build_customer_table
+from churnwhy.version import __version__
 
 __all__ = [
     # the library's calls

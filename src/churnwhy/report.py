@@ -6,30 +6,46 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from churnwhy.pipeline import LoadedTable
-from churnwhy.table import CustomerTable
+from churnwhy.errors import ChurnwhyError
+from churnwhy.table import CustomerTable, LoadedTable
 
 from churnwhy.results.contract import SCHEMA_VERSION, named, stamped  # noqa: F401  (SCHEMA_VERSION: kept importable here)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Section:
-    """One part of the analysis: its result, or why it could not be computed (the others still run)."""
+    """One part of the analysis: its result, or why it could not be computed (the others still run).
+
+    One way to fail: status "skipped" when the data does not allow it (a ChurnwhyError, or a result that says why:
+    `skipped` holds the reason, `hint` what to do), "failed" when churnwhy has a bug (`skipped` holds its one line,
+    `error` the exception for --debug; --strict makes it an error). A command that shows one section calls
+    `require()`: the same error the model raised, so its exit code and hint are the model's."""
 
     name: str
-    result: Any = None  # an object with to_dict()
+    result: Any = None  # an object with to_dict() (it may carry its own reason for being skipped)
     skipped: str | None = None
-    # An unexpected error inside the section (a bug): `skipped` holds its one line, `error` the exception for
-    # --debug. Reported as status "failed"; the other sections still ran; --strict makes it an error.
-    error: BaseException | None = None
+    error: BaseException | None = None  # what stopped the section: a ChurnwhyError (skipped) or a bug (failed)
+    hint: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.error is not None
+        return self.error is not None and not isinstance(self.error, ChurnwhyError)
 
     @property
     def ok(self) -> bool:
         return self.result is not None and self.skipped is None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "failed" if self.failed else "skipped"
+
+    def require(self) -> Any:
+        """The result (which may say itself why it is empty); the error that stopped the section, raised again."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise ChurnwhyError(f"the {self.name} section was not computed")
+        return self.result
 
     def to_dict(self) -> dict[str, Any]:
         if not self.ok:
@@ -44,18 +60,20 @@ class Report:
     path: str
     loaded: LoadedTable
     table: CustomerTable  # the customer table with why / what / reason_source / reason_confidence
-    reasons: Section
-    inferred: Section
-    drivers: Section
-    survival: Section
+    reasons: Section = Section("reasons", skipped="not computed")
+    inferred: Section = Section("inferred", skipped="not computed")
+    drivers: Section = Section("drivers", skipped="not computed")
+    survival: Section = Section("survival", skipped="not computed")
     include_examples: bool = False
     at_risk: Section = Section("at_risk", skipped="not computed")
     revenue: Section = Section("revenue", skipped="not computed")
     concentration: Section = Section("concentration", skipped="not computed")
+    beliefs: Section = Section("beliefs", skipped="not computed")  # [beliefs] against the headline reason mix
 
     @property
     def sections(self) -> tuple[Section, ...]:
-        return (self.reasons, self.inferred, self.drivers, self.survival, self.at_risk, self.revenue, self.concentration)
+        return (self.reasons, self.inferred, self.drivers, self.survival, self.at_risk, self.revenue,
+                self.concentration, self.beliefs)
 
     @property
     def failed_sections(self) -> tuple[Section, ...]:
@@ -171,6 +189,8 @@ class Report:
                 "segments": list(self.table.segments),
                 "event_types": list(self.table.event_types),
                 "lookback_days": self.table.lookback_days,
+                # only for another engine: the default engine's JSON stays as it was, byte for byte
+                **({"engine": self.loaded.config.engine} if self.loaded.config.engine != "local" else {}),
                 "outcome_columns": list(self.loaded.exports.outcome_columns),
                 "attributes": dict(self.table.attributes),
                 "assumptions": self.assumptions(),
@@ -182,20 +202,11 @@ class Report:
             "survival": survival,
             "cohorts": cohorts if cohorts is not None else {"status": "skipped", "reason": "no cohort matrix"},
             "at_risk": self.at_risk.to_dict(),
-            "beliefs": self.beliefs(),
+            "beliefs": self.beliefs.to_dict(),
             "revenue": self.revenue.to_dict(),
             "concentration": self.concentration.to_dict(),
             "data_quality": self.data_quality(),
         }
-
-    def beliefs(self) -> dict[str, Any]:
-        """[beliefs] (or the external benchmark) against the headline reason mix this report leads with."""
-        from churnwhy.checks import headline_shares
-        from churnwhy.models.beliefs import evaluate
-
-        doc = self._reasons_doc()
-        result = evaluate(self.loaded.config.beliefs, {axis: headline_shares(doc, axis) for axis in ("why", "what")})
-        return Section("beliefs", result, result.skipped).to_dict()
 
 
 def _stable(value: Any) -> Any:

@@ -40,17 +40,17 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, TypeAlias, cast, runtime_checkable
 
 import numpy as np
 import polars as pl
 
-if TYPE_CHECKING:  # the table reads loaded exports; the models' fill rules read the table
-    from churnwhy.config import Config
-    from churnwhy.load.exports import EventCodes, Exports
-    from churnwhy.models.drivers_prep import Prepared
+from churnwhy.config import Config
+from churnwhy.errors import InputError
+from churnwhy.load import Exports
+from churnwhy.load.codes import EventCodes
+from churnwhy.workers import worker_count
 
 CHURN_SOURCES = ("explicit_date", "flag_tenure", "cancel_event", "inactivity", "active")
 COUNT_PREFIX = "n_"
@@ -81,17 +81,6 @@ class CustomerTable:
         names += [c for c in ("amount_window", "days_since_last_event", "activity_change") if c in self.frame.columns]
         return tuple(names)
 
-    @functools.cached_property
-    def filled_features(self) -> Prepared:
-        """`features` over every row through the models' missing-value and clipping rules
-        (models.drivers_prep.fill_features), worked out once per table and read-only: the drivers and the
-        silent-reason classifier read the same matrix (0.4-0.7 s each at a million customers)."""
-        from churnwhy.models.drivers_prep import fill_features
-
-        prepared = fill_features(self.frame.select(self.features), self.features)
-        prepared.x.setflags(write=False)
-        return prepared
-
     @property
     def n_customers(self) -> int:
         return self.frame.height
@@ -99,6 +88,15 @@ class CustomerTable:
     @property
     def n_churned(self) -> int:
         return int(self.frame["churned"].sum())
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedTable:
+    """Exports as loaded (with their row accounting), the customer table built from them, and the settings."""
+
+    exports: Exports
+    table: CustomerTable
+    config: Config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +114,41 @@ class MonthlyCounts:
     @property
     def sampled(self) -> bool:
         return self.customer_ids.len() < self.n_population
+
+
+@runtime_checkable
+class EventAggregates(Protocol):
+    """Events held by another engine (churnwhy.engine.spark): the per-customer sums the table reads, computed
+    where the events are. Customers are numbered as in load.exports.EventCodes (`ids`), event types are the
+    codes of the Enum in `schema["event_type"]`; each method returns what the in-process function named in its
+    docstring computes from EventCodes, row for row (tests/test_engine_spark.py compares them)."""
+
+    ids: pl.Series
+
+    @property
+    def schema(self) -> pl.Schema: ...
+
+    def lazy(self) -> pl.LazyFrame:
+        """A frame whose event_time column holds at least the first and the last event (the loader's date
+        range checks read its min and max)."""
+
+    def first_days(self) -> pl.DataFrame:
+        """__cidx, start_date (first event day) of the customers with events, by __cidx (_base_customers)."""
+
+    def event_summary(self, as_of: dt.date, cancel_codes: list[int]) -> pl.DataFrame:
+        """_event_summary: __cidx 0..n-1, first_event, last_event, first_cancel."""
+
+    def type_counts(self) -> pl.DataFrame:
+        """event_type (str), len: events per type."""
+
+    def behaviour_sums(self, spans: pl.DataFrame, lookback: int, groups: list[list[int]], names: list[str]) -> pl.DataFrame:
+        """_behaviour_sums."""
+
+    def monthly_counts(self, spans: pl.DataFrame, groups: list[list[int]], pick: np.ndarray) -> pl.DataFrame:
+        """_monthly_counts' counts (customer_id, month, type, n) for the customer numbers in `pick`."""
+
+
+Events: TypeAlias = "EventCodes | EventAggregates"  # the loaded events: in memory (or spilled), or held by another engine
 
 
 # --- building the table --------------------------------------------------------------------------------------
@@ -136,9 +169,6 @@ def build_customer_table(exports: Exports, config: Config | None = None) -> Cust
     are no dates); a cancellation-like event; inactivity (last event at least `inactivity_days` before as_of,
     churn date = last event). Behaviour features use only events strictly before each customer's end date.
     """
-    from churnwhy.config import Config
-    from churnwhy.errors import InputError
-
     config = config or Config()
     as_of = config.as_of or exports.data_end
     if as_of is None and not _tenure_only(exports):
@@ -189,7 +219,7 @@ def _tenure_only(exports: Exports) -> bool:
             and c["tenure"].drop_nulls().len() > 0 and ("churned" in c.columns or "status" in c.columns))
 
 
-def _base_customers(exports: Exports, events: EventCodes | None) -> pl.DataFrame:
+def _base_customers(exports: Exports, events: Events | None) -> pl.DataFrame:
     if exports.customers is not None:
         c = exports.customers
         cols = [pl.col("customer_id")]
@@ -212,7 +242,8 @@ def _base_customers(exports: Exports, events: EventCodes | None) -> pl.DataFrame
         cols.append(pl.int_range(pl.len(), dtype=pl.UInt32).alias(CIDX))
         return c.select(cols + [pl.col(e).alias(f"__cust_{e}") if e in ("score", "reason_code", "reason_text", "competitor") else pl.col(e) for e in extra])
     assert events is not None  # without a customers file the loader only returns exports that have events
-    first = (events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
+    first = (events.first_days() if isinstance(events, EventAggregates) else
+             events.lazy().group_by(CIDX).agg(pl.col("event_time").min().dt.date().alias("start_date"))
              .collect(engine="streaming").sort(CIDX))
     return first.with_columns(
         events.ids.gather(first[CIDX]).alias("customer_id"),
@@ -221,12 +252,12 @@ def _base_customers(exports: Exports, events: EventCodes | None) -> pl.DataFrame
     )
 
 
-def _type_names(events: EventCodes) -> pl.Series:
+def _type_names(events: Events) -> pl.Series:
     """The event type names, in the order of their physical codes (the Enum's categories)."""
     return cast(pl.Enum, events.schema["event_type"]).categories
 
 
-def _type_codes(events: EventCodes, pattern: str, *, cancel: bool) -> list[int]:
+def _type_codes(events: Events, pattern: str, *, cancel: bool) -> list[int]:
     """Physical codes of the event types that match (or not) the cancellation pattern: the regex runs on the
     handful of type names, and rows are compared as small integers (string tests per row were the hot spot)."""
     names = pl.Series(_type_names(events))
@@ -234,15 +265,17 @@ def _type_codes(events: EventCodes, pattern: str, *, cancel: bool) -> list[int]:
     return [i for i, h in enumerate(hit.to_list()) if h == cancel]
 
 
-def _event_summary(events: EventCodes, as_of: dt.date, cancel_re: str) -> pl.DataFrame:
+def _event_summary(events: Events, as_of: dt.date, cancel_re: str) -> pl.DataFrame:
     """Per customer number: first event, last non-cancellation event and first cancellation, up to as_of."""
+    if isinstance(events, EventAggregates):
+        return events.event_summary(as_of, _type_codes(events, cancel_re, cancel=True))
     n, lo, hi = events.ids.len(), np.iinfo(np.int32).min, np.iinfo(np.int32).max
     cancel = np.zeros(len(_type_names(events)), dtype=bool)
     cancel[_type_codes(events, cancel_re, cancel=True)] = True
     cutoff = (as_of - dt.date(1970, 1, 1)).days
 
     def add(acc: list[np.ndarray], ev: pl.DataFrame) -> None:
-        day, cidx = _event_days(ev), ev[CIDX].to_numpy()
+        day, cidx = event_days(ev), ev[CIDX].to_numpy()
         seen = day <= cutoff
         is_cancel = cancel[ev["event_type"].to_physical().to_numpy()]
         np.minimum.at(acc[0], cidx[seen], day[seen])
@@ -375,14 +408,15 @@ def _score_scale(scores: pl.Series | None) -> str:
     return "unknown"
 
 
-def _with_behaviour(frame: pl.LazyFrame, events: EventCodes, lookback: int, cancel_re: str,
+def _with_behaviour(frame: pl.LazyFrame, events: Events, lookback: int, cancel_re: str,
                     ) -> tuple[pl.LazyFrame, tuple[str, ...], MonthlyCounts]:
     """Counts, rates, amounts, recency and trend from events strictly before each customer's end date.
 
     Each event finds its customer's dates by position (customers are numbered 0..n-1 in the event codes);
     the sums are dense per-customer arrays (_behaviour_sums)."""
     cats = _type_names(events).to_list()
-    counts = (events.lazy().group_by("event_type").len().collect(engine="streaming")
+    counts = (events.type_counts() if isinstance(events, EventAggregates) else
+              events.lazy().group_by("event_type").len().collect(engine="streaming")
               .with_columns(pl.col("event_type").cast(pl.String)))
     counts = counts.sort(["len", "event_type"], descending=[True, False])
     not_cancel = set(_type_codes(events, cancel_re, cancel=False))
@@ -391,7 +425,9 @@ def _with_behaviour(frame: pl.LazyFrame, events: EventCodes, lookback: int, canc
     spans = frame.select(CIDX, "start_date", "end_date").collect()
     groups = ([[cats.index(t)] for t in types if t != "other_events"]
               + ([[cats.index(t) for t in kept[MAX_EVENT_TYPES:]]] if len(kept) > MAX_EVENT_TYPES else []))
-    agg = _behaviour_sums(events, spans, lookback, groups, [f"{COUNT_PREFIX}{t}" for t in types])
+    names = [f"{COUNT_PREFIX}{t}" for t in types]
+    agg = (events.behaviour_sums(spans, lookback, groups, names) if isinstance(events, EventAggregates)
+           else _behaviour_sums(events, spans, lookback, groups, names))
     monthly = _monthly_counts(events, spans, groups)
     # The window's first half lies before signup: there is no "before" to compare with (it is not zero change).
     half_before_signup = pl.col("start_date").is_not_null() & (
@@ -424,18 +460,27 @@ def _dense_spans(spans: pl.DataFrame, n: int, missing: int) -> tuple[np.ndarray,
     return start, end
 
 
-def _monthly_counts(events: EventCodes, spans: pl.DataFrame, groups: list[list[int]]) -> MonthlyCounts:
+def _monthly_counts(events: Events, spans: pl.DataFrame, groups: list[list[int]]) -> MonthlyCounts:
     """Counts per (sampled customer, month of life, type) from the events strictly before each end date.
 
     The sample (MONTHLY_CUSTOMERS, drawn with a fixed seed over customer numbers, so the same input gives the
     same sample) bounds the work: the drivers fit their counting-process model on it. Vectorised per slice."""
     n = events.ids.len()
-    ncodes = len(_type_names(events))
     lo = np.iinfo(np.int32).min
     start, end = _dense_spans(spans, n, lo)
     eligible = np.flatnonzero((start != lo) & (end != lo))
     pick = eligible if eligible.size <= MONTHLY_CUSTOMERS else np.sort(
         np.random.default_rng(0).choice(eligible, MONTHLY_CUSTOMERS, replace=False))
+    ids = events.ids.gather(pl.Series(pick.astype(np.uint32)))
+    counts = (events.monthly_counts(spans, groups, pick) if isinstance(events, EventAggregates)
+              else _monthly_sums(events, groups, pick, start, end))
+    return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
+
+
+def _monthly_sums(events: EventCodes, groups: list[list[int]], pick: np.ndarray, start: np.ndarray, end: np.ndarray) -> pl.DataFrame:
+    """_monthly_counts' counts, from the event codes in memory, a slice at a time."""
+    n = events.ids.len()
+    ncodes = len(_type_names(events))
     chosen = np.zeros(n, dtype=bool)
     chosen[pick] = True
     type_of = np.full(ncodes, -1, dtype=np.int16)  # physical event code -> index of its type (-1: not a feature)
@@ -445,21 +490,26 @@ def _monthly_counts(events: EventCodes, spans: pl.DataFrame, groups: list[list[i
     for a in range(0, events.height, BEHAVIOUR_CHUNK):
         ev = events.slice(a, min(BEHAVIOUR_CHUNK, events.height - a))
         cidx = ev[CIDX].to_numpy()
-        day = _event_days(ev)
+        day = event_days(ev)
         kind = type_of[ev["event_type"].to_physical().to_numpy()]
         keep = np.flatnonzero(chosen[cidx] & (kind >= 0) & (day < end[cidx]) & (day >= start[cidx]))
         if keep.size:
             c = cidx[keep]
             parts.append(pl.DataFrame({CIDX: c, "month": ((day[keep] - start[c]) // MONTH_DAYS).astype(np.int32),
                                        "type": kind[keep]}))
-    ids = events.ids.gather(pl.Series(pick.astype(np.uint32)))
-    if parts:
-        counts = (pl.concat(parts).group_by(CIDX, "month", "type").agg(pl.len().cast(pl.Int32).alias("n"))
-                  .sort(CIDX, "month", "type"))
-        counts = counts.select(events.ids.gather(counts[CIDX]).alias("customer_id"), "month", "type", "n")
-    else:
-        counts = pl.DataFrame(schema={"customer_id": pl.String, "month": pl.Int32, "type": pl.Int16, "n": pl.Int32})
-    return MonthlyCounts(ids.alias("customer_id"), counts, int(eligible.size))
+    if not parts:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    return monthly_by_id(pl.concat(parts).group_by(CIDX, "month", "type").agg(pl.len().cast(pl.Int32).alias("n")), events.ids)
+
+
+MONTHLY_SCHEMA = {"customer_id": pl.String, "month": pl.Int32, "type": pl.Int16, "n": pl.Int32}
+
+
+def monthly_by_id(counts: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """__cidx, month, type, n -> MonthlyCounts.counts: sorted by customer number, month, type; ids as text."""
+    counts = counts.sort(CIDX, "month", "type")
+    return counts.select(ids.gather(counts[CIDX]).alias("customer_id"), pl.col("month").cast(pl.Int32),
+                         pl.col("type").cast(pl.Int16), pl.col("n").cast(pl.Int32))
 
 
 def _behaviour_sums(events: EventCodes, spans: pl.DataFrame, lookback: int, groups: list[list[int]],
@@ -498,11 +548,11 @@ def _behaviour_sums(events: EventCodes, spans: pl.DataFrame, lookback: int, grou
 
 def _reduce_slices(events: EventCodes, init: Callable[[], list[np.ndarray]],
                    add: Callable[[list[np.ndarray], pl.DataFrame], None], combine: Sequence[np.ufunc]) -> list[np.ndarray]:
-    """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on two threads.
+    """Per-customer reductions over the event codes, BEHAVIOUR_CHUNK rows at a time, on worker_count() threads.
 
     `init()` makes one thread's accumulators, `add(acc, slice)` folds a slice into them, `combine` holds the
-    ufunc that merges the two threads' results, one per accumulator. Slices bound the temporary arrays (and,
-    for events spilled to disk, what is read at a time); numpy releases the GIL, so both cores work; every
+    ufunc that merges the threads' results, one per accumulator. Slices bound the temporary arrays (and,
+    for events spilled to disk, what is read at a time); numpy releases the GIL, so every thread keeps a core busy; every
     reduction used is exact and order-free (integer sums, min, max), so the result does not depend on the
     slicing."""
     slices = [(i, min(i + BEHAVIOUR_CHUNK, events.height)) for i in range(0, events.height, BEHAVIOUR_CHUNK)]
@@ -513,19 +563,28 @@ def _reduce_slices(events: EventCodes, init: Callable[[], list[np.ndarray]],
             add(acc, events.slice(a, b - a))
         return acc
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        one, two = pool.map(run, [slices[0::2], slices[1::2]])
-    merged: list[np.ndarray] = [f(x, y, out=x) for f, x, y in zip(combine, one, two, strict=True)]  # in place
-    return merged
+    k = min(worker_count(), max(1, len(slices)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=k) as pool:
+        first, *rest = pool.map(run, [slices[i::k] for i in range(k)])
+    for other in rest:  # in place into the first thread's accumulators: no extra copy
+        first = [f(x, y, out=x) for f, x, y in zip(combine, first, other, strict=True)]
+    return first
 
 
-def _event_days(ev: pl.DataFrame) -> np.ndarray:
+def event_days(ev: pl.DataFrame) -> np.ndarray:
     """Event dates as days since 1970 (int32), floored like dt.date."""
     dtype = cast(pl.Datetime, ev.schema["event_time"])
     if dtype.time_zone is None:
         days: np.ndarray = (ev["event_time"].to_physical().to_numpy() // _TIME_PER_DAY[dtype.time_unit]).astype(np.int32)
         return days
     return ev["event_time"].dt.date().to_physical().to_numpy()
+
+
+def event_cents(ev: pl.DataFrame) -> np.ndarray:
+    """Event amounts in whole cents (float64 holding integers; no amount: 0): sums of them are exact."""
+    amount = ev["amount"].cast(pl.Float64).to_numpy()
+    cents: np.ndarray = np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    return cents
 
 
 def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: np.ndarray, lookback: int) -> None:
@@ -538,13 +597,12 @@ def _add_slice(acc: list[np.ndarray], ev: pl.DataFrame, start: np.ndarray, end: 
     by_code, window_cents, total_cents, last = acc
     n = last.size - 1
     cidx = ev[CIDX].to_numpy()
-    day = _event_days(ev)
+    day = event_days(ev)
     e = end[cidx]
     before = (day < e) & (day >= start[cidx])
     slot = np.where(before, cidx, n)
     np.maximum.at(last, slot, day)
-    amount = ev["amount"].cast(pl.Float64).to_numpy()
-    cents = np.rint(np.where(np.isnan(amount), 0.0, amount) * 100)
+    cents = event_cents(ev)
     np.add.at(total_cents, slot, cents)
     win_start = e - lookback
     w = np.flatnonzero(before & (day >= win_start))

@@ -61,25 +61,38 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings (rejec
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 
 
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="Where the customer table is built: local (this process, the default) or "
+                             "spark (Apache Spark: local[2], --spark-master, or Spark Connect through SPARK_REMOTE).")]
+SparkMasterOpt = Annotated[
+    str | None, typer.Option("--spark-master", help="With --engine spark: the cluster's master URL (spark://host:7077, "
+                             "yarn, k8s://...); default local[2].")]
+
+
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """The options every analysing command takes (--config, --as-of, --strict, --quiet), declared once.
+    """The options every analysing command takes (--config, --as-of, --strict, --quiet, --engine,
+    --spark-master), declared once.
 
     A command asks for them with a parameter annotated `RunOptions`; `handle_errors` shows them to Typer as
-    the four options and hands the command one RunOptions."""
+    these options and hands the command one RunOptions."""
 
     config: Path | None = None
     as_of: str | None = None
     strict: bool = False
     quiet: bool = False
+    engine: str | None = None  # None: churnwhy.toml's, else local
+    spark_master: str | None = None
 
     def build_config(self, path: Path | None, **overrides: Any) -> Config:
-        return build_config(path, self.config, self.as_of, strict=self.strict or None, **overrides)
+        return build_config(path, self.config, self.as_of, strict=self.strict or None, engine=self.engine,
+                            spark_master=self.spark_master, **overrides)
 
 
 _RUN_PARAMS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
                for name, default, annotation in (("config", None, ConfigOpt), ("as_of", None, AsOfOpt),
-                                                 ("strict", False, StrictOpt), ("quiet", False, QuietOpt))]
+                                                 ("strict", False, StrictOpt), ("quiet", False, QuietOpt),
+                                                 ("engine", None, EngineOpt), ("spark_master", None, SparkMasterOpt))]
 RejectsOpt = Annotated[
     Path | None, typer.Option("--rejects", help="Write every rejected input row, with file, row number and reason, to this CSV.")
 ]
@@ -93,7 +106,11 @@ def build_config(path: Path | None, config: Path | None, as_of: str | None = Non
             parsed_as_of = dt.date.fromisoformat(as_of)
         except ValueError:
             raise ChurnwhyError(f"--as-of must be a date like 2024-12-31, got {as_of!r}") from None
-    return Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
+    from churnwhy.pipeline import validate_model_settings
+
+    cfg = Config.load(path, config_file=config, as_of=parsed_as_of, **overrides)
+    validate_model_settings(cfg)  # [reasons] and [drivers]: the models' parsers, before any work (exit 2)
+    return cfg
 
 
 def check_outputs(path: Path, *, out: Path | None = None, rejects: Path | None = None, output: Path | None = None) -> None:
@@ -131,7 +148,7 @@ def handle_errors(fn: F) -> F:
     signature = inspect.signature(fn, eval_str=True)
     params = list(signature.parameters.values())
     shared = next((p.name for p in params if p.annotation is RunOptions), None)
-    if shared is not None:  # the command's RunOptions parameter, shown to Typer as its four options
+    if shared is not None:  # the command's RunOptions parameter, shown to Typer as its options
         params = [p for p in params if p.name != shared] + _RUN_PARAMS
     params.append(inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt))
 

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console
+from churnwhy.commands._common import (
+    Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console, warn_failed_sections,
+)
 
 HorizonOpt = Annotated[
     int | None,
     typer.Option("--horizon", min=1, help="Days within which churn is attributed (default: [drivers] horizon_days, 365)."),
 ]
-
-
-def drivers_payload(table: Any, cfg: Any, horizon: int | None) -> tuple[Any, Any]:
-    """The library calls behind the command: the driver model and, when the table has stated reasons, the silent model."""
-    from churnwhy.models.drivers import fit_drivers
-    from churnwhy.models.silent import infer_silent_reasons
-
-    result = fit_drivers(table, cfg, horizon_days=horizon)
-    silent = None
-    if {"why", "what", "reason_source"} <= set(table.frame.columns):
-        _, silent = infer_silent_reasons(table, cfg)
-    return result, silent
 
 
 @handle_errors
@@ -36,11 +26,14 @@ def drivers(
 ) -> None:
     """What customers did before leaving: hazard ratio per behaviour, and the share of churn each family explains."""
     # Imported here so that `churnwhy --help` stays fast.
-    from churnwhy.pipeline import add_reasons, load_table
+    from churnwhy.pipeline import analyze
 
     cfg = run.build_config(path)
-    table = add_reasons(load_table(path, cfg).table, cfg, infer=False)
-    result, silent = drivers_payload(table, cfg, horizon)
+    report = analyze(path, cfg, sections=("drivers", "inferred"), horizon_days=horizon)
+    warn_failed_sections(report, run.quiet)  # a bug in a step the drivers read from (stated reasons): said, not hidden
+    result = report.drivers.require()
+    # The silent churners' reasons, when stated reasons could be read to learn from (else the drivers alone).
+    silent = report.inferred.require() if report.reasons.error is None else None
     if format == Format.json:
         from churnwhy.render.files import dumps
         from churnwhy.results.contract import stamped

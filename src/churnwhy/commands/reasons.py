@@ -29,22 +29,16 @@ def reasons(
     Shares naive and reweighted for who answered, per segment (--by) and churn period, and the reasons of
     churners who were satisfied but left."""
     from churnwhy.errors import ChurnwhyError
-    from churnwhy.models.reason_shares import fit_reasons
-    from churnwhy.models.reasons import attach_stated_reasons
-    from churnwhy.pipeline import load_table
+    from churnwhy.pipeline import analyze
     from churnwhy.render.files import dumps
     from churnwhy.render.reasons import reasons_markdown, reasons_view
 
     if period not in (None, "month", "quarter"):
         raise ChurnwhyError(f"--period must be month or quarter, got {period!r}")
     cfg = run.build_config(path)
-    loaded = load_table(path, cfg)
-    if by is not None:
-        from churnwhy.models.survival import check_by
-
-        check_by(loaded.table, (by,), cfg)  # no such column, or one that identifies customers: exit 2
-    table, fit = attach_stated_reasons(loaded.table, cfg)
-    result = fit_reasons(table, fit.summary, cfg, by=by, period=period, examples=include_examples)
+    # --by: no such column, or one that identifies customers, is exit 2 before any model runs
+    report = analyze(path, cfg, sections=("reasons",), reasons_by=by, period=period, include_examples=include_examples)
+    result = report.reasons.require()
     if format is Format.json:
         from churnwhy.results.contract import stamped
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from churnwhy.commands._common import Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console
+from churnwhy.commands._common import (
+    Format, FormatOpt, PathArg, RunOptions, err_console, handle_errors, out_console, warn_failed_sections,
+)
 
 HorizonOpt = Annotated[int | None, typer.Option("--horizon", min=1, help="Days within which churn is predicted (default: [risk] horizon_days, 90).")]
 TopOpt = Annotated[int | None, typer.Option("--top", min=0, help="Customers listed in the terminal, riskiest first (default: [risk] top, 10).")]
@@ -26,16 +28,17 @@ def risk(
 ) -> None:
     """Who is about to leave: churn probability within a horizon, revenue at risk, likely reason, top factors, action."""
     from churnwhy.commands.analyze import _progress
-    from churnwhy.models.risk import RiskSettings
-    from churnwhy.pipeline import risk as run_risk
+    from churnwhy.pipeline import analyze, risk_settings
     from churnwhy.render.files import dumps, write_frame, write_json
     from churnwhy.results.contract import stamped
 
     cfg = run.build_config(path)
     quiet = run.quiet
     with _progress(quiet) as step:
-        loaded, section = run_risk(path, cfg, horizon_days=horizon, progress=step)
-    doc = {"as_of": loaded.table.as_of.isoformat() if loaded.table.as_of else None,
+        report = analyze(path, cfg, sections=("at_risk",), risk_horizon_days=horizon, progress=step)
+    warn_failed_sections(report, quiet)
+    section = report.at_risk
+    doc = {"as_of": report.as_of.isoformat() if report.as_of else None,
            "input": {"path": str(path)}, "at_risk": section.to_dict()}
     doc = stamped(doc)
     frame = section.result.frame if section.ok else None
@@ -56,7 +59,7 @@ def risk(
     else:
         from churnwhy.render.risk import rich_at_risk
 
-        n = top if top is not None else RiskSettings.from_config(cfg).top
+        n = top if top is not None else risk_settings(cfg).top
         out_console().print(rich_at_risk(doc, frame, n))
     if not quiet and section.ok:
         err = err_console()

@@ -162,6 +162,15 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
     # past the header catch a ragged row's extra fields: that row is marked, not the whole file lost.
     lf = pl.scan_csv(source, has_header=has_header, schema=schema, missing_columns="insert",
                      truncate_ragged_lines=True, raise_if_empty=True, **options)
+    lf = csv_rows_read(lf, names, delimiter)
+    shown = "whitespace" if delimiter == WHITESPACE else delimiter
+    return _finish(src, src.name, lf, notes, encoding=encoding, delimiter=shown)
+
+
+def csv_rows_read(lf: pl.LazyFrame, names: list[str], delimiter: str) -> pl.LazyFrame:
+    """A CSV read as text with EXTRA_FIELDS columns past the header: rows with extra fields marked ragged_row,
+    the null tokens made null (also run by churnwhy.engine.spark on the rows Spark reads)."""
+    extra = [f"__extra_{i}" for i in range(EXTRA_FIELDS)]
     ragged = pl.any_horizontal(pl.col(extra).is_not_null())
     lf = lf.with_columns(
         pl.when(ragged).then(pl.lit("ragged_row")).alias(READ_REJECT),
@@ -170,9 +179,7 @@ def _read_csv(src: SourceFile, max_mb: int) -> RawTable:
     ).drop(extra)
     # The null tokens, matched as the reader's null_values would (a whole field, quoted or not, before trimming;
     # an empty field), by one set lookup a value: the reader compares each field with each token in turn.
-    lf = lf.with_columns(pl.when(pl.col(names).is_in(NULL_TOKENS)).then(None).otherwise(pl.col(names)).name.keep())
-    shown = "whitespace" if delimiter == WHITESPACE else delimiter
-    return _finish(src, src.name, lf, notes, encoding=encoding, delimiter=shown)
+    return lf.with_columns(pl.when(pl.col(names).is_in(NULL_TOKENS)).then(None).otherwise(pl.col(names)).name.keep())
 
 
 def _stray_quote(sample: str, delimiter: str) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import cast
 
 import polars as pl
 
 from churnwhy.errors import InputError
-from churnwhy.load.exports import Exports
+from churnwhy.load.loaded import Exports
 
 
 def check_loaded(exports: Exports) -> None:
@@ -32,7 +33,7 @@ def span(exports: Exports) -> tuple[dt.date, dt.date] | None:
     for frame, cols in ((exports.customers, ("signup_date", "churn_date")), (exports.surveys, ("survey_date",))):
         for c in cols:
             if frame is not None and c in frame.columns and frame[c].drop_nulls().len():
-                found += [frame[c].min(), frame[c].max()]  # type: ignore[list-item]
+                found += [cast(dt.datetime, frame[c].min()), cast(dt.datetime, frame[c].max())]  # datetime columns
     if exports.event_codes is not None:
         lo, hi = exports.event_codes.lazy().select(
             pl.col("event_time").min(), pl.col("event_time").max().alias("hi")).collect().row(0)

@@ -17,6 +17,7 @@ import polars as pl
 from churnwhy.config import Config
 from churnwhy.models.actions import applied_rules, assign, playbook
 from churnwhy.models.drivers_families import DriverSettings
+from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.revenue import monthly_value
 from churnwhy.models.risk import RiskModel, RiskSettings
 from churnwhy.models.risk_eval import backtest, cross_validated
@@ -30,24 +31,27 @@ FRAME_COLUMNS = ("customer_id", "churn_probability", "monthly_value", "revenue_a
 
 
 def fit_at_risk(table: CustomerTable, config: Config, *, horizon_days: int | None = None,
-                past: CustomerTable | None = None, calibrate: bool = True) -> AtRiskResult:
-    """Score the active customers of `table`; calibrate by backtest on `past`, or cross-validated without dates."""
+                past: CustomerTable | None = None, calibrate: bool = True, matrix: Prepared | None = None) -> AtRiskResult:
+    """Score the active customers of `table`; calibrate by backtest on `past`, or cross-validated without dates.
+    `matrix`: the table's feature_matrix, as the pipeline hands it to every model (built here when not given)."""
+    if matrix is None and table.features:
+        matrix = feature_matrix(table)
     settings = RiskSettings.from_config(config, horizon_days=horizon_days)
     rules_map = playbook(getattr(config, "actions", None))
     families = DriverSettings.from_config(config).families
     h = settings.horizon_days
-    model = RiskModel(settings, families=families).fit(table)
+    model = RiskModel(settings, families=families).fit(table, matrix=matrix)
     if model.skipped_:
         return AtRiskResult(horizon_days=h, skipped=model.skipped_)
     frame = table.frame
     rows = np.flatnonzero(~frame["churned"].fill_null(True).to_numpy())
     if rows.size == 0:
         return AtRiskResult(horizon_days=h, skipped="no active customers to score")
-    z, lp = model.linear_predictor(table, rows)
+    z, lp = model.linear_predictor(table, rows, matrix=matrix)
     tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()[rows]
     p = model.conditional(np.nan_to_num(tenure), lp, h)
     factors = model.top_factors(z)
-    why, what, conf, calls = _reasons(table, config, rows)
+    why, what, conf, calls = _reasons(table, config, rows, matrix)
     family = model.family_of(factors[0])
     action = assign(why, what, family, rules_map)
     value = monthly_value(frame)
@@ -68,7 +72,7 @@ def fit_at_risk(table: CustomerTable, config: Config, *, horizon_days: int | Non
                      f"({model.max_event_time_:.0f} days): their probabilities extend the hazard of the longest tenures")
     calibration: Calibration | None = None
     if calibrate:
-        calibration = backtest(past, table, settings, families) if past is not None else cross_validated(table, settings, families)
+        calibration = backtest(past, table, settings, families) if past is not None else cross_validated(table, settings, families, matrix)
     has_value = v is not None
     return AtRiskResult(
         horizon_days=h, n_active=int(rows.size), expected_churners=float(p.sum()),
@@ -92,19 +96,20 @@ def fit_at_risk(table: CustomerTable, config: Config, *, horizon_days: int | Non
     )
 
 
-def _reasons(table: CustomerTable, config: Config, rows: np.ndarray) -> tuple[pl.Series, pl.Series, np.ndarray, list[ReasonCall]]:
+def _reasons(table: CustomerTable, config: Config, rows: np.ndarray,
+             matrix: Prepared | None) -> tuple[pl.Series, pl.Series, np.ndarray, list[ReasonCall]]:
     """why / what / confidence for `rows` from classifiers trained on churners' stated reasons."""
     frame = table.frame
     n = rows.size
     labels = {dim: pl.Series(dim, [NO_CALL] * n, dtype=pl.String) for dim in ("why", "what")}
     conf = np.full(n, np.nan)
     calls: list[ReasonCall] = []
-    if not {"why", "what", "reason_source"} <= set(frame.columns) or not table.features:
+    if not {"why", "what", "reason_source"} <= set(frame.columns) or matrix is None:
         why_not = "no stated reasons to learn from" if "reason_source" not in frame.columns else "no behaviour features"
         return labels["why"], labels["what"], conf, [ReasonCall(d, False, math.nan, math.nan, why_not) for d in ("why", "what")]
     s = DriverSettings.from_config(config)
     stated = (frame["churned"].fill_null(False) & (frame["reason_source"].cast(pl.String) == STATED).fill_null(False)).to_numpy()
-    x = table.filled_features.x
+    x = matrix.x
     x_rows = x[rows]
     for dim in ("why", "what"):
         col = frame[dim].cast(pl.String)

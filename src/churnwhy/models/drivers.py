@@ -12,6 +12,7 @@ from __future__ import annotations
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
 from churnwhy.models.drivers_fit import CoxDrivers, DriverFit
+from churnwhy.models.features import Prepared
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import DriversResult
 from churnwhy.table import CustomerTable
@@ -19,15 +20,18 @@ from churnwhy.table import CustomerTable
 __all__ = ["CoxDrivers", "DriverFit", "DriverSettings", "fit_driver_model", "fit_drivers"]
 
 
-def fit_drivers(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> DriversResult:
-    """Cox hazard ratios per driver and attributable churn per family; `skipped` says why when it can't."""
-    return fit_driver_model(table, config, horizon_days=horizon_days).result()
+def fit_drivers(table: CustomerTable, config: Config, *, horizon_days: int | None = None,
+                matrix: Prepared | None = None) -> DriversResult:
+    """Cox hazard ratios per driver and attributable churn per family; `skipped` says why when it can't.
+    `matrix`: the table's feature_matrix when the caller has built it (the pipeline shares one with every model)."""
+    return fit_driver_model(table, config, horizon_days=horizon_days, matrix=matrix).result()
 
 
-def fit_driver_model(table: CustomerTable, config: Config, *, horizon_days: int | None = None) -> CoxDrivers:
+def fit_driver_model(table: CustomerTable, config: Config, *, horizon_days: int | None = None,
+                     matrix: Prepared | None = None) -> CoxDrivers:
     """The fitted CoxDrivers itself, for callers that score customers with it (predict_churn, predict_survival)."""
     settings = DriverSettings.from_config(config, horizon_days=horizon_days)
     with single_blas_thread():  # small dense algebra: BLAS threads cost more than they save (models/threads.py)
         return CoxDrivers(
             settings, max_segment_levels=config.max_segment_levels, min_segment_size=config.min_segment_size
-        ).fit(table)
+        ).fit(table, matrix=matrix)

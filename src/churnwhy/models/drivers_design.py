@@ -14,7 +14,7 @@ import polars as pl
 from churnwhy.models import drivers_attributes as attrs
 from churnwhy.models.drivers_counting import RatePriors, fit_priors
 from churnwhy.models.drivers_families import MISSING_SUFFIX, DriverSettings
-from churnwhy.models.drivers_prep import fill_features
+from churnwhy.models.features import Prepared, fill_features
 from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
 
 # Read on each customer's end date, these describe the leaving itself (and, with inactivity churn, the rule
@@ -117,14 +117,17 @@ class DriverDesign:
             )
         return feats
 
-    def _design(self, table: CustomerTable, behaviour: list[str], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """The customers x features matrix (behaviour rates, shrunk when counts are known; attribute levels)."""
+    def _design(self, table: CustomerTable, behaviour: list[str], rows: np.ndarray,
+                matrix: Prepared | None = None) -> tuple[np.ndarray, list[str]]:
+        """The customers x features matrix (behaviour rates, shrunk when counts are known; attribute levels);
+        `matrix`, the table's shared feature_matrix, supplies the behaviour columns when every row is fitted."""
         frame = table.frame
         whole = rows.size == frame.height
         present = [c for c in behaviour if c in frame.columns]
         if present:  # (a select of no columns has no rows either)
-            feature_frame = frame.select(present)
-            prepared = fill_features(feature_frame if whole else feature_frame[rows], present)
+            shared = matrix.subset(present) if matrix is not None and whole else None
+            prepared = shared if shared is not None else fill_features(frame.select(present)[rows] if not whole
+                                                                       else frame.select(present), present)
             self.notes_.extend(prepared.notes)
             x_beh, names = prepared.x, list(prepared.names)
         else:

@@ -37,6 +37,7 @@ from churnwhy.models.drivers_design import DriverDesign, unit_of
 from churnwhy.models.drivers_effects import holm_effects, not_estimable, read_effects, separated_levels
 from churnwhy.models.drivers_families import WHATS, DriverSettings, assign_families
 from churnwhy.models.drivers_prep import screen_columns, stratified_sample
+from churnwhy.models.features import Prepared
 from churnwhy.results.drivers import DriverEffect, DriversResult, FamilyAttribution
 from churnwhy.table import COUNT_PREFIX, MONTH_DAYS, RATE_PREFIX, CustomerTable
 
@@ -104,9 +105,10 @@ class CoxDrivers(DriverDesign):
         self.random_state = random_state
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, table: CustomerTable, features: Sequence[str] | None = None) -> CoxDrivers:
+    def fit(self, table: CustomerTable, features: Sequence[str] | None = None, *,
+            matrix: Prepared | None = None) -> CoxDrivers:
         """Fit on `features` (default: table.features) and the customer attributes. Never raises on bad data:
-        see notes_ and skipped_."""
+        see notes_ and skipped_. `matrix`: the table's feature_matrix, when built already."""
         s = self.settings
         seed = s.seed if self.random_state is None else self.random_state
         rng = np.random.default_rng(seed)
@@ -140,7 +142,7 @@ class CoxDrivers(DriverDesign):
                 f"only {self.n_events_} churn event(s); a hazard model needs at least {s.min_events} to say anything"
             )
         rows = np.flatnonzero(valid)
-        x_all, names = self._design(table, behaviour, rows)
+        x_all, names = self._design(table, behaviour, rows, matrix)
         if not names:
             return self._skip("no behaviour feature and no customer attribute to fit (no events export, no attributes?)")
         t_all, e_all = tenure[rows], churned[rows]

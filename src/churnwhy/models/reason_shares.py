@@ -31,6 +31,7 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from churnwhy.models.drivers_prep import stratified_sample
 from churnwhy.models.reason_correction import corrected_mix
 from churnwhy.models.reason_taxonomy import UNKNOWN, ReasonSettings, settings_from_config
 from churnwhy.models.threads import single_blas_thread
@@ -239,7 +240,7 @@ def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonS
         return NonResponse(**base, rows=tuple(_merge(naive_rows, naive_rows, unknown)),
                            note="no reweighting: no behaviour or segment columns to model who answered")
     rng = np.random.default_rng(settings.seed)
-    fit_rows = _stratified(answered, MAX_FIT_ROWS, rng)
+    fit_rows = stratified_sample(answered, MAX_FIT_ROWS, rng, floor=1)
     scaler = StandardScaler().fit(x[fit_rows])
     model = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[fit_rows]), answered[fit_rows])
     p = model.predict_proba(scaler.transform(x[answered]))[:, 1]
@@ -251,14 +252,6 @@ def _nonresponse(churners: pl.DataFrame, table: CustomerTable, settings: ReasonS
         **base, features=names, weight_bounds=(float(lo_w), float(hi_w)),
         effective_n=float(w.sum() ** 2 / (w**2).sum()), rows=tuple(_merge(naive_rows, rows, unknown)),
     )
-
-
-def _stratified(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    idx = np.arange(y.size)
-    if y.size <= size:
-        return idx
-    picks = [rng.choice(idx[y == v], size=max(1, round(size * (y == v).mean())), replace=False) for v in (True, False)]
-    return np.sort(np.concatenate(picks))
 
 
 _Rows = dict[tuple[str, str], tuple[float, float, float]]  # (axis, category) -> share, lo, hi

@@ -50,6 +50,8 @@ UNKNOWN = "unknown"
 ANY = "*"
 PERIODS = ("auto", "month", "quarter")
 SCALES = ("nps", "csat5", "csat10")
+# The lowest score that reads as satisfied, per scale ([reasons.satisfied] overrides each).
+SATISFIED: dict[str, float] = {"nps": 9, "csat5": 4, "csat10": 9}  # ints: the JSON has always shown 9, not 9.0
 
 # Reason codes, after normalisation (upper case, runs of non-alphanumerics -> "_"). Built in: Stripe's
 # subscription cancellation feedback codes (too_expensive, missing_features, switched_service, unused,
@@ -102,7 +104,7 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
 }
 DEFAULT_CODES: dict[str, tuple[str, str]] = {
-    code: tuple(cell.split("/"))  # type: ignore[misc]
+    code: (cell.split("/")[0], cell.split("/")[1])
     for cell, codes in _CODE_GROUPS.items()
     for code in codes
 }
@@ -140,7 +142,7 @@ class ReasonSettings:
     learn: bool = True
     period: str = "auto"
     trim: float = 0.0
-    satisfied: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"nps": 9, "csat5": 4, "csat10": 9})
+    satisfied: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(SATISFIED))
     seed: int = 0
     min_group: int = 30
 
@@ -224,7 +226,7 @@ def parse_settings(raw: Mapping[str, Any], *, seed: int = 0, min_group: int = 30
             raise ConfigError(f"[reasons.labels] {name}: the label must be non-empty text")
     values["labels"] = dict(labels)
     values.update(_scalars(raw))
-    satisfied: dict[str, float] = {"nps": 9, "csat5": 4, "csat10": 9}
+    satisfied: dict[str, float] = dict(SATISFIED)
     for scale, threshold in _table(raw, "satisfied").items():
         if scale not in SCALES:
             raise ConfigError(f"[reasons.satisfied] {scale!r}: unknown scale", hint=f"one of {', '.join(SCALES)}")

@@ -1,7 +1,7 @@
 """Who is about to leave: the probability that an active customer churns within a horizon, given survival so far.
 
 A Cox proportional-hazards model (lifelines) on the customer table's behaviour features (the filled matrix the
-drivers and the silent-reason classifier share, `CustomerTable.filled_features`) plus customer attributes
+drivers and the silent-reason classifier share, models.features.feature_matrix) plus customer attributes
 (one 0/1 column per segment level, the commonest level the reference). For a customer at tenure a with linear
 predictor lp the conditional probability of churning within h days is
 
@@ -31,6 +31,7 @@ from churnwhy.config import Config
 from churnwhy.errors import ConfigError
 from churnwhy.models.drivers_families import assign_families
 from churnwhy.models.drivers_prep import screen_columns, stratified_sample
+from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import COUNT_PREFIX, RATE_DAYS, RATE_PREFIX, CustomerTable
 
@@ -119,14 +120,14 @@ def segment_dummies(frame: pl.DataFrame, segments: tuple[str, ...], *, min_size:
 
 
 def design(table: CustomerTable, settings: RiskSettings, levels: Mapping[str, tuple[str, ...]] | None = None,
-           rows: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+           rows: np.ndarray | None = None, matrix: Prepared | None = None):  # type: ignore[no-untyped-def]
     """The model's raw matrix for `rows` (default all): the table's filled behaviour features (rates shrunk, see
     shrunk_rate), then segment-level columns. Statistics (shrinkage, levels) come from every row; only the rows
     asked for are copied (a fit sample of 50,000, not a million)."""
     parts, names = [], []
     n = table.frame.height if rows is None else rows.size
     if table.features:
-        prepared = table.filled_features
+        prepared = matrix if matrix is not None else feature_matrix(table)  # the pipeline hands the shared one
         cols = [j for j, nm in enumerate(prepared.names) if nm not in EXPOSURE_ARTEFACTS]
         x = np.empty((n, len(cols)), order="F")  # the shared matrix is read-only: fill a copy, column by column
         for k, j in enumerate(cols):
@@ -187,8 +188,9 @@ class RiskModel:
         self.settings = settings if settings is not None else RiskSettings()
         self.families = dict(families or {})
 
-    def fit(self, table: CustomerTable, rows: np.ndarray | None = None) -> RiskModel:
-        """Fit on the table's customers (or on `rows` of it); skipped_ says why when it cannot."""
+    def fit(self, table: CustomerTable, rows: np.ndarray | None = None, matrix: Prepared | None = None) -> RiskModel:
+        """Fit on the table's customers (or on `rows` of it); skipped_ says why when it cannot. `matrix`: the
+        table's feature_matrix when the caller has it (else it is built)."""
         s = self.settings
         self.notes_: list[str] = []
         self.skipped_: str | None = None
@@ -205,7 +207,7 @@ class RiskModel:
         rng = np.random.default_rng(s.seed)
         fit = idx[stratified_sample(e[idx], s.max_fit_rows, rng)]
         self.n_fit_ = int(fit.size)
-        x, names, self.levels_ = design(table, s, rows=fit)
+        x, names, self.levels_ = design(table, s, rows=fit, matrix=matrix)
         keep, _ = screen_columns(x, names, max_abs_r=0.95, max_vif=np.inf)
         self.features_ = tuple(names[j] for j in keep)
         xf = x[:, keep] if keep else np.empty((fit.size, 0))
@@ -260,9 +262,10 @@ class RiskModel:
         return cox.params_.reindex(cols).to_numpy()
 
     # -- scoring -------------------------------------------------------------------------------
-    def linear_predictor(self, table: CustomerTable, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def linear_predictor(self, table: CustomerTable, rows: np.ndarray | None = None,
+                         matrix: Prepared | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(standardised matrix z, linear predictor) for the table's rows, on the fitted columns."""
-        picked, names, _ = design(table, self.settings, levels=self.levels_, rows=rows)
+        picked, names, _ = design(table, self.settings, levels=self.levels_, rows=rows, matrix=matrix)
         index = {n: j for j, n in enumerate(names)}
         cols = [index.get(f) for f in self.features_]
         z = np.zeros((picked.shape[0], len(cols)))

@@ -24,6 +24,7 @@ import polars as pl
 
 from churnwhy.config import Config
 from churnwhy.models.drivers_prep import stratified_sample
+from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.reason_shares import wilson
 from churnwhy.models.risk import RiskModel, RiskSettings
 from churnwhy.models.survival import kaplan_meier
@@ -54,14 +55,15 @@ def table_as_of(exports, config: Config, cutoff: dt.date) -> CustomerTable:  # t
 def backtest(past: CustomerTable, now: CustomerTable, settings: RiskSettings, families=None) -> Calibration:  # type: ignore[no-untyped-def]
     """Fit on `past` (the table as of the cutoff), score its active customers, compare with churn by now."""
     h = settings.horizon_days
-    model = RiskModel(settings, families=families).fit(past)
+    matrix = feature_matrix(past) if past.features else None  # built once: the fit and the scores read it
+    model = RiskModel(settings, families=families).fit(past, matrix=matrix)
     if model.skipped_:
         return Calibration(method="backtest", horizon_days=h, cutoff=past.as_of, skipped=f"backtest: {model.skipped_}")
     active = ~past.frame["churned"].fill_null(True).to_numpy()
     rows = np.flatnonzero(active)
     if rows.size == 0:
         return Calibration(method="backtest", horizon_days=h, cutoff=past.as_of, skipped="no customer was active at the cutoff")
-    _, lp = model.linear_predictor(past, rows)
+    _, lp = model.linear_predictor(past, rows, matrix=matrix)
     tenure = past.frame["tenure_days"].to_numpy()[rows].astype(float)
     p = model.conditional(tenure, lp, h)
     ids = past.frame["customer_id"].gather(rows)
@@ -82,8 +84,12 @@ def backtest(past: CustomerTable, now: CustomerTable, settings: RiskSettings, fa
     )
 
 
-def cross_validated(table: CustomerTable, settings: RiskSettings, families=None) -> Calibration:  # type: ignore[no-untyped-def]
-    """k-fold landmark calibration for exports without dates (see the module docstring)."""
+def cross_validated(table: CustomerTable, settings: RiskSettings, families=None,  # type: ignore[no-untyped-def]
+                    matrix: Prepared | None = None) -> Calibration:
+    """k-fold landmark calibration for exports without dates (see the module docstring); `matrix`: the table's
+    feature_matrix when the caller has it."""
+    if matrix is None and table.features:
+        matrix = feature_matrix(table)  # once for every fold
     h, k = settings.horizon_days, settings.cv_folds
     frame = table.frame
     t = frame["tenure_days"].cast(pl.Float64).to_numpy()
@@ -98,11 +104,11 @@ def cross_validated(table: CustomerTable, settings: RiskSettings, families=None)
     notes: list[str] = []
     for f in range(k):
         test, train = rows[fold == f], rows[fold != f]
-        model = RiskModel(settings, families=families).fit(table, rows=train)
+        model = RiskModel(settings, families=families).fit(table, rows=train, matrix=matrix)
         if model.skipped_:
             return Calibration(method="cross_validated", horizon_days=h, skipped=f"cross-validated calibration: {model.skipped_}")
         notes.extend(n for n in model.notes_ if n not in notes)
-        _, lp = model.linear_predictor(table, test)
+        _, lp = model.linear_predictor(table, test, matrix=matrix)
         tt, ee = t[test], e[test]
         for land in landmarks:
             at = tt > land

@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from churnwhy.config import Config
 from churnwhy.models.drivers_families import DriverSettings
 from churnwhy.models.drivers_prep import stratified_sample
+from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.reason_correction import confusion, corrected_mix
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
@@ -164,7 +165,8 @@ def _half_width(n: int) -> float:
     return 100 * Z95 * math.sqrt(0.25 / n)
 
 
-def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[CustomerTable, SilentResult]:
+def infer_silent_reasons(table: CustomerTable, config: Config, *,
+                         matrix: Prepared | None = None) -> tuple[CustomerTable, SilentResult]:
     """Fill why / what for silent churners (reason_source = "inferred", reason_confidence) and report the mix."""
     s = DriverSettings.from_config(config)
     frame = table.frame
@@ -194,7 +196,8 @@ def infer_silent_reasons(table: CustomerTable, config: Config) -> tuple[Customer
     ]
     notes: list[str] = []
     features = list(table.features)
-    prepared = table.filled_features if features else None  # the drivers' matrix, computed once per table
+    # The matrix the pipeline built once for every model (the drivers', the risk model's); built here without one.
+    prepared = (matrix if matrix is not None else feature_matrix(table)) if features else None
     if prepared is not None:
         notes.extend(prepared.notes)
     new_cols: dict[str, pl.Series] = {}

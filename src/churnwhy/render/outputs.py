@@ -15,12 +15,16 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from churnwhy.errors import OutputError
 from churnwhy.render.files import check_output_dir, umask, write_frame, write_json
 from churnwhy.results.contract import named_frame
+
+if TYPE_CHECKING:  # the Report is only read here
+    from churnwhy.report import Report
 
 CUSTOMER_DROP = ()  # the analyst's own data: ids and text stay in customers.parquet
 REPORT_NAME = "report.json"
@@ -36,7 +40,7 @@ def check_out(out_dir: Path | str, inputs: Path | str | None = None) -> Path:
     return check_output_dir(out_dir, inputs, flag="--out", ours=is_output)
 
 
-def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no-untyped-def]
+def write_outputs(report: Report, out_dir: Path | str) -> list[Path]:
     """Write every table the report has, as one set; returns the paths written (inside `out_dir`)."""
     out = check_out(out_dir)
     frames: dict[str, pl.DataFrame] = {"customers": report.table.frame}
@@ -62,7 +66,7 @@ def write_outputs(report, out_dir: Path | str) -> list[Path]:  # type: ignore[no
     return [out / n for n in names]
 
 
-def reasons_frame(report) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def reasons_frame(report: Report) -> pl.DataFrame:
     """reasons.parquet: first the shares the report leads with (`headline` true; `basis` names the estimate:
     combined, reweighted or stated), then every stated share (overall, per segment and period; count and value)."""
     head = report.headline()

@@ -29,7 +29,7 @@ DATA_MAPS = frozenset({"labels", "attributes", "rejected", "churn_sources", "map
 
 def stamped(document: Mapping[str, Any]) -> dict[str, Any]:
     """`document` named (see `named`), with `schema_version` and `churnwhy_version` (never overridden by it)."""
-    from churnwhy import __version__
+    from churnwhy.version import __version__
 
     return {**named(document), "schema_version": SCHEMA_VERSION, "churnwhy_version": __version__}
 

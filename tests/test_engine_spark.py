@@ -1,0 +1,138 @@
+"""Issue 19: the customer table on Apache Spark (local[2]) equals the default engine's, column by column.
+
+Inputs are written here (never `churnwhy demo` output): duplicates across files, events for unknown customers,
+bad rows of every kind, cancellation and inactivity churn, Parquet / CSV / NDJSON events, and a folder without a
+customers file. Spark reads the CSV and Parquet files itself (NATIVE_BYTES = 0) and runs their parse plans in
+its Python workers, so both of its read paths are compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from loadkit import write
+from typer.testing import CliRunner
+
+from churnwhy.cli import app
+from churnwhy.config import Config
+from churnwhy.pipeline import LoadedTable, load_table
+from churnwhy.render.files import dumps
+
+pytestmark = pytest.mark.spark
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "exports"
+
+
+def _messy() -> dict[str, str | bytes | pl.DataFrame]:
+    day = dt.datetime(2024, 1, 1)
+    parquet = pl.DataFrame({
+        "Customer ID": ["001", "002", "003", "003", "404", "005"],
+        "Event Time": [day + dt.timedelta(days=d, hours=h) for d, h in ((40, 1), (41, 2), (42, 3), (42, 3), (43, 4), (300, 5))],
+        "Event Type": ["Login", "Delivery Failed", "login", "login", "login", "Cancel Subscription"],
+        "Amount": [None, 12.5, 3.333, 3.333, 1.0, None],
+    })
+    return {
+        "customers.csv": (
+            "Customer ID,Signup Date,Churn Date,Plan\n"
+            "001,2024-01-01,,basic\n002,2024-01-02,,pro\n003,2024-01-03,2024-06-30,basic\n"
+            "004,2024-01-04,,pro\n005,2024-01-05,,basic\n006,2024-01-06,,pro\n"
+            "003,2024-01-09,,pro\n,2024-01-10,,basic\n"  # a repeated id, a missing id
+        ),
+        "events/jan.csv": (
+            "customer_id,event_type,event_time,amount,order_no\n"
+            "001,login,2024-01-15,,a1\n"
+            "001,purchase,2024-01-16 10:00:00,$1,234.50,a2\n"
+            "002,purchase,2024-01-17,\"3,5\",a3\n"
+            "002,purchase,2024-01-17,\"3,5\",a3\n"  # duplicate within the file
+            "002,purchase,2024-01-17,\"3,5\",a4\n"  # same event, another order: not a duplicate
+            "004,login,2024-02-01,,a5\n"  # 004 then goes silent: inactivity churn
+            "777,login,2024-01-20,,a6\n"  # unknown customer
+            "001,login,,,a7\n001,login,31/31/2024,,a8\n003,purchase,2024-01-21,ten,a9\n"
+            ",login,2024-01-22,,a10\n"
+            "006,login,2024-01-23,,a11,extra,fields\n"  # ragged row
+        ),
+        "events/feb.csv": (
+            "customer_id,event_type,event_time,amount,order_no\n"
+            "002,purchase,2024-01-17,\"3,5\",a3\n"  # duplicate across files
+            "006,login,2024-09-20,,b1\n006,support_ticket,2024-09-25,,b2\n001,login,2024-09-30,,b3\n"
+            "003,login,2024-07-05,,b4\n"  # after 003's churn date
+        ),
+        "events/mar.parquet": parquet,
+        "events/apr.ndjson": (
+            '{"customer_id": "005", "event_type": "login", "event_time": "2024-03-01T10:00:00Z"}\n'
+            "not json at all\n"
+            '{"customer_id": "002", "event_type": "Delivery-Failed", "event_time": "2024-03-02T23:30:00-05:00"}\n'
+        ),
+    }
+
+
+def _events_only() -> dict[str, str | bytes | pl.DataFrame]:
+    return {"events.csv": (
+        "customer_id,event_type,event_time\n"
+        "u1,login,2024-01-01\nu1,login,2024-06-01\nu2,login,2024-01-05\nu2,cancel,2024-02-01\n"
+        "u3,login,2024-01-07\nu3,login,2024-01-07\nu4,,2024-03-03\n"
+    )}
+
+
+def _both(folder: Path, **settings: Any) -> tuple[LoadedTable, LoadedTable]:
+    config = Config.from_mapping({"inactivity_days": 90, **settings})
+    local = load_table(folder, config)
+    remote = load_table(folder, dataclasses.replace(config, engine="spark"))
+    return local, remote
+
+
+def _assert_same(local: LoadedTable, remote: LoadedTable) -> None:
+    a, b = local.table, remote.table
+    assert a.frame.columns == b.frame.columns
+    for column in a.frame.columns:  # column by column, so a failure names the column
+        assert a.frame[column].dtype == b.frame[column].dtype, column
+        assert a.frame[column].equals(b.frame[column]), column
+    assert (a.as_of, a.segments, a.event_types, a.churn_rule) == (b.as_of, b.segments, b.event_types, b.churn_rule)
+    assert a.monthly is not None and b.monthly is not None
+    assert a.monthly.customer_ids.equals(b.monthly.customer_ids) and a.monthly.counts.equals(b.monthly.counts)
+    assert local.exports.rejects.equals(remote.exports.rejects)
+    assert local.exports.files == remote.exports.files  # rows read, loaded, rejected by reason, per file
+    assert local.exports.data_end == remote.exports.data_end
+
+
+@pytest.mark.parametrize("files", [_messy, _events_only], ids=["messy", "events_only"])
+def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: Any) -> None:
+    import churnwhy.engine.spark as engine
+
+    monkeypatch.setattr(engine, "NATIVE_BYTES", 0)  # Spark reads the CSV and Parquet files itself
+    local, remote = _both(write(tmp_path, files()))
+    _assert_same(local, remote)
+    sources = set(local.table.frame["churn_source"])
+    reasons = local.exports.reject_counts()
+    if files is _messy:  # the inputs hold what the docstring says (a test of the test data)
+        assert {"explicit_date", "inactivity", "cancel_event", "active"} <= sources
+        assert {"duplicate_row", "unknown_customer", "bad_date", "missing_date", "bad_number", "missing_id",
+                "ragged_row", "bad_json"} <= set(reasons)
+        assert reasons["duplicate_row"] == 3  # two copies of one purchase (one across files) and one Parquet row
+    else:
+        assert {"cancel_event", "active"} <= sources and reasons == {"duplicate_row": 1}
+
+
+def test_analyze_json_is_the_same_apart_from_the_engine(spark: Any) -> None:
+    """The bundled examples: `analyze --engine spark` prints the default engine's JSON plus input.engine, and
+    stdout holds nothing else (Spark's console goes elsewhere)."""
+    runner = CliRunner()
+    local = runner.invoke(app, ["analyze", str(EXAMPLES), "--format", "json", "-q"])
+    remote = runner.invoke(app, ["analyze", str(EXAMPLES), "--format", "json", "-q", "--engine", "spark"])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    doc = json.loads(remote.stdout)
+    assert doc["input"].pop("engine") == "spark"
+    assert "engine" not in json.loads(local.stdout)["input"]
+    assert dumps(doc) == local.stdout  # byte for byte once the engine field is gone
+
+
+def test_engine_is_a_checked_setting(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["inspect", str(EXAMPLES), "--engine", "dask"])
+    assert result.exit_code == 2 and "engine must be local or spark" in result.output
