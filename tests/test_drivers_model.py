@@ -304,15 +304,10 @@ def test_default_families(name: str, what: str, why: str | None) -> None:
 @pytest.mark.slow
 def test_bounded_work_at_large_n() -> None:
     """200k customers: the fit uses the stated sample sizes and the rules say so."""
-    import time
-
     table = simulate(200_000, seed=15)
-    start = time.perf_counter()
     result = fit_drivers(table, Config(drivers={"max_fit_rows": 50_000}))
-    elapsed = time.perf_counter() - start
     assert result.n_fit == 50_000 and result.concordance_n == 20_000
     assert any("50,000 of 200,000" in r for r in result.rules)
-    assert elapsed < 10, elapsed
 
 
 def test_drivers_defaults_live_in_one_place() -> None:
