@@ -80,10 +80,11 @@ def _events_only() -> dict[str, str | bytes | pl.DataFrame]:
     )}
 
 
-def _both(folder: Path, **settings: Any) -> tuple[LoadedTable, LoadedTable]:
+def _both(folder: Path, *, uri: bool = False, **settings: Any) -> tuple[LoadedTable, LoadedTable]:
+    """The default engine on `folder`, Spark on the same folder (or its file:// URI, listed and sampled by Spark)."""
     config = Config.from_mapping({"inactivity_days": 90, **settings})
     local = load_table(folder, config)
-    remote = load_table(folder, dataclasses.replace(config, engine="spark"))
+    remote = load_table(folder.as_uri() if uri else folder, dataclasses.replace(config, engine="spark"))
     return local, remote
 
 
@@ -103,14 +104,31 @@ def _assert_same(local: LoadedTable, remote: LoadedTable) -> None:
 
 @pytest.mark.parametrize("files", [_messy, _events_only], ids=["messy", "events_only"])
 def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: Any) -> None:
+    import churnwhy.engine.remote as remote_module
+    from churnwhy.engine.remote import stage
     import churnwhy.engine.spark as engine
 
-    monkeypatch.setattr(engine, "NATIVE_BYTES", 0)  # Spark reads the CSV and Parquet files itself
-    local, remote = _both(write(tmp_path, files()))
+    monkeypatch.setattr(engine, "NATIVE_BYTES", 1)  # Spark reads the CSV and Parquet files itself
+    # The messy folder is given as a file:// URI: Spark lists it, copies the small files (NDJSON) whole and the
+    # CSV and Parquet files as a sample of their first rows (3 here), the customers file is then copied whole,
+    # and Spark reads the events files where they are. The other folder is given as a path.
+    monkeypatch.setattr(remote_module, "SAMPLE_ROWS", 3)
+    staged: list[Any] = []
+
+    def spy(*args: Any) -> Any:  # the mirror as staged (it is deleted after the load)
+        staged.append(stage(*args))
+        staged.append({p.name: len(p.read_bytes().splitlines()) for p in staged[0].sampled})
+        return staged[0]
+
+    monkeypatch.setattr(remote_module, "stage", spy)
+    local, remote = _both(write(tmp_path, files()), uri=files is _messy)
     _assert_same(local, remote)
     sources = set(local.table.frame["churn_source"])
     reasons = local.exports.reject_counts()
     if files is _messy:  # the inputs hold what the docstring says (a test of the test data)
+        # read where they are from their samples: the events CSV and Parquet files; copied whole: the rest
+        assert sorted(p.name for p in staged[0].sampled) == ["feb.csv", "jan.csv", "mar.parquet"]
+        assert staged[1]["jan.csv"] == staged[1]["feb.csv"] == 4  # the header and 3 rows
         assert {"explicit_date", "inactivity", "cancel_event", "active"} <= sources
         assert {"duplicate_row", "unknown_customer", "bad_date", "missing_date", "bad_number", "missing_id",
                 "ragged_row", "bad_json"} <= set(reasons)
@@ -136,3 +154,21 @@ def test_engine_is_a_checked_setting(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["inspect", str(EXAMPLES), "--engine", "dask"])
     assert result.exit_code == 2 and "engine must be local or spark" in result.output
+
+
+def test_a_uri_needs_the_spark_engine(tmp_path: Path) -> None:
+    """A URI is read through Spark's filesystem only: the default engine says so (exit 2), whatever the command."""
+    result = CliRunner().invoke(app, ["analyze", write(tmp_path, _events_only()).as_uri()])
+    assert result.exit_code == 2 and "is a URI" in result.output and "--engine spark" in result.output
+
+
+@pytest.mark.parametrize("given, uri", [
+    ("file:///data/exports", "file:///data/exports"), ("s3a://bucket/exports/", "s3a://bucket/exports"),
+    ("abfss://c@acct.dfs.core.windows.net/x", "abfss://c@acct.dfs.core.windows.net/x"), ("exports", None),
+])
+def test_a_uri_survives_the_command_lines_path(given: str, uri: str | None) -> None:
+    """PATH reaches the library as a pathlib.Path, which folds '//' into '/': the URI is given back whole."""
+    from churnwhy.load.discover import as_uri
+
+    assert as_uri(Path(given)) == uri
+    assert as_uri(given) == (given if uri else None)

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -33,8 +33,11 @@ from churnwhy.errors import InputError
 from churnwhy.load.codes import type_names
 from churnwhy.load.loaded import REJECT_SCHEMA
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, XHASH, Parsed, first_reason
-from churnwhy.load.read import DELIMITERS, EXTRA_FIELDS, READ_REJECT, READ_VALUE, ROW, csv_rows_read
+from churnwhy.load.read import DELIMITERS, EXTRA_FIELDS, READ_REJECT, READ_VALUE, ROW, RawTable, csv_rows_read
 from churnwhy.table import CIDX, MONTHLY_SCHEMA, event_cents, event_days, monthly_by_id
+
+if TYPE_CHECKING:
+    from churnwhy.engine.remote import Staged
 
 # One row of an events file after its parse plan (the columns Spark works with; text only where needed).
 PARSED = pa.schema([
@@ -176,18 +179,29 @@ class ParsePlan:
 NATIVE_BYTES = int(os.environ.get("CHURNWHY_SPARK_NATIVE_BYTES", 32 * 1024 * 1024))
 
 
-def _native(p: Parsed) -> bool:
-    """Whether Spark reads this file itself: Parquet (a file or a folder of them), or one plain UTF-8 CSV with
-    a header row that the default reader did not have to rewrite first (transcoding, title lines, quotes
-    inside values, whitespace alignment all leave notes); and at least NATIVE_BYTES."""
-    raw, src = p.raw, p.raw.source
-    files = [src.path] if src.path.is_file() else [f for f in src.path.rglob("*") if f.is_file()]
-    if sum(f.stat().st_size for f in files) < NATIVE_BYTES:
-        return False
+def native_kind(raw: RawTable) -> bool:
+    """Whether Spark reads this export itself when it is large enough: Parquet (a file or a folder of them), or
+    one plain UTF-8 CSV with a header row that the default reader did not have to rewrite first (transcoding,
+    title lines, quotes inside values, whitespace alignment all leave notes)."""
+    src = raw.source
     if src.format == "parquet":
         return True
-    return (src.format == "csv" and src.path.is_file() and raw.encoding == "utf-8"
+    return (src.format == "csv" and raw.encoding == "utf-8"
             and raw.delimiter in DELIMITERS and not raw.notes)
+
+
+def _native(p: Parsed, staged: Staged | None) -> bool:
+    """Whether Spark reads this events file itself: native_kind, and at least NATIVE_BYTES (a file mirrored from
+    a URI with only a sample here always is)."""
+    src = p.raw.source
+    if staged is not None:
+        if any(f == src.path or src.path in f.parents for f in staged.sampled):
+            return True  # Staged.complete copied every sampled file that is not native_kind
+        size = staged.size_of(src.path)
+    else:
+        files = [src.path] if src.path.is_file() else [f for f in src.path.rglob("*") if f.is_file()]
+        size = sum(f.stat().st_size for f in files)
+    return size >= NATIVE_BYTES and native_kind(p.raw) and (src.format != "csv" or src.path.is_file())
 
 
 def _parsed_here(i: int, p: Parsed) -> pl.DataFrame:
@@ -197,12 +211,13 @@ def _parsed_here(i: int, p: Parsed) -> pl.DataFrame:
     return ParsePlan(i, p.checks, {}).parse(p.raw.frame.select(keep).collect(), {})
 
 
-def _spark_frame(spark: Any, i: int, p: Parsed) -> Any:
+def _spark_frame(spark: Any, i: int, p: Parsed, staged: Staged | None) -> Any:
     """The events file as Spark rows of PARSED, read by Spark where it lies and parsed in its workers."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     raw = p.raw
+    where = staged.uri_of(raw.source.path) if staged is not None else str(raw.source.path)
     schema = raw.frame.collect_schema()
     dtypes = {c: t for c, t in schema.items() if c in raw.columns}
     plan = ParsePlan(i, p.checks, dtypes)
@@ -212,11 +227,11 @@ def _spark_frame(spark: Any, i: int, p: Parsed) -> Any:
         fields = [T.StructField(c, T.StringType()) for c in [*raw.columns, *extra]]
         df = (spark.read.option("header", True).option("sep", raw.delimiter).option("quote", '"')
               .option("escape", '"').option("mode", "PERMISSIVE").option("multiLine", False)
-              .schema(T.StructType(fields)).csv(str(raw.source.path)))
+              .schema(T.StructType(fields)).csv(where))
         df = df.select(*[F.col(f"`{c}`") for c in [*raw.columns, *extra]], *meta)
         plan = dataclasses.replace(plan, csv_names=tuple(raw.columns), delimiter=raw.delimiter or ",")
     else:
-        df = spark.read.parquet(str(raw.source.path)).select(*[F.col(f"`{c}`") for c in raw.columns], *meta)
+        df = spark.read.parquet(where).select(*[F.col(f"`{c}`") for c in raw.columns], *meta)
     return df.mapInArrow(plan, _spark_schema(PARSED))
 
 
@@ -239,8 +254,8 @@ def _spark_schema(schema: pa.Schema) -> Any:
 class SparkEventsReader:
     """load.exports.EventsReader on Spark: the events files -> SparkEvents and the rejected rows."""
 
-    def __init__(self, spark: Any) -> None:
-        self.spark = spark
+    def __init__(self, spark: Any, staged: Staged | None = None) -> None:
+        self.spark, self.staged = spark, staged  # staged: the exports live at a URI (engine.remote)
 
     def __call__(self, tables: list[Parsed], customers: pl.DataFrame | None,
                  links: dict[str, pl.DataFrame] | None) -> tuple[SparkEvents, pl.DataFrame]:
@@ -254,8 +269,8 @@ class SparkEventsReader:
                                  "file has none (it is keyed by an email, phone or other link)",
                                  hint="use the default engine for it, or add the customer id to the events export")
         spark = self.spark
-        native = [_native(p) for p in tables]
-        parts = [_spark_frame(spark, i, p) for i, p in enumerate(tables) if native[i]]
+        native = [_native(p, self.staged) for p in tables]
+        parts = [_spark_frame(spark, i, p, self.staged) for i, p in enumerate(tables) if native[i]]
         here = [_parsed_here(i, p) for i, p in enumerate(tables) if not native[i]]
         if here:
             local = pl.concat(here)

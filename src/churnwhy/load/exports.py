@@ -36,13 +36,16 @@ EventsReader = Callable[[list[Parsed], pl.DataFrame | None, dict[str, pl.DataFra
                         tuple["EventAggregates", pl.DataFrame]]
 
 
-def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None) -> Exports:
+def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None,
+                 complete: Callable[[list[tuple[RawTable, TableMapping]]], list[tuple[RawTable, TableMapping]]] | None = None,
+                 ) -> Exports:
     """Read every export under `path` into validated customers, events and surveys tables.
 
     `events_reader` replaces the in-process events pass (events.read_events) for another engine
     (churnwhy.engine.spark): it gets the events files as parsed (mapping and formats decided from a sample, as
     here), the customers and the link tables, sets each file's `n_rows` and returns the events and their rejected
-    rows."""
+    rows. `complete` sees the tables once their roles and columns are decided from their first rows, before any
+    is parsed: engine.remote replaces there the files it mirrored as a sample only and Spark will not read."""
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
@@ -61,6 +64,8 @@ def load_exports(path: Path | str, config: Config | None = None, *, events_reade
                 skipped.append((raw.name, "skipped by [files] in churnwhy.toml"))
                 continue
             mapped.append((raw, mapping))
+    if complete is not None:
+        mapped = complete(mapped)
     tables, lookups, lookup_skips = settle(mapped, notes)
     skipped += lookup_skips
     if not tables:
