@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,18 +89,26 @@ def _both(folder: Path, *, uri: bool = False, **settings: Any) -> tuple[LoadedTa
     return local, remote
 
 
-def _assert_same(local: LoadedTable, remote: LoadedTable) -> None:
-    a, b = local.table, remote.table
-    assert a.frame.columns == b.frame.columns
-    for column in a.frame.columns:  # column by column, so a failure names the column
-        assert a.frame[column].dtype == b.frame[column].dtype, column
-        assert a.frame[column].equals(b.frame[column]), column
-    assert (a.as_of, a.segments, a.event_types, a.churn_rule) == (b.as_of, b.segments, b.event_types, b.churn_rule)
-    assert a.monthly is not None and b.monthly is not None
-    assert a.monthly.customer_ids.equals(b.monthly.customer_ids) and a.monthly.counts.equals(b.monthly.counts)
-    assert local.exports.rejects.equals(remote.exports.rejects)
-    assert local.exports.files == remote.exports.files  # rows read, loaded, rejected by reason, per file
-    assert local.exports.data_end == remote.exports.data_end
+def facts(loaded: LoadedTable) -> dict[str, Any]:
+    """What the equality test compares (picklable: the Connect test's child process sends it back)."""
+    t, e = loaded.table, loaded.exports
+    assert t.monthly is not None
+    return {"frame": t.frame, "settings": (t.as_of, t.segments, t.event_types, t.churn_rule),
+            "monthly": (t.monthly.customer_ids, t.monthly.counts), "rejects": e.rejects,
+            "files": e.files, "data_end": e.data_end}  # files: rows read, loaded, rejected by reason, per file
+
+
+def _assert_same(local: dict[str, Any], remote: dict[str, Any]) -> None:
+    a, b = local["frame"], remote["frame"]
+    assert a.columns == b.columns
+    for column in a.columns:  # column by column, so a failure names the column
+        assert a[column].dtype == b[column].dtype, column
+        assert a[column].equals(b[column]), column
+    for x, y in zip(local["monthly"], remote["monthly"], strict=True):
+        assert x.equals(y)
+    assert local["rejects"].equals(remote["rejects"])
+    assert {k: v for k, v in local.items() if k not in ("frame", "monthly", "rejects")} == \
+           {k: v for k, v in remote.items() if k not in ("frame", "monthly", "rejects")}
 
 
 @pytest.mark.parametrize("files", [_messy, _events_only], ids=["messy", "events_only"])
@@ -122,7 +131,7 @@ def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monk
 
     monkeypatch.setattr(remote_module, "stage", spy)
     local, remote = _both(write(tmp_path, files()), uri=files is _messy)
-    _assert_same(local, remote)
+    _assert_same(facts(local), facts(remote))
     sources = set(local.table.frame["churn_source"])
     reasons = local.exports.reject_counts()
     if files is _messy:  # the inputs hold what the docstring says (a test of the test data)
@@ -135,6 +144,37 @@ def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monk
         assert reasons["duplicate_row"] == 3  # two copies of one purchase (one across files) and one Parquet row
     else:
         assert {"cancel_event", "active"} <= sources and reasons == {"duplicate_row": 1}
+
+
+CONNECT = """
+import dataclasses, pickle, sys
+sys.path.insert(0, sys.argv[3])
+from churnwhy.config import Config
+from churnwhy.pipeline import load_table
+from test_engine_spark import facts
+config = Config.from_mapping({"inactivity_days": 90, "engine": "spark"})
+loaded = load_table(sys.argv[1], config)
+assert type(loaded.exports.event_codes.spark).__module__.startswith("pyspark.sql.connect")
+open(sys.argv[2], "wb").write(pickle.dumps(facts(loaded)))
+"""
+
+
+def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
+    """Over Spark Connect (SPARK_REMOTE=local[2]: PySpark starts a local Connect server, the engine is a Connect
+    client, no SparkContext): the messy folder, as a path, Spark reading its CSV and Parquet files itself. In a
+    child process: a Connect session and a classic one do not share a process."""
+    import pickle
+    import subprocess
+    import sys
+
+    folder = write(tmp_path / "in", _messy())
+    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1"}
+    out = tmp_path / "facts.pickle"
+    run = subprocess.run([sys.executable, "-c", CONNECT, str(folder), str(out), str(Path(__file__).parent)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    local = load_table(folder, Config.from_mapping({"inactivity_days": 90}))
+    _assert_same(facts(local), pickle.loads(out.read_bytes()))
 
 
 def test_analyze_json_is_the_same_apart_from_the_engine(spark: Any) -> None:

@@ -58,31 +58,37 @@ def spark_session(master: str | None = None, remote: str | None = None) -> Any:
 
     builder = SparkSession.builder.appName("churnwhy").config("spark.sql.session.timeZone", "UTC")
     level = os.environ.get("SPARK_LOG_LEVEL", "")
+    # Spark Connect to a server (sc://host:15002): a client only, no JVM here; the server's settings are its own.
+    # Spark Connect with a local master (SPARK_REMOTE=local[2]) starts a Connect server in this process: it is
+    # set up as local mode is.
+    started_here = not remote or not remote.startswith("sc://")
     try:
-        if remote:
-            return builder.remote(remote).getOrCreate()
-        conf = {"spark.ui.showConsoleProgress": "false", "spark.python.worker.reuse": "true"}
-        if not master or master.startswith("local"):
-            # this machine: no web UI, the driver's memory for the whole job, few shuffle partitions (the
-            # default 200 is for clusters), and the workers run this interpreter (it has churnwhy)
-            conf.update({"spark.ui.enabled": "false",
-                         "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
-                         "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "4")})
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        with _jvm_console(quiet=not level):
-            session = builder.master(master or "local[2]").getOrCreate()
+        if started_here:
+            conf = {"spark.ui.showConsoleProgress": "false", "spark.python.worker.reuse": "true",
+                    "spark.log.level": level.upper() or "ERROR"}
+            local = remote or master or "local[2]"
+            if local.startswith("local"):
+                # this machine: no web UI, the driver's memory for the whole job, few shuffle partitions (the
+                # default 200 is for clusters), and the workers run this interpreter (it has churnwhy)
+                conf.update({"spark.ui.enabled": "false",
+                             "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
+                             "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "4")})
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            for key, value in conf.items():
+                builder = builder.config(key, value)
+        with _jvm_console(quiet=not level) if started_here else contextlib.nullcontext():
+            session = (builder.remote(remote) if remote else builder.master(master or "local[2]")).getOrCreate()
     except ImportError as exc:  # Spark Connect's client needs grpcio and friends
         raise InputError(f"Spark Connect ({remote}) needs more of PySpark: {exc}",
-                         hint="pip install 'pyspark[connect]>=4.0'") from None
+                         hint="pip install 'churnwhy[spark]' (it brings pyspark[connect])") from None
     except Exception as exc:  # noqa: BLE001 (PySpark raises plain runtime errors when the JVM cannot start)
         if "JAVA_GATEWAY_EXITED" not in str(exc) and "Java gateway" not in str(exc):
             raise
         log = Path(tempfile.gettempdir()) / "churnwhy-spark.log"
         raise InputError(f"Spark could not start ({str(exc).splitlines()[0]})",
                          hint=f"Spark needs Java 17 on the PATH (or JAVA_HOME); its own messages are in {log}") from None
-    session.sparkContext.setLogLevel(level.upper() or "ERROR")
+    if not remote:  # a Connect client has no SparkContext; its server's log level is the server's
+        session.sparkContext.setLogLevel(level.upper() or "ERROR")
     return session
 
 
