@@ -1,6 +1,7 @@
 """Issue 19: the customer table on Apache Spark (local[2]) equals the default engine's, column by column.
 
 Inputs are written here (never `churnwhy demo` output): duplicates across files, events for unknown customers,
+events keyed by an email or a phone (linked through the customers file),
 bad rows of every kind, cancellation and inactivity churn, Parquet / CSV / NDJSON events, and a folder without a
 customers file. Spark reads the CSV and Parquet files itself (NATIVE_BYTES = 0) and runs their parse plans in
 its Python workers, so both of its read paths are compared.
@@ -40,10 +41,17 @@ def _messy() -> dict[str, str | bytes | pl.DataFrame]:
     })
     return {
         "customers.csv": (
-            "Customer ID,Signup Date,Churn Date,Plan\n"
-            "001,2024-01-01,,basic\n002,2024-01-02,,pro\n003,2024-01-03,2024-06-30,basic\n"
-            "004,2024-01-04,,pro\n005,2024-01-05,,basic\n006,2024-01-06,,pro\n"
-            "003,2024-01-09,,pro\n,2024-01-10,,basic\n"  # a repeated id, a missing id
+            "Customer ID,Signup Date,Churn Date,Plan,Email,Phone\n"
+            "001,2024-01-01,,basic,ann@x.com,+1 (555) 010-0001\n002,2024-01-02,,pro,bob@x.com,\n"
+            "003,2024-01-03,2024-06-30,basic,,555-010-0003\n004,2024-01-04,,pro,dee@x.com,\n"
+            "005,2024-01-05,,basic,,\n006,2024-01-06,,pro,fay@x.com,5550100006\n"
+            "003,2024-01-09,,pro,,\n,2024-01-10,,basic,gus@x.com,\n"  # a repeated id, a missing id
+        ),
+        # events keyed by a link: emails and phones written otherwise than in the customers file, one unknown
+        "events/web.csv": (
+            "email,phone,event_type,event_time\n"
+            " Ann@X.com ,,login,2024-02-10\n,(555) 010 0003,login,2024-02-11\nFAY@x.com,,support_ticket,2024-09-28\n"
+            "nobody@x.com,,login,2024-02-12\n,1-555-010-0006,login,2024-09-29\nbob@x.com,,,2024-03-01\n"
         ),
         "events/jan.csv": (
             "customer_id,event_type,event_time,amount,order_no\n"
@@ -135,9 +143,11 @@ def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monk
     sources = set(local.table.frame["churn_source"])
     reasons = local.exports.reject_counts()
     if files is _messy:  # the inputs hold what the docstring says (a test of the test data)
+        web = local.exports.rejects.filter(pl.col("source") == "events/web.csv")
+        assert web["reason"].to_list() == ["unknown_customer"] and web["value"].to_list() == ["nobody@x.com"]
         # read where they are from their samples: the events CSV and Parquet files; copied whole: the rest
-        assert sorted(p.name for p in staged[0].sampled) == ["feb.csv", "jan.csv", "mar.parquet"]
-        assert staged[1]["jan.csv"] == staged[1]["feb.csv"] == 4  # the header and 3 rows
+        assert sorted(p.name for p in staged[0].sampled) == ["feb.csv", "jan.csv", "mar.parquet", "web.csv"]
+        assert staged[1]["jan.csv"] == staged[1]["feb.csv"] == staged[1]["web.csv"] == 4  # the header and 3 rows
         assert {"explicit_date", "inactivity", "cancel_event", "active"} <= sources
         assert {"duplicate_row", "unknown_customer", "bad_date", "missing_date", "bad_number", "missing_id",
                 "ragged_row", "bad_json"} <= set(reasons)

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from churnwhy.errors import InputError
 from churnwhy.load.codes import type_names
+from churnwhy.load.columns import LINK_KEYS
 from churnwhy.load.loaded import REJECT_SCHEMA
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, XHASH, Parsed, first_reason
 from churnwhy.load.read import DELIMITERS, EXTRA_FIELDS, READ_REJECT, READ_VALUE, ROW, RawTable, csv_rows_read
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 # One row of an events file after its parse plan (the columns Spark works with; text only where needed).
 PARSED = pa.schema([
     ("src", pa.int32()), ("pos", pa.int64()), ("file", pa.string()), ("block", pa.int64()),
-    ("customer_id", pa.string()), ("ts", pa.int64()), ("day", pa.int32()), ("event_type", pa.string()),
+    ("customer_id", pa.string()), ("key", pa.string()), *[(k, pa.string()) for k in LINK_KEYS],
+    ("ts", pa.int64()), ("day", pa.int32()), ("event_type", pa.string()),
     ("amount", pa.float64()), ("cents", pa.float64()), ("xhash", pa.int64()),
     ("reason", pa.string()), ("rcol", pa.string()), ("rval", pa.string()),
 ])
@@ -168,11 +170,17 @@ class ParsePlan:
         # days and cents of rejected rows are never read
         safe = out.with_columns(pl.col("event_time").fill_null(pl.lit(0).cast(pl.Datetime("us"))))
         days = np.where(good, event_days(safe), 0).astype(np.int32)
+        none = pl.Series([None] * out.height, dtype=pl.String)
         return pl.DataFrame({
             "src": pl.Series([self.src] * out.height, dtype=pl.Int32), "pos": pos,
             "file": df["__file"] if native else pl.Series([""] * out.height),
             "block": df["__block"].cast(pl.Int64) if native else pl.Series([0] * out.height, dtype=pl.Int64),
-            "customer_id": out["__key"].cast(pl.String), "ts": out["event_time"].dt.epoch("us"), "day": days,
+            # the id column, the key the row was linked by (its value if unknown), and the link columns
+            # (email, phone...) as the default engine normalised them (load.values.link_key)
+            "customer_id": out["customer_id"].cast(pl.String) if "customer_id" in out.columns else none,
+            "key": out["__key"].cast(pl.String),
+            **{k: out[k].cast(pl.String) if k in out.columns else none for k in LINK_KEYS},
+            "ts": out["event_time"].dt.epoch("us"), "day": days,
             "event_type": out["event_type"].cast(pl.String), "amount": out["amount"].cast(pl.Float64),
             "cents": event_cents(safe), "xhash": out[XHASH].reinterpret(signed=True),
             "reason": out[REASON].cast(pl.String), "rcol": out[REJECT_COL].cast(pl.String),
@@ -269,11 +277,6 @@ class SparkEventsReader:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        for p in tables:
-            if "customer_id" not in p.mapping.columns:
-                raise InputError(f"{p.raw.name}: --engine spark links events by their customer id column, and this "
-                                 "file has none (it is keyed by an email, phone or other link)",
-                                 hint="use the default engine for it, or add the customer id to the events export")
         spark = self.spark
         native = [_native(p, self.staged) for p in tables]
         parts = [_spark_frame(spark, i, p, self.staged) for i, p in enumerate(tables) if native[i]]
@@ -291,6 +294,18 @@ class SparkEventsReader:
         rows = rows.withColumn("row", F.col("pos") + F.col("offset") + F.when(F.col("file") == "", 0).otherwise(1))
         for p, n in zip(tables, _counts(offsets, len(tables)), strict=True):
             p.n_rows = n
+        # Events keyed by a link (email, phone...): joined through the customers' link tables (load.customers.
+        # link_table, on values normalised by the same parse expressions), as load.events.read_events does.
+        present = [k for k in LINK_KEYS if any(k in p.mapping.columns for p in tables)]
+        linked = [k for k in present if links and k in links]
+        for k in linked:
+            assert links is not None
+            table = links[k].select(pl.col("__link").cast(pl.String).alias(k), pl.col("__linked").cast(pl.String).alias(f"__by_{k}"))
+            rows = rows.join(F.broadcast(_hand_over(spark, table)), k, "left")
+        if linked:
+            rows = rows.withColumn("customer_id", F.coalesce("customer_id", *[f"__by_{k}" for k in linked]))
+        if customers is None and present:  # ids from the events themselves: every linked key is its own customer
+            rows = rows.withColumn("customer_id", F.coalesce("customer_id", *present))
         # Customers by number: the customers file's order, else the valid ids sorted (as load.events.read_events).
         if customers is not None:
             ids = customers["customer_id"]
@@ -317,7 +332,7 @@ class SparkEventsReader:
         events = typed.where(F.col("copy") == 1).select("cidx", "day", "code", "cents").persist(StorageLevel.MEMORY_AND_DISK)
         rejected = rows.where(flagged).select(
             "src", "row", F.coalesce("reason", F.lit("unknown_customer")).alias("reason"), "rcol",
-            F.when(F.col("reason").isNull(), F.col("customer_id")).otherwise(F.col("rval")).alias("rval"))
+            F.when(F.col("reason").isNull(), F.col("key")).otherwise(F.col("rval")).alias("rval"))
         dups = typed.where(F.col("copy") > 1).select("src", "row", F.lit("duplicate_row").alias("reason"),
                                                       F.lit(None).cast("string").alias("rcol"),
                                                       F.lit(None).cast("string").alias("rval"))
