@@ -89,11 +89,13 @@ def _events_only() -> dict[str, str | bytes | pl.DataFrame]:
     )}
 
 
-def _both(folder: Path, *, uri: bool = False, **settings: Any) -> tuple[LoadedTable, LoadedTable]:
-    """The default engine on `folder`, Spark on the same folder (or its file:// URI, listed and sampled by Spark)."""
-    config = Config.from_mapping({"inactivity_days": 90, **settings})
-    local = load_table(folder, config)
-    remote = load_table(folder.as_uri() if uri else folder, dataclasses.replace(config, engine="spark"))
+def _both(folder: Path, *, uri: bool = False, rejects: Path | None = None) -> tuple[LoadedTable, LoadedTable]:
+    """The default engine on `folder`, Spark on the same folder (or its file:// URI, listed and sampled by Spark);
+    with `rejects`, each writes its rejects file there (local.csv, spark.csv)."""
+    config = Config.from_mapping({"inactivity_days": 90})
+    local = load_table(folder, config, rejects_to=rejects / "local.csv" if rejects else None)
+    remote = load_table(folder.as_uri() if uri else folder, dataclasses.replace(config, engine="spark"),
+                        rejects_to=rejects / "spark.csv" if rejects else None)
     return local, remote
 
 
@@ -101,8 +103,11 @@ def facts(loaded: LoadedTable) -> dict[str, Any]:
     """What the equality test compares (picklable: the Connect test's child process sends it back)."""
     t, e = loaded.table, loaded.exports
     assert t.monthly is not None
+    rejects = e.rejects  # Spark holds the events' rejected rows: brought here for the test
+    if e.held_rejects is not None:
+        rejects = pl.concat([rejects, e.held_rejects.rows()]).sort("source", "row")
     return {"frame": t.frame, "settings": (t.as_of, t.segments, t.event_types, t.churn_rule),
-            "monthly": (t.monthly.customer_ids, t.monthly.counts), "rejects": e.rejects,
+            "monthly": (t.monthly.customer_ids, t.monthly.counts), "rejects": rejects,
             "files": e.files, "data_end": e.data_end}  # files: rows read, loaded, rejected by reason, per file
 
 
@@ -138,8 +143,13 @@ def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monk
         return staged[0]
 
     monkeypatch.setattr(remote_module, "stage", spy)
-    local, remote = _both(write(tmp_path, files()), uri=files is _messy)
+    out = tmp_path / "rejects"
+    out.mkdir()
+    local, remote = _both(write(tmp_path / "in", files()), uri=files is _messy, rejects=out)
     _assert_same(facts(local), facts(remote))
+    # the rejects file Spark wrote is the default engine's, byte for byte (and nothing else is left beside it)
+    assert (out / "spark.csv").read_bytes() == (out / "local.csv").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["local.csv", "spark.csv"]
     sources = set(local.table.frame["churn_source"])
     reasons = local.exports.reject_counts()
     if files is _messy:  # the inputs hold what the docstring says (a test of the test data)

@@ -21,7 +21,8 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,7 +273,7 @@ class SparkEventsReader:
         self.spark, self.staged = spark, staged  # staged: the exports live at a URI (engine.remote)
 
     def __call__(self, tables: list[Parsed], customers: pl.DataFrame | None,
-                 links: dict[str, pl.DataFrame] | None) -> tuple[SparkEvents, pl.DataFrame]:
+                 links: dict[str, pl.DataFrame] | None) -> tuple[SparkEvents, SparkRejects]:
         from pyspark import StorageLevel
         from pyspark.sql import Window
         from pyspark.sql import functions as F
@@ -338,14 +339,62 @@ class SparkEventsReader:
                                                       F.lit(None).cast("string").alias("rval"))
         sources = tuple(p.raw.name for p in tables)
         held = SparkEvents(spark, events, ids, sources, enum)  # computes the events while `parsed` is held
-        bad = _polars(rejected.unionByName(dups).toArrow())
-        rejects = bad.select(
-            pl.col("src").replace_strict(list(range(len(sources))), list(sources), return_dtype=pl.String).alias("source"),
-            pl.col("row").cast(pl.Int64), pl.col("reason").cast(pl.String),
-            pl.col("rcol").cast(pl.String).alias("column"), pl.col("rval").cast(pl.String).alias("value"),
-        ) if bad.height else pl.DataFrame(schema=REJECT_SCHEMA)
+        names = _hand_over(spark, pl.DataFrame({"src": list(range(len(sources))), "source": list(sources)},
+                                               schema={"src": pl.Int32, "source": pl.String}))
+        bad = (rejected.unionByName(dups).join(F.broadcast(names), "src")
+               .select("source", F.col("row").cast("long"), "reason", F.col("rcol").alias("column"),
+                       F.col("rval").alias("value")).persist(StorageLevel.MEMORY_AND_DISK))
+        rejects = SparkRejects(spark, bad)  # counted here, while `parsed` is held; the rows stay in Spark
         parsed.unpersist()
         return held, rejects
+
+
+_REJECT_COLUMNS = [pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()]
+
+
+class SparkRejects:
+    """The events' rejected rows, held by Spark (load.loaded.HeldRejects): counted by reason and file there, and
+    written there as the rejects file."""
+
+    def __init__(self, spark: Any, frame: Any) -> None:
+        self.spark, self.frame = spark, frame
+        counts = _polars(frame.groupBy("source", "reason").count().toArrow())
+        self.counts = counts.select("source", "reason", pl.col("count").alias("len")) if counts.height else \
+            pl.DataFrame(schema={"source": pl.String, "reason": pl.String, "len": pl.Int64})
+
+    def rows(self) -> pl.DataFrame:
+        out = _polars(self.frame.toArrow())
+        return out.select(_REJECT_COLUMNS) if out.height else pl.DataFrame(schema=REJECT_SCHEMA)
+
+    def write(self, path: Path | str, others: pl.DataFrame, safe: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """One CSV at `path`, as the default engine writes it (file, row, reason, column, value; file and row
+        order; formula-safe), written by Spark: one sorted partition into a folder beside `path`, whose one part
+        file is then renamed to `path` (a local path or a mount every executor sees)."""
+        frame = self.frame
+        if others.height:
+            frame = frame.unionByName(_hand_over(self.spark, others.select(_REJECT_COLUMNS)))
+        out = frame.withColumnRenamed("source", "file").repartition(1).sortWithinPartitions("file", "row")
+        schema = _spark_schema(pa.schema([("file", pa.string()), ("row", pa.int64()), ("reason", pa.string()),
+                                          ("column", pa.string()), ("value", pa.string())]))
+        target = Path(path)
+        parts = target.with_name(f".{target.name}.spark")
+        (out.mapInArrow(_Safe(safe), schema).write.mode("overwrite").option("header", True).option("quote", '"')
+         .option("escape", '"').option("nullValue", "").option("emptyValue", '""').csv(str(parts.resolve())))
+        written = sorted(parts.glob("part-*"))
+        assert len(written) == 1, written  # one partition: one file
+        written[0].replace(target)
+        shutil.rmtree(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Safe:
+    """A frame function run by Spark's Python workers on Arrow batches."""
+
+    safe: Callable[[pl.DataFrame], pl.DataFrame]
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield from self.safe(_polars(pa.Table.from_batches([batch]))).to_arrow().to_batches()
 
 
 def _polars(table: pa.Table) -> pl.DataFrame:
