@@ -210,9 +210,7 @@ class _Run:
     def drivers(self, table: CustomerTable, horizon_days: int | None,
                 matrix: Prepared | None) -> tuple[Any, str | None]:
         """The drivers section; its fitted model is kept for the at-risk scores."""
-        from churnwhy.models.drivers import fit_driver_model
-
-        self._driver_model = fit_driver_model(table, self.config, horizon_days=horizon_days, matrix=matrix)
+        self._driver_model = _drivers(table, self.config, horizon_days, matrix)
         result = self._driver_model.result()
         return result, result.skipped
 
@@ -335,6 +333,13 @@ def _matrix(table: CustomerTable) -> Prepared | None:
 
 
 # Each section's model call: (result, why it was skipped, for the result types that carry a reason).
+
+
+def _drivers(table: CustomerTable, config: Config, horizon_days: int | None, matrix: Prepared | None) -> CoxDrivers:
+    """The fitted drivers model (the drivers section reads its result, the at-risk scores the model itself)."""
+    from churnwhy.models.drivers import fit_driver_model
+
+    return fit_driver_model(table, config, horizon_days=horizon_days, matrix=matrix)
 
 
 def _survival(table: CustomerTable, config: Config, by: tuple[str, ...],
