@@ -10,7 +10,9 @@ so the probability of churning within h days of tenure a, given survival to a, i
 1 - exp(-(H0(a + h) - H0(a)) exp(lp)). The reason leaves a trace in behaviour but does not change the hazard:
 brand_failed customers have failed deliveries (3 per 30 days against 0.2), better_offer ones visit a
 competitor (3 against 0.2). Churners state their reason with probability 0.4, as a reason code. Events are
-Poisson at each customer's rates from (end - horizon - 200 days) or signup, until churn or as_of.
+Poisson at each customer's rates over their whole life, from signup until churn or as_of (the rates are
+constant over life, so every month of it shows them: a model that reads month-by-month histories sees the same
+world as one that reads the last window).
 """
 
 from __future__ import annotations
@@ -59,10 +61,9 @@ def simulate(out: Path, n: int, seed: int, horizon: int = 90) -> pl.DataFrame:
         pl.when("churned").then(_date("end")).alias("cancelled_at"), "plan",
         pl.when("stated").then(pl.col("code")).alias("reason_code"),
     ).write_csv(out / "customers.csv")
-    # Events: Poisson counts at each rate over [max(signup, end - horizon - 200), end), times uniform: every
-    # window the tables read (180 days before the end, or before the backtest cutoff) is covered.
+    # Events: Poisson counts at each rate over [signup, end), times uniform.
     hi = start_ord + tenure_end
-    lo = np.maximum(start_ord, hi - horizon - 200)
+    lo = start_ord
     span = np.maximum(hi - lo, 0)
     rates = {
         "usage": usage, "support_ticket": tickets,

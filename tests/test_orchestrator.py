@@ -37,7 +37,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, target: str, calls: dict[str, int
 def test_sections_fail_one_way_and_the_matrix_is_built_once(exports: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, int] = {}
     for target in ("churnwhy.pipeline.feature_matrix", "churnwhy.models.drivers_design.fill_features",
-                   "churnwhy.models.silent.feature_matrix", "churnwhy.models.risk.feature_matrix",
+                   "churnwhy.models.silent.feature_matrix", "churnwhy.models.risk_eval.feature_matrix",
                    "churnwhy.models.at_risk.feature_matrix"):
         _counting(monkeypatch, target, calls)
 
@@ -51,8 +51,9 @@ def test_sections_fail_one_way_and_the_matrix_is_built_once(exports: Path, monke
     monkeypatch.setattr("churnwhy.models.revenue.revenue_view", not_allowed)
     report = pipeline.analyze(exports)
 
-    # one matrix for the stated table, handed to the drivers, the silent classifier and the risk model
-    assert calls == {"churnwhy.pipeline.feature_matrix": 1}
+    # one matrix for the stated table, handed to the drivers, the silent classifier and the risk model; one for
+    # the backtest's table as of the cutoff (another table), read by its fit and its scores
+    assert calls == {"churnwhy.pipeline.feature_matrix": 1, "churnwhy.models.risk_eval.feature_matrix": 1}
     survival, revenue = report.survival, report.revenue
     assert (survival.status, survival.failed, survival.skipped) == ("failed", True, "could not compute: RuntimeError: boom")
     assert report.failed_sections == (survival,)
@@ -80,6 +81,8 @@ def test_a_command_computes_only_the_sections_it_shows(exports: Path, monkeypatc
         raise AssertionError("a model the section does not need was fitted")
 
     monkeypatch.setattr("churnwhy.models.drivers.fit_drivers", never)
+    monkeypatch.setattr("churnwhy.models.drivers.fit_driver_model", never)
+    monkeypatch.setattr("churnwhy.models.risk.fit_risk_model", never)
     monkeypatch.setattr("churnwhy.models.at_risk.fit_at_risk", never)
     monkeypatch.setattr("churnwhy.models.reason_shares.fit_reasons", never)
     monkeypatch.setattr("churnwhy.pipeline.past_table", never)  # no backtest table without the at_risk section

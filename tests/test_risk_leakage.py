@@ -1,4 +1,5 @@
-"""Issue 17, no leakage: what happens after the backtest cutoff changes nothing in the backtest's scores."""
+"""Issue 17, no leakage: what happens after the backtest cutoff changes nothing in the backtest's scores, with the
+backtest's table built on a random sample of the customers (as above `[risk] backtest_rows` customers)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ def _backtest(path):  # type: ignore[no-untyped-def]
     cfg = Config.load(path, as_of=AS_OF)  # pinned: late events must not move the analysis date
     loaded = load_table(path, cfg)
     past = past_table(loaded)
-    return past, backtest(past, loaded.table, RiskSettings.from_config(cfg))
+    return past, backtest(past, loaded.table, RiskSettings.from_config(cfg), cfg)
 
 
 def test_events_after_the_cutoff_change_no_backtest_score(tmp_path):
     truth = simulate(tmp_path / "a", 4000, 3)
+    with (tmp_path / "a" / "churnwhy.toml").open("a") as f:
+        f.write("\n[risk]\nbacktest_rows = 2500\n")
     past_a, before = _backtest(tmp_path / "a")
     cutoff = past_a.as_of
     assert cutoff == AS_OF - dt.timedelta(days=90) and before.skipped is None
+    assert past_a.frame.height == 2500 and "random sample of 2,500" in before.note
 
     b = tmp_path / "b"
     b.mkdir()
@@ -37,9 +41,13 @@ def test_events_after_the_cutoff_change_no_backtest_score(tmp_path):
     ).with_columns(pl.lit(dt.datetime.combine(cutoff + dt.timedelta(days=5), dt.time(12))).alias("event_time"))
     pl.concat([events, late.select(events.columns).cast(events.schema)]).write_parquet(b / "events.parquet")
     customers = pl.read_csv(tmp_path / "a" / "customers.csv", try_parse_dates=True)
-    customers.with_columns(
+    # ... and customers who signed up after the cutoff, listed first (they must not change who is sampled)
+    newcomers = customers.head(300).with_columns(
+        ("N" + pl.col("customer_id")).alias("customer_id"), pl.lit(cutoff + dt.timedelta(days=3)).alias("signup_date"),
+        pl.lit(None, pl.Date).alias("cancelled_at"))
+    pl.concat([newcomers, customers.with_columns(
         pl.coalesce("cancelled_at", pl.lit(cutoff + dt.timedelta(days=10))).alias("cancelled_at")
-    ).write_csv(b / "customers.csv")
+    )]).write_csv(b / "customers.csv")
 
     past_b, after = _backtest(b)
     assert past_b.frame.select("customer_id", "churned", "tenure_days").equals(

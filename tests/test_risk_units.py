@@ -16,7 +16,7 @@ from churnwhy.errors import ConfigError
 from churnwhy.models.actions import assign, playbook
 from churnwhy.models.beliefs import evaluate, parse_beliefs
 from churnwhy.models.revenue import concentration, revenue_view
-from churnwhy.models.risk import breslow, shrunk_rate
+from churnwhy.models.risk import breslow
 from churnwhy.table import CustomerTable
 
 
@@ -42,14 +42,31 @@ def test_breslow_and_conditional_probability_match_lifelines():
     assert mine == pytest.approx(1 - sf[1] / sf[0], rel=1e-6)
 
 
-def test_shrunk_rate_pulls_short_exposures_to_the_mean():
-    frame = pl.DataFrame({"n_login": [0, 6, 60, 60], "exposure_days": [1, 1, 180, 180], "rate_login": [0.0, 180.0, 10.0, 10.0]})
-    frame = pl.concat([frame, pl.DataFrame({"n_login": list(range(0, 40)), "exposure_days": [180] * 40,
-                                            "rate_login": [k / 6 for k in range(40)]})])
-    v = shrunk_rate(frame, "rate_login")
-    assert 0 < v[1] < 20 and v[0] > 0  # one day observed: near the average, not 180 or 0 a month
-    assert v[2] == pytest.approx(10.0, rel=0.15)  # 180 days observed: near its own rate
-    assert shrunk_rate(frame, "amount_window") is None
+def test_scorer_reads_attribute_levels_on_any_table_and_reuses_the_drivers_fit(tmp_path):
+    """The scores come from the drivers model itself (same features and coefficients); a held-out part of the
+    table whose commonest plan differs from the fit's still reads the fitted level (not a column of zeros)."""
+    from churnwhy.config import Config
+    from churnwhy.models.drivers import fit_driver_model
+    from churnwhy.models.risk import RiskScorer
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    plus = rng.random(n) < 0.45
+    t = np.ceil(rng.exponential(400 * np.exp(0.6 * plus))).clip(1, 700)
+    frame = pl.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)], "start_date": [None] * n, "end_date": [None] * n,
+                          "tenure_days": t.astype(np.int64), "churned": t < 700,
+                          "plan": np.where(plus, "plus", "basic")}).cast({"start_date": pl.Date, "end_date": pl.Date})
+    table = CustomerTable(frame, None, segments=("plan",))
+    cfg = Config()
+    model = fit_driver_model(table, cfg)
+    scorer = RiskScorer(model, table)
+    assert scorer.features == model.features_ == ("plan=plus",)
+    assert scorer.beta == pytest.approx(model.cox_.params_.to_numpy())
+    assert 0.8 < scorer.slope < 1.2  # the same table, read the same way: the recalibration barely moves it
+    held = CustomerTable(frame.filter(pl.col("plan") == "plus").head(200).vstack(frame.filter(pl.col("plan") == "basic").head(50)),
+                         None, segments=("plan",))
+    x = scorer.design(held)
+    assert x[:, 0].tolist() == [1.0] * 200 + [0.0] * 50
 
 
 def _table(frame: pl.DataFrame, segments=("plan",), as_of=dt.date(2024, 3, 31)) -> CustomerTable:
@@ -122,3 +139,54 @@ def test_playbook_lookup_order_and_overrides():
     assert got.to_list() == ["match the price", "retention offer", "nudge", "monitor: no clear lever", "offer a pause or a downgrade"]
     with pytest.raises(ConfigError):
         playbook({"family:weather": "x"})
+
+
+def test_level_column_reads_fitted_levels_on_any_table():
+    """Bins, values, pooled 'other' and '(missing)' read by what the fitted level names, not re-derived from the
+    scored table's own quartiles or pooling (a cross-validation fold has others)."""
+    from churnwhy.models.risk import level_columns
+
+    def level_column(values, level, named):  # type: ignore[no-untyped-def]
+        return level_columns(values, [level], named)[:, 0]
+
+    minutes = pl.Series("m", [10.0, 143.7, 179.3, 179.4, 400.0, None])
+    assert level_column(minutes, "[143.7, 179.4)", set()).tolist() == [0, 1, 1, 0, 0, 0]
+    assert level_column(minutes, "[216.3, 350.8]", set()).tolist() == [0, 0, 0, 0, 1, 0]  # above the fit's maximum
+    assert level_column(minutes, "(missing)", set()).tolist() == [0, 0, 0, 0, 0, 1]
+    calls = pl.Series("c", [0, 2, 2, 7, 1])
+    assert level_column(calls, "2", {"1", "2"}).tolist() == [0, 1, 1, 0, 0]
+    assert level_column(calls, "other", {"1", "2", "0"}).tolist() == [0, 0, 0, 1, 0]
+    plan = pl.Series("p", ["basic", "plus", None, "gold"])
+    assert level_column(plan, "other", {"basic", "plus"}).tolist() == [0, 0, 0, 1]
+
+
+def test_cox_slope_matches_lifelines_and_stratifies():
+    """Without tied times Breslow's and Efron's partial likelihoods agree: the one-covariate slope equals
+    lifelines' coefficient, unstratified and stratified."""
+    from churnwhy.models.risk import cox_slope
+
+    rng = np.random.default_rng(8)
+    n = 600
+    x = rng.normal(size=n)
+    s = rng.integers(0, 2, n)
+    t = rng.exponential(100 * np.exp(-0.7 * x - 0.5 * s))
+    e = rng.random(n) < 0.8
+    df = pd.DataFrame({"x": x, "t": t, "e": e.astype(int), "s": s})
+    assert cox_slope(x, t, e) == pytest.approx(CoxPHFitter().fit(df.drop(columns="s"), "t", "e").params_["x"], rel=1e-5)
+    assert cox_slope(x, t, e, s) == pytest.approx(CoxPHFitter().fit(df, "t", "e", strata=["s"]).params_["x"], rel=1e-5)
+
+
+def test_steady_breslow_stops_where_few_remain_at_risk():
+    """The last churns among a handful still at risk are steps of 1/n: the baseline keeps only the steps while at
+    least MIN_RISK_SET are at risk, and the extension continues at the hazard before them (no jump)."""
+    from churnwhy.models.risk import MIN_RISK_SET, breslow, extended_cumhaz, steady_breslow
+
+    rng = np.random.default_rng(5)
+    t = np.concatenate([rng.integers(1, 500, 1000), [900, 920, 940, 960]]).astype(float)
+    e = np.concatenate([rng.random(1000) < 0.1, [True] * 4])
+    lp = np.zeros(t.size)
+    times, h0 = steady_breslow(t, e, lp)
+    assert (t[:, None] >= times[None, :]).sum(axis=0).min() >= MIN_RISK_SET
+    full_times, full = breslow(t, e, lp)
+    assert full[-1] - full[-5] > 1.0  # the raw tail: four steps of 1/4, 1/3, 1/2, 1
+    assert extended_cumhaz(times, h0, np.array([960.0]))[0] < full[-1] / 2

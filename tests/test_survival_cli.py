@@ -52,7 +52,7 @@ def fake_pipeline(monkeypatch):
     monkeypatch.setattr(pipeline, "load_table", lambda path, config, **kw: LoadedTable(exports, table, config))
     monkeypatch.setattr("churnwhy.models.reasons.attach_stated_reasons", lambda table, config=None: (table, None))
     monkeypatch.setattr("churnwhy.models.silent.infer_silent_reasons",
-                        lambda table, config, matrix=None: (table, types.SimpleNamespace(skipped="a stand-in")))
+                        lambda table, config, classifiers=None, matrix=None: (table, types.SimpleNamespace(skipped="a stand-in")))
     return table
 
 

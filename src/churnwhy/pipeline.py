@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,10 @@ from churnwhy.models.features import Prepared, feature_matrix
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.report import Report, Section
 from churnwhy.table import CustomerTable, LoadedTable, build_customer_table
+
+if TYPE_CHECKING:  # the models are imported where they run (the commands that do not need them stay fast)
+    from churnwhy.models.drivers import CoxDrivers
+    from churnwhy.models.silent import SilentReasonClassifier
 
 Progress = Callable[[str], None]
 
@@ -115,7 +119,7 @@ def analyze(
     with single_blas_thread():
         if "drivers" in wanted:
             step("fitting behavioural drivers")
-        run.section("drivers", lambda: _drivers(table, config, horizon_days, matrix))
+        run.section("drivers", lambda: run.drivers(table, horizon_days, matrix))
         if "survival" in wanted:
             step("fitting survival curves")
         segments = tuple(inferred_table.segments if by is None else by)
@@ -123,7 +127,7 @@ def analyze(
             run.section("survival", lambda: _survival(inferred_table, config, segments, cohort_period))
     if "at_risk" in wanted:
         step("scoring customers at risk")
-    run.section("at_risk", lambda: _at_risk(table, config, past, risk_horizon_days, matrix))
+    run.section("at_risk", lambda: run.at_risk(table, past, risk_horizon_days, matrix))
     if wanted & {"revenue", "concentration", "beliefs"}:
         step("revenue, concentration and beliefs")
     run.section("revenue", lambda: _revenue(inferred_table))
@@ -138,12 +142,18 @@ def analyze(
 
 
 class _Run:
-    """The sections of one analysis as they are computed; sections not asked for stay "not computed"."""
+    """The sections of one analysis as they are computed; sections not asked for stay "not computed".
+
+    It keeps what two sections read: the fitted drivers model (the drivers section's, which the at-risk scores
+    read) and the silent-reason classifiers (the inferred section's, which give each active customer's likely
+    reason). Each is fitted once per run, by the first section that needs it."""
 
     def __init__(self, config: Config, wanted: set[str]) -> None:
         self.config = config
         self.wanted = wanted
         self.done: dict[str, Section] = {name: Section(name, skipped="not computed") for name in SECTIONS}
+        self._driver_model: CoxDrivers | None = None
+        self._classifiers: dict[str, SilentReasonClassifier] | None = None
 
     def section(self, name: str, compute: Callable[[], tuple[Any, str | None]]) -> None:
         """Compute one section if it was asked for: `compute` returns (result, why it was skipped or None)."""
@@ -181,12 +191,50 @@ class _Run:
         out: list[CustomerTable] = []
 
         def infer() -> tuple[Any, str | None]:
-            new_table, result = infer_silent_reasons(table, self.config, matrix=matrix)
+            new_table, result = infer_silent_reasons(table, self.config, self.classifiers(table, matrix),
+                                                     matrix=matrix)
             out.append(new_table)
             return result, result.skipped
 
         self.done["inferred"] = _attempt("inferred", infer)
         return out[0] if out else table
+
+    def classifiers(self, table: CustomerTable, matrix: Prepared | None) -> dict[str, SilentReasonClassifier]:
+        """The silent-reason classifiers of `table` (the one with stated reasons), fitted on first use."""
+        from churnwhy.models.silent import fit_reason_classifiers
+
+        if self._classifiers is None:
+            self._classifiers = fit_reason_classifiers(table, self.config, matrix=matrix)
+        return self._classifiers
+
+    def drivers(self, table: CustomerTable, horizon_days: int | None,
+                matrix: Prepared | None) -> tuple[Any, str | None]:
+        """The drivers section; its fitted model is kept for the at-risk scores."""
+        self._driver_model = _drivers(table, self.config, horizon_days, matrix)
+        result = self._driver_model.result()
+        return result, result.skipped
+
+    def at_risk(self, table: CustomerTable, past: CustomerTable | str | None, horizon_days: int | None,
+                matrix: Prepared | None) -> tuple[Any, str | None]:
+        """The at_risk section from the drivers section's model and the inferred section's classifiers (fitted here,
+        for scoring only, when those sections were not asked for); the backtest on `past`, or why there is none."""
+        from churnwhy.models.at_risk import fit_at_risk
+        from churnwhy.models.risk import fit_risk_model
+        from churnwhy.results.risk import Calibration
+
+        model = self._driver_model
+        if model is None:  # no drivers section (the risk command) or it failed: a fit for the scores alone
+            model = fit_risk_model(table, self.config, matrix=matrix)
+        classifiers = self.classifiers(table, matrix) if table.features else None
+        kwargs: dict[str, Any] = {"horizon_days": horizon_days, "matrix": matrix, "drivers": model,
+                                  "classifiers": classifiers}
+        if isinstance(past, str):  # the past table could not be built: score, and say why there is no backtest
+            result = fit_at_risk(table, self.config, calibrate=False, **kwargs)
+            result = dataclasses.replace(result, calibration=Calibration(
+                method="backtest", horizon_days=result.horizon_days, skipped=past))
+        else:
+            result = fit_at_risk(table, self.config, past=past, **kwargs)
+        return result, result.skipped
 
 
 def _attempt(name: str, compute: Callable[[], tuple[Any, str | None]]) -> Section:
@@ -257,9 +305,10 @@ def past_table(loaded: LoadedTable, horizon_days: int | None = None,
     """The customer table as of the backtest cutoff (analysis date - risk horizon), from the loaded exports (their
     event rows are needed); None for exports without dates; why not (a str) when it cannot be built."""
     from churnwhy.models.risk import RiskSettings
-    from churnwhy.models.risk_eval import cutoff_of, table_as_of
+    from churnwhy.models.risk_eval import backtest_sample, cutoff_of, table_as_of
 
-    h = RiskSettings.from_config(loaded.config, horizon_days=horizon_days).horizon_days
+    settings = RiskSettings.from_config(loaded.config, horizon_days=horizon_days)
+    h = settings.horizon_days
     cutoff = cutoff_of(loaded.table, h)
     if cutoff is None:
         return None
@@ -269,7 +318,10 @@ def past_table(loaded: LoadedTable, horizon_days: int | None = None,
     if progress is not None:
         progress("rebuilding the customer table as of the backtest cutoff")
     try:
-        return table_as_of(loaded.exports, loaded.config, cutoff)
+        # A random sample of the customers who had started (the calibration needs thousands per decile, not a
+        # million); today's table dates the churn its flags decided.
+        sample = backtest_sample(loaded.table, cutoff, settings.backtest_rows, settings.seed)
+        return table_as_of(loaded.exports, loaded.config, cutoff, sample, now=loaded.table)
     except ChurnwhyError as exc:
         return f"backtest: the table as of {cutoff} could not be built ({exc.message})"
 
@@ -283,12 +335,11 @@ def _matrix(table: CustomerTable) -> Prepared | None:
 # Each section's model call: (result, why it was skipped, for the result types that carry a reason).
 
 
-def _drivers(table: CustomerTable, config: Config, horizon_days: int | None,
-             matrix: Prepared | None) -> tuple[Any, str | None]:
-    from churnwhy.models.drivers import fit_drivers
+def _drivers(table: CustomerTable, config: Config, horizon_days: int | None, matrix: Prepared | None) -> CoxDrivers:
+    """The fitted drivers model (the drivers section reads its result, the at-risk scores the model itself)."""
+    from churnwhy.models.drivers import fit_driver_model
 
-    result = fit_drivers(table, config, horizon_days=horizon_days, matrix=matrix)
-    return result, result.skipped
+    return fit_driver_model(table, config, horizon_days=horizon_days, matrix=matrix)
 
 
 def _survival(table: CustomerTable, config: Config, by: tuple[str, ...],
@@ -298,20 +349,6 @@ def _survival(table: CustomerTable, config: Config, by: tuple[str, ...],
     if cohort_period is None:
         return fit_survival(table, by=by, config=config), None
     return fit_survival(table, by=by, config=config, cohort_period=cohort_period), None
-
-
-def _at_risk(table: CustomerTable, config: Config, past: CustomerTable | str | None, horizon_days: int | None,
-             matrix: Prepared | None) -> tuple[Any, str | None]:
-    from churnwhy.models.at_risk import fit_at_risk
-    from churnwhy.results.risk import Calibration
-
-    if isinstance(past, str):  # the past table could not be built: score, and say why there is no backtest
-        result = fit_at_risk(table, config, horizon_days=horizon_days, calibrate=False, matrix=matrix)
-        result = dataclasses.replace(result, calibration=Calibration(method="backtest", horizon_days=result.horizon_days,
-                                                                     skipped=past))
-    else:
-        result = fit_at_risk(table, config, horizon_days=horizon_days, past=past, matrix=matrix)
-    return result, result.skipped
 
 
 def _revenue(table: CustomerTable) -> tuple[Any, str | None]:

@@ -7,7 +7,9 @@ Contract (column -> dtype); models may rely on these names:
     end_date            date     churn date for churners, as_of for active customers; null with tenure only
     tenure_days         i64      whole days from start to end (>= 0)
     churned             bool
-    churn_source        str      explicit_date | flag_tenure | cancel_event | inactivity | active
+    churn_source        str      explicit_date | flag_tenure | cancel_event | flag_last_event | inactivity | active
+                                 (flag_last_event: a churn flag without a date or tenure, dated by the customer's
+                                 last activity; an assumption the churn rule states)
     <segment columns>   str      listed in CustomerTable.segments (plan, region, ...)
     attr_<name>         f64|str  customer attributes (CustomerTable.attributes: name -> "number" | "category";
                                  attribute_sources: name -> export column): every customer column that is not
@@ -52,7 +54,7 @@ from churnwhy.load import Exports
 from churnwhy.load.codes import EventCodes
 from churnwhy.workers import worker_count
 
-CHURN_SOURCES = ("explicit_date", "flag_tenure", "cancel_event", "inactivity", "active")
+CHURN_SOURCES = ("explicit_date", "flag_tenure", "cancel_event", "flag_last_event", "inactivity", "active")
 COUNT_PREFIX = "n_"
 RATE_PREFIX = "rate_"
 RATE_DAYS = 30
@@ -337,7 +339,7 @@ def _decide_churn(base: pl.DataFrame, as_of: dt.date | None, config: Config) -> 
         .when(flag == True).then(  # noqa: E712 (polars expression)
             pl.when(pl.col("__tenure_in").is_not_null()).then(pl.lit("flag_tenure"))
             .when(has_cancel).then(pl.lit("cancel_event"))
-            .when(pl.col("last_event").is_not_null()).then(pl.lit("inactivity"))
+            .when(pl.col("last_event").is_not_null()).then(pl.lit("flag_last_event"))
             .otherwise(pl.lit("flag_tenure")))
         .when(flag == False).then(pl.lit("active"))  # noqa: E712
         .when(has_cancel).then(pl.lit("cancel_event"))
@@ -349,7 +351,7 @@ def _decide_churn(base: pl.DataFrame, as_of: dt.date | None, config: Config) -> 
     end = (
         pl.when(src == "explicit_date").then(churn_date)
         .when(src == "cancel_event").then(pl.col("first_cancel"))
-        .when(src == "inactivity").then(pl.col("last_event"))
+        .when(src.is_in(["inactivity", "flag_last_event"])).then(pl.col("last_event"))
         .when((src == "flag_tenure") & start.is_not_null() & pl.col("__tenure_in").is_not_null())
         .then(start + pl.duration(days=pl.col("__tenure_in").cast(pl.Int64)))
         .when(src == "active").then(pl.when(start.is_not_null() | pl.col("__tenure_in").is_null()).then(as_of_lit))
@@ -618,6 +620,7 @@ def _churn_rule(df: pl.DataFrame, config: Config, as_of: dt.date | None) -> str:
     words = {
         "explicit_date": "explicit churn dates", "flag_tenure": "churn flags (or status)",
         "cancel_event": "cancellation events", "inactivity": f"inactivity (no event for {config.inactivity_days}+ days before {as_of})",
+        "flag_last_event": "churn flags without a churn date (assumed: the churn date is the customer's last activity)",
     }
     parts = [f"{words[k]}: {counts[k]}" for k in CHURN_SOURCES if k in counts]
     return "churn from " + "; ".join(parts) if parts else "no churn found"

@@ -148,7 +148,7 @@ class DriverDesign:
         self.display_ = {c: c.removeprefix(attrs.ATTR_PREFIX) for c in candidates}
         cols, notes = attrs.attribute_columns(frame, candidates, outcomes, display=self.display_)
         self.notes_.extend(notes)
-        sub = frame.select(cols) if whole else frame.select(cols)[rows]
+        sub = frame.select(cols) if whole or not cols else frame.select(cols)[rows]  # (no columns: no rows to pick)
         enc = attrs.encode(sub, cols, min_size=self.min_segment_size, max_levels=self.max_segment_levels,
                            display=self.display_)  # fmt: skip
         self.notes_.extend(enc.notes)
@@ -201,14 +201,17 @@ class DriverDesign:
 
     # -- fitting ---------------------------------------------------------------------------------
 
-    def design_matrix(self, table: CustomerTable) -> np.ndarray:
-        """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table."""
+    def design_matrix(self, table: CustomerTable, matrix: Prepared | None = None) -> np.ndarray:
+        """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table.
+        `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it)."""
         if self.cox_ is None:
             raise ValueError("the driver model is not fitted (see skipped_)")
         frame = table.frame
         cols = []
         beh = [f for f in self.features_ if f not in self.column_of_]
-        prepared = fill_features(frame.select(c for c in beh if c in frame.columns), beh) if beh else None
+        prepared = matrix.subset(beh) if matrix is not None and beh else None
+        if prepared is None and beh:
+            prepared = fill_features(frame.select(c for c in beh if c in frame.columns), beh)
         shrunk = None
         if self.priors_ is not None and all(f"{COUNT_PREFIX}{t}" in frame.columns for t in self.rate_types_):
             counts = np.column_stack(

@@ -174,6 +174,8 @@ class CoxDrivers(DriverDesign):
         cox, names, ph_p, strata_all = self._fit_model(table, frame, rows, fit_idx, x_all, z_fit, t_fit, e_fit, names, rng)
         if cox is None:
             return self._skip("the Cox model did not converge, even with a penalizer (see notes)")
+        if not names:
+            return self._skip("no driver is estimable: every candidate is too uncertain or separates churners (see notes)")
         self.cox_ = cox
         keep_idx = [all_names.index(f) for f in names]
         x_all, self.mean_, self.sd_ = x_all[:, keep_idx], mean0[keep_idx], sd0[keep_idx]

@@ -52,7 +52,7 @@ from churnwhy.models.threads import single_blas_thread
 from churnwhy.results.drivers import ReasonShare, SilentModel, SilentResult
 from churnwhy.table import CustomerTable
 
-__all__ = ["SilentReasonClassifier", "infer_silent_reasons"]
+__all__ = ["SilentReasonClassifier", "fit_reason_classifiers", "infer_silent_reasons"]
 
 DIMENSIONS = ("why", "what")
 UNKNOWN = "unknown"
@@ -165,9 +165,44 @@ def _half_width(n: int) -> float:
     return 100 * Z95 * math.sqrt(0.25 / n)
 
 
-def infer_silent_reasons(table: CustomerTable, config: Config, *,
-                         matrix: Prepared | None = None) -> tuple[CustomerTable, SilentResult]:
-    """Fill why / what for silent churners (reason_source = "inferred", reason_confidence) and report the mix."""
+def fit_reason_classifiers(table: CustomerTable, config: Config, *,
+                           matrix: Prepared | None = None) -> dict[str, SilentReasonClassifier]:
+    """One classifier per axis (why, what), trained on the churners of `table` whose reason was stated; {} when the
+    table has no reason columns. Fitted once per table: the silent-reason inference and the at-risk scores
+    (models.at_risk) read the same fits, so a customer's likely reason agrees with the inferred mix. `matrix`: the
+    table's feature_matrix, as the pipeline hands it to every model (built here when not given)."""
+    frame = table.frame
+    if not {*DIMENSIONS, "reason_source"} <= set(frame.columns):
+        return {}
+    s = DriverSettings.from_config(config)
+    churned = frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
+    stated = churned & (frame["reason_source"].cast(pl.String) == STATED).fill_null(False).to_numpy()
+    x = _behaviour(table, matrix)
+    out: dict[str, SilentReasonClassifier] = {}
+    for dim in DIMENSIONS:
+        col = frame[dim].cast(pl.String)
+        known = stated & (col.is_not_null() & (col != UNKNOWN)).fill_null(False).to_numpy()
+        out[dim] = SilentReasonClassifier(
+            min_labels=s.silent_min_labels, min_per_class=s.silent_min_per_class, cv_folds=s.silent_cv_folds,
+            max_rows=s.silent_max_rows, cv_rows=s.silent_cv_rows, C=s.silent_c, random_state=s.seed,
+        ).fit(x[known], col.filter(pl.Series(known)).to_numpy().astype(object))
+    return out
+
+
+def _behaviour(table: CustomerTable, matrix: Prepared | None) -> np.ndarray:
+    """The classifiers' input: the shared feature matrix (built when not given), no columns without features."""
+    if not table.features:
+        return np.empty((table.frame.height, 0))
+    return (matrix if matrix is not None else feature_matrix(table)).x
+
+
+def infer_silent_reasons(
+    table: CustomerTable, config: Config, classifiers: dict[str, SilentReasonClassifier] | None = None, *,
+    matrix: Prepared | None = None,
+) -> tuple[CustomerTable, SilentResult]:
+    """Fill why / what for silent churners (reason_source = "inferred", reason_confidence) and report the mix.
+    `classifiers`: the fits of fit_reason_classifiers(table, config), when the caller already has them; `matrix`:
+    the table's feature_matrix (built here when not given)."""
     s = DriverSettings.from_config(config)
     frame = table.frame
     needed = ("why", "what", "reason_source")
@@ -205,15 +240,11 @@ def infer_silent_reasons(table: CustomerTable, config: Config, *,
     inferred_any = np.zeros(frame.height, bool)
     models: list[SilentModel] = []
     probs: dict[str, tuple[SilentReasonClassifier, np.ndarray]] = {}
+    x = prepared.x if prepared is not None else np.empty((frame.height, 0))
+    fitted = classifiers if classifiers is not None else fit_reason_classifiers(table, config, matrix=prepared)
     for dim in DIMENSIONS:
         col = frame[dim].cast(pl.String)
-        known = stated & (col.is_not_null() & (col != UNKNOWN)).fill_null(False).to_numpy()
-        clf = SilentReasonClassifier(
-            min_labels=s.silent_min_labels, min_per_class=s.silent_min_per_class, cv_folds=s.silent_cv_folds,
-            max_rows=s.silent_max_rows, cv_rows=s.silent_cv_rows, C=s.silent_c, random_state=s.seed,
-        )  # fmt: skip
-        x = prepared.x if prepared is not None else np.empty((frame.height, 0))
-        clf.fit(x[known], col.filter(pl.Series(known)).to_numpy().astype(object))
+        clf = fitted[dim]
         notes.extend(f"{dim}: {n}" for n in clf.notes_)
         can = clf.refused_ is None and silent.any()
         if can:
@@ -243,8 +274,7 @@ def infer_silent_reasons(table: CustomerTable, config: Config, *,
         new_conf = np.where(inferred_any, conf, old_conf)
         updates.append(pl.Series("reason_confidence", new_conf, dtype=pl.Float64).fill_nan(None))
         out = frame.with_columns(updates)
-    x_all = prepared.x if prepared is not None else np.empty((frame.height, 0))
-    mix = _mix(frame, churned, stated, silent, probs, x_all, seed=s.seed)
+    mix = _mix(frame, churned, stated, silent, probs, x, seed=s.seed)
     result = SilentResult(
         models=tuple(models),
         mix=mix,
