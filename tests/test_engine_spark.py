@@ -188,7 +188,9 @@ def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
     import sys
 
     folder = write(tmp_path / "in", _messy())
-    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1"}
+    # SPARK_TESTING: the local Connect server takes a free port and the client finds it (PySpark's own way to run
+    # tests in parallel, SPARK-42272); on the fixed 15002, two test runs on one machine would collide.
+    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1", "SPARK_TESTING": "1"}
     out = tmp_path / "facts.pickle"
     run = subprocess.run([sys.executable, "-c", CONNECT, str(folder), str(out), str(Path(__file__).parent)],
                          env=env, capture_output=True, text=True, timeout=600)
