@@ -1,6 +1,7 @@
 """Issue 19: the customer table on Apache Spark (local[2]) equals the default engine's, column by column.
 
 Inputs are written here (never `churnwhy demo` output): duplicates across files, events for unknown customers,
+events keyed by an email or a phone (linked through the customers file),
 bad rows of every kind, cancellation and inactivity churn, Parquet / CSV / NDJSON events, and a folder without a
 customers file. Spark reads the CSV and Parquet files itself (NATIVE_BYTES = 0) and runs their parse plans in
 its Python workers, so both of its read paths are compared.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,17 @@ def _messy() -> dict[str, str | bytes | pl.DataFrame]:
     })
     return {
         "customers.csv": (
-            "Customer ID,Signup Date,Churn Date,Plan\n"
-            "001,2024-01-01,,basic\n002,2024-01-02,,pro\n003,2024-01-03,2024-06-30,basic\n"
-            "004,2024-01-04,,pro\n005,2024-01-05,,basic\n006,2024-01-06,,pro\n"
-            "003,2024-01-09,,pro\n,2024-01-10,,basic\n"  # a repeated id, a missing id
+            "Customer ID,Signup Date,Churn Date,Plan,Email,Phone\n"
+            "001,2024-01-01,,basic,ann@x.com,+1 (555) 010-0001\n002,2024-01-02,,pro,bob@x.com,\n"
+            "003,2024-01-03,2024-06-30,basic,,555-010-0003\n004,2024-01-04,,pro,dee@x.com,\n"
+            "005,2024-01-05,,basic,,\n006,2024-01-06,,pro,fay@x.com,5550100006\n"
+            "003,2024-01-09,,pro,,\n,2024-01-10,,basic,gus@x.com,\n"  # a repeated id, a missing id
+        ),
+        # events keyed by a link: emails and phones written otherwise than in the customers file, one unknown
+        "events/web.csv": (
+            "email,phone,event_type,event_time\n"
+            " Ann@X.com ,,login,2024-02-10\n,(555) 010 0003,login,2024-02-11\nFAY@x.com,,support_ticket,2024-09-28\n"
+            "nobody@x.com,,login,2024-02-12\n,1-555-010-0006,login,2024-09-29\nbob@x.com,,,2024-03-01\n"
         ),
         "events/jan.csv": (
             "customer_id,event_type,event_time,amount,order_no\n"
@@ -80,43 +89,112 @@ def _events_only() -> dict[str, str | bytes | pl.DataFrame]:
     )}
 
 
-def _both(folder: Path, **settings: Any) -> tuple[LoadedTable, LoadedTable]:
-    config = Config.from_mapping({"inactivity_days": 90, **settings})
-    local = load_table(folder, config)
-    remote = load_table(folder, dataclasses.replace(config, engine="spark"))
+def _both(folder: Path, *, uri: bool = False, rejects: Path | None = None) -> tuple[LoadedTable, LoadedTable]:
+    """The default engine on `folder`, Spark on the same folder (or its file:// URI, listed and sampled by Spark);
+    with `rejects`, each writes its rejects file there (local.csv, spark.csv)."""
+    config = Config.from_mapping({"inactivity_days": 90})
+    local = load_table(folder, config, rejects_to=rejects / "local.csv" if rejects else None)
+    remote = load_table(folder.as_uri() if uri else folder, dataclasses.replace(config, engine="spark"),
+                        rejects_to=rejects / "spark.csv" if rejects else None)
     return local, remote
 
 
-def _assert_same(local: LoadedTable, remote: LoadedTable) -> None:
-    a, b = local.table, remote.table
-    assert a.frame.columns == b.frame.columns
-    for column in a.frame.columns:  # column by column, so a failure names the column
-        assert a.frame[column].dtype == b.frame[column].dtype, column
-        assert a.frame[column].equals(b.frame[column]), column
-    assert (a.as_of, a.segments, a.event_types, a.churn_rule) == (b.as_of, b.segments, b.event_types, b.churn_rule)
-    assert a.monthly is not None and b.monthly is not None
-    assert a.monthly.customer_ids.equals(b.monthly.customer_ids) and a.monthly.counts.equals(b.monthly.counts)
-    assert local.exports.rejects.equals(remote.exports.rejects)
-    assert local.exports.files == remote.exports.files  # rows read, loaded, rejected by reason, per file
-    assert local.exports.data_end == remote.exports.data_end
+def facts(loaded: LoadedTable) -> dict[str, Any]:
+    """What the equality test compares (picklable: the Connect test's child process sends it back)."""
+    t, e = loaded.table, loaded.exports
+    assert t.monthly is not None
+    rejects = e.rejects  # Spark holds the events' rejected rows: brought here for the test
+    if e.held_rejects is not None:
+        rejects = pl.concat([rejects, e.held_rejects.rows()]).sort("source", "row")
+    return {"frame": t.frame, "settings": (t.as_of, t.segments, t.event_types, t.churn_rule),
+            "monthly": (t.monthly.customer_ids, t.monthly.counts), "rejects": rejects,
+            "files": e.files, "data_end": e.data_end}  # files: rows read, loaded, rejected by reason, per file
+
+
+def _assert_same(local: dict[str, Any], remote: dict[str, Any]) -> None:
+    a, b = local["frame"], remote["frame"]
+    assert a.columns == b.columns
+    for column in a.columns:  # column by column, so a failure names the column
+        assert a[column].dtype == b[column].dtype, column
+        assert a[column].equals(b[column]), column
+    for x, y in zip(local["monthly"], remote["monthly"], strict=True):
+        assert x.equals(y)
+    assert local["rejects"].equals(remote["rejects"])
+    assert {k: v for k, v in local.items() if k not in ("frame", "monthly", "rejects")} == \
+           {k: v for k, v in remote.items() if k not in ("frame", "monthly", "rejects")}
 
 
 @pytest.mark.parametrize("files", [_messy, _events_only], ids=["messy", "events_only"])
 def test_spark_table_equals_the_default_engines(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: Any) -> None:
+    import churnwhy.engine.remote as remote_module
+    from churnwhy.engine.remote import stage
     import churnwhy.engine.spark as engine
 
-    monkeypatch.setattr(engine, "NATIVE_BYTES", 0)  # Spark reads the CSV and Parquet files itself
-    local, remote = _both(write(tmp_path, files()))
-    _assert_same(local, remote)
+    monkeypatch.setattr(engine, "NATIVE_BYTES", 1)  # Spark reads the CSV and Parquet files itself
+    # The messy folder is given as a file:// URI: Spark lists it, copies the small files (NDJSON) whole and the
+    # CSV and Parquet files as a sample of their first rows (3 here), the customers file is then copied whole,
+    # and Spark reads the events files where they are. The other folder is given as a path.
+    monkeypatch.setattr(remote_module, "SAMPLE_ROWS", 3)
+    staged: list[Any] = []
+
+    def spy(*args: Any) -> Any:  # the mirror as staged (it is deleted after the load)
+        staged.append(stage(*args))
+        staged.append({p.name: len(p.read_bytes().splitlines()) for p in staged[0].sampled})
+        return staged[0]
+
+    monkeypatch.setattr(remote_module, "stage", spy)
+    out = tmp_path / "rejects"
+    out.mkdir()
+    local, remote = _both(write(tmp_path / "in", files()), uri=files is _messy, rejects=out)
+    _assert_same(facts(local), facts(remote))
+    # the rejects file Spark wrote is the default engine's, byte for byte (and nothing else is left beside it)
+    assert (out / "spark.csv").read_bytes() == (out / "local.csv").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["local.csv", "spark.csv"]
     sources = set(local.table.frame["churn_source"])
     reasons = local.exports.reject_counts()
     if files is _messy:  # the inputs hold what the docstring says (a test of the test data)
+        web = local.exports.rejects.filter(pl.col("source") == "events/web.csv")
+        assert web["reason"].to_list() == ["unknown_customer"] and web["value"].to_list() == ["nobody@x.com"]
+        # read where they are from their samples: the events CSV and Parquet files; copied whole: the rest
+        assert sorted(p.name for p in staged[0].sampled) == ["feb.csv", "jan.csv", "mar.parquet", "web.csv"]
+        assert staged[1]["jan.csv"] == staged[1]["feb.csv"] == staged[1]["web.csv"] == 4  # the header and 3 rows
         assert {"explicit_date", "inactivity", "cancel_event", "active"} <= sources
         assert {"duplicate_row", "unknown_customer", "bad_date", "missing_date", "bad_number", "missing_id",
                 "ragged_row", "bad_json"} <= set(reasons)
         assert reasons["duplicate_row"] == 3  # two copies of one purchase (one across files) and one Parquet row
     else:
         assert {"cancel_event", "active"} <= sources and reasons == {"duplicate_row": 1}
+
+
+CONNECT = """
+import dataclasses, pickle, sys
+sys.path.insert(0, sys.argv[3])
+from churnwhy.config import Config
+from churnwhy.pipeline import load_table
+from test_engine_spark import facts
+config = Config.from_mapping({"inactivity_days": 90, "engine": "spark"})
+loaded = load_table(sys.argv[1], config)
+assert type(loaded.exports.event_codes.spark).__module__.startswith("pyspark.sql.connect")
+open(sys.argv[2], "wb").write(pickle.dumps(facts(loaded)))
+"""
+
+
+def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
+    """Over Spark Connect (SPARK_REMOTE=local[2]: PySpark starts a local Connect server, the engine is a Connect
+    client, no SparkContext): the messy folder, as a path, Spark reading its CSV and Parquet files itself. In a
+    child process: a Connect session and a classic one do not share a process."""
+    import pickle
+    import subprocess
+    import sys
+
+    folder = write(tmp_path / "in", _messy())
+    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1"}
+    out = tmp_path / "facts.pickle"
+    run = subprocess.run([sys.executable, "-c", CONNECT, str(folder), str(out), str(Path(__file__).parent)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    local = load_table(folder, Config.from_mapping({"inactivity_days": 90}))
+    _assert_same(facts(local), pickle.loads(out.read_bytes()))
 
 
 def test_analyze_json_is_the_same_apart_from_the_engine(spark: Any) -> None:
@@ -136,3 +214,21 @@ def test_engine_is_a_checked_setting(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["inspect", str(EXAMPLES), "--engine", "dask"])
     assert result.exit_code == 2 and "engine must be local or spark" in result.output
+
+
+def test_a_uri_needs_the_spark_engine(tmp_path: Path) -> None:
+    """A URI is read through Spark's filesystem only: the default engine says so (exit 2), whatever the command."""
+    result = CliRunner().invoke(app, ["analyze", write(tmp_path, _events_only()).as_uri()])
+    assert result.exit_code == 2 and "is a URI" in result.output and "--engine spark" in result.output
+
+
+@pytest.mark.parametrize("given, uri", [
+    ("file:///data/exports", "file:///data/exports"), ("s3a://bucket/exports/", "s3a://bucket/exports"),
+    ("abfss://c@acct.dfs.core.windows.net/x", "abfss://c@acct.dfs.core.windows.net/x"), ("exports", None),
+])
+def test_a_uri_survives_the_command_lines_path(given: str, uri: str | None) -> None:
+    """PATH reaches the library as a pathlib.Path, which folds '//' into '/': the URI is given back whole."""
+    from churnwhy.load.discover import as_uri
+
+    assert as_uri(Path(given)) == uri
+    assert as_uri(given) == (given if uri else None)

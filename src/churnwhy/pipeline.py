@@ -50,9 +50,12 @@ def load_table(path: Path | str, config: Config | None = None, *, rejects_to: Pa
     step("loading exports")
     exports = load_exports_with(path, config)
     if rejects_to is not None:
-        from churnwhy.render.files import write_csv
+        from churnwhy.render.files import formula_safe, write_csv
 
-        write_csv(rejects_to, exports.rejects.rename({"source": "file"}))
+        if exports.held_rejects is not None:  # another engine holds the events' rejects: it writes the file
+            exports.held_rejects.write(rejects_to, exports.rejects, formula_safe)
+        else:
+            write_csv(rejects_to, exports.rejects.rename({"source": "file"}))
     check_loaded(exports)
     exports = check_as_of(exports, config.as_of)
     if config.strict:

@@ -29,7 +29,7 @@ def inspect(
     loaded = load_table(path, cfg, rejects_to=rejects)
     if rejects is not None:
         if not run.quiet:
-            err_console().print(f"wrote {loaded.exports.rejects.height:,} rejected rows to {safe_text(rejects)}")
+            err_console().print(f"wrote {sum(loaded.exports.reject_counts().values()):,} rejected rows to {safe_text(rejects)}")
     result = InspectResult.from_loaded(str(path), loaded.exports, loaded.table)
     if format is Format.json:
         typer.echo(dumps(result.to_dict()), nl=False)

@@ -8,11 +8,13 @@ default engine never pays for PySpark.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from churnwhy.config import Config
 from churnwhy.errors import InputError
 from churnwhy.load import Exports, load_exports
+from churnwhy.load.discover import as_uri
 
 ENGINES = ("local", "spark")
 
@@ -29,4 +31,14 @@ def load_exports_with(path: Path | str, config: Config) -> Exports:
         raise InputError("--engine spark needs PySpark, which is not installed",
                          hint="pip install 'churnwhy[spark]' (and Java 17 on the PATH)") from None
     session = spark_session(config.spark_master or None, os.environ.get("SPARK_REMOTE"))
-    return load_exports(path, config, events_reader=SparkEventsReader(session))
+    uri = as_uri(path)
+    if uri is None:
+        return load_exports(path, config, events_reader=SparkEventsReader(session))
+    from churnwhy.engine import spark
+    from churnwhy.engine.remote import stage
+
+    # discovery and sampling read a local mirror of the URI, Spark reads the large events files where they are
+    with tempfile.TemporaryDirectory(prefix="churnwhy-uri-") as folder:
+        staged = stage(session, uri, Path(folder), spark.NATIVE_BYTES)
+        return load_exports(staged.path, config, events_reader=SparkEventsReader(session, staged),
+                            complete=staged.complete)

@@ -21,9 +21,10 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -31,15 +32,20 @@ import pyarrow as pa
 
 from churnwhy.errors import InputError
 from churnwhy.load.codes import type_names
+from churnwhy.load.columns import LINK_KEYS
 from churnwhy.load.loaded import REJECT_SCHEMA
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, XHASH, Parsed, first_reason
-from churnwhy.load.read import DELIMITERS, EXTRA_FIELDS, READ_REJECT, READ_VALUE, ROW, csv_rows_read
+from churnwhy.load.read import DELIMITERS, EXTRA_FIELDS, READ_REJECT, READ_VALUE, ROW, RawTable, csv_rows_read
 from churnwhy.table import CIDX, MONTHLY_SCHEMA, event_cents, event_days, monthly_by_id
+
+if TYPE_CHECKING:
+    from churnwhy.engine.remote import Staged
 
 # One row of an events file after its parse plan (the columns Spark works with; text only where needed).
 PARSED = pa.schema([
     ("src", pa.int32()), ("pos", pa.int64()), ("file", pa.string()), ("block", pa.int64()),
-    ("customer_id", pa.string()), ("ts", pa.int64()), ("day", pa.int32()), ("event_type", pa.string()),
+    ("customer_id", pa.string()), ("key", pa.string()), *[(k, pa.string()) for k in LINK_KEYS],
+    ("ts", pa.int64()), ("day", pa.int32()), ("event_type", pa.string()),
     ("amount", pa.float64()), ("cents", pa.float64()), ("xhash", pa.int64()),
     ("reason", pa.string()), ("rcol", pa.string()), ("rval", pa.string()),
 ])
@@ -55,31 +61,37 @@ def spark_session(master: str | None = None, remote: str | None = None) -> Any:
 
     builder = SparkSession.builder.appName("churnwhy").config("spark.sql.session.timeZone", "UTC")
     level = os.environ.get("SPARK_LOG_LEVEL", "")
+    # Spark Connect to a server (sc://host:15002): a client only, no JVM here; the server's settings are its own.
+    # Spark Connect with a local master (SPARK_REMOTE=local[2]) starts a Connect server in this process: it is
+    # set up as local mode is.
+    started_here = not remote or not remote.startswith("sc://")
     try:
-        if remote:
-            return builder.remote(remote).getOrCreate()
-        conf = {"spark.ui.showConsoleProgress": "false", "spark.python.worker.reuse": "true"}
-        if not master or master.startswith("local"):
-            # this machine: no web UI, the driver's memory for the whole job, few shuffle partitions (the
-            # default 200 is for clusters), and the workers run this interpreter (it has churnwhy)
-            conf.update({"spark.ui.enabled": "false",
-                         "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
-                         "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "4")})
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        with _jvm_console(quiet=not level):
-            session = builder.master(master or "local[2]").getOrCreate()
+        if started_here:
+            conf = {"spark.ui.showConsoleProgress": "false", "spark.python.worker.reuse": "true",
+                    "spark.log.level": level.upper() or "ERROR"}
+            local = remote or master or "local[2]"
+            if local.startswith("local"):
+                # this machine: no web UI, the driver's memory for the whole job, few shuffle partitions (the
+                # default 200 is for clusters), and the workers run this interpreter (it has churnwhy)
+                conf.update({"spark.ui.enabled": "false",
+                             "spark.driver.memory": os.environ.get("CHURNWHY_SPARK_DRIVER_MEMORY", "4g"),
+                             "spark.sql.shuffle.partitions": os.environ.get("CHURNWHY_SPARK_PARTITIONS", "4")})
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            for key, value in conf.items():
+                builder = builder.config(key, value)
+        with _jvm_console(quiet=not level) if started_here else contextlib.nullcontext():
+            session = (builder.remote(remote) if remote else builder.master(master or "local[2]")).getOrCreate()
     except ImportError as exc:  # Spark Connect's client needs grpcio and friends
         raise InputError(f"Spark Connect ({remote}) needs more of PySpark: {exc}",
-                         hint="pip install 'pyspark[connect]>=4.0'") from None
+                         hint="pip install 'churnwhy[spark]' (it brings pyspark[connect])") from None
     except Exception as exc:  # noqa: BLE001 (PySpark raises plain runtime errors when the JVM cannot start)
         if "JAVA_GATEWAY_EXITED" not in str(exc) and "Java gateway" not in str(exc):
             raise
         log = Path(tempfile.gettempdir()) / "churnwhy-spark.log"
         raise InputError(f"Spark could not start ({str(exc).splitlines()[0]})",
                          hint=f"Spark needs Java 17 on the PATH (or JAVA_HOME); its own messages are in {log}") from None
-    session.sparkContext.setLogLevel(level.upper() or "ERROR")
+    if not remote:  # a Connect client has no SparkContext; its server's log level is the server's
+        session.sparkContext.setLogLevel(level.upper() or "ERROR")
     return session
 
 
@@ -159,11 +171,17 @@ class ParsePlan:
         # days and cents of rejected rows are never read
         safe = out.with_columns(pl.col("event_time").fill_null(pl.lit(0).cast(pl.Datetime("us"))))
         days = np.where(good, event_days(safe), 0).astype(np.int32)
+        none = pl.Series([None] * out.height, dtype=pl.String)
         return pl.DataFrame({
             "src": pl.Series([self.src] * out.height, dtype=pl.Int32), "pos": pos,
             "file": df["__file"] if native else pl.Series([""] * out.height),
             "block": df["__block"].cast(pl.Int64) if native else pl.Series([0] * out.height, dtype=pl.Int64),
-            "customer_id": out["__key"].cast(pl.String), "ts": out["event_time"].dt.epoch("us"), "day": days,
+            # the id column, the key the row was linked by (its value if unknown), and the link columns
+            # (email, phone...) as the default engine normalised them (load.values.link_key)
+            "customer_id": out["customer_id"].cast(pl.String) if "customer_id" in out.columns else none,
+            "key": out["__key"].cast(pl.String),
+            **{k: out[k].cast(pl.String) if k in out.columns else none for k in LINK_KEYS},
+            "ts": out["event_time"].dt.epoch("us"), "day": days,
             "event_type": out["event_type"].cast(pl.String), "amount": out["amount"].cast(pl.Float64),
             "cents": event_cents(safe), "xhash": out[XHASH].reinterpret(signed=True),
             "reason": out[REASON].cast(pl.String), "rcol": out[REJECT_COL].cast(pl.String),
@@ -176,18 +194,29 @@ class ParsePlan:
 NATIVE_BYTES = int(os.environ.get("CHURNWHY_SPARK_NATIVE_BYTES", 32 * 1024 * 1024))
 
 
-def _native(p: Parsed) -> bool:
-    """Whether Spark reads this file itself: Parquet (a file or a folder of them), or one plain UTF-8 CSV with
-    a header row that the default reader did not have to rewrite first (transcoding, title lines, quotes
-    inside values, whitespace alignment all leave notes); and at least NATIVE_BYTES."""
-    raw, src = p.raw, p.raw.source
-    files = [src.path] if src.path.is_file() else [f for f in src.path.rglob("*") if f.is_file()]
-    if sum(f.stat().st_size for f in files) < NATIVE_BYTES:
-        return False
+def native_kind(raw: RawTable) -> bool:
+    """Whether Spark reads this export itself when it is large enough: Parquet (a file or a folder of them), or
+    one plain UTF-8 CSV with a header row that the default reader did not have to rewrite first (transcoding,
+    title lines, quotes inside values, whitespace alignment all leave notes)."""
+    src = raw.source
     if src.format == "parquet":
         return True
-    return (src.format == "csv" and src.path.is_file() and raw.encoding == "utf-8"
+    return (src.format == "csv" and raw.encoding == "utf-8"
             and raw.delimiter in DELIMITERS and not raw.notes)
+
+
+def _native(p: Parsed, staged: Staged | None) -> bool:
+    """Whether Spark reads this events file itself: native_kind, and at least NATIVE_BYTES (a file mirrored from
+    a URI with only a sample here always is)."""
+    src = p.raw.source
+    if staged is not None:
+        if any(f == src.path or src.path in f.parents for f in staged.sampled):
+            return True  # Staged.complete copied every sampled file that is not native_kind
+        size = staged.size_of(src.path)
+    else:
+        files = [src.path] if src.path.is_file() else [f for f in src.path.rglob("*") if f.is_file()]
+        size = sum(f.stat().st_size for f in files)
+    return size >= NATIVE_BYTES and native_kind(p.raw) and (src.format != "csv" or src.path.is_file())
 
 
 def _parsed_here(i: int, p: Parsed) -> pl.DataFrame:
@@ -197,12 +226,13 @@ def _parsed_here(i: int, p: Parsed) -> pl.DataFrame:
     return ParsePlan(i, p.checks, {}).parse(p.raw.frame.select(keep).collect(), {})
 
 
-def _spark_frame(spark: Any, i: int, p: Parsed) -> Any:
+def _spark_frame(spark: Any, i: int, p: Parsed, staged: Staged | None) -> Any:
     """The events file as Spark rows of PARSED, read by Spark where it lies and parsed in its workers."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     raw = p.raw
+    where = staged.uri_of(raw.source.path) if staged is not None else str(raw.source.path)
     schema = raw.frame.collect_schema()
     dtypes = {c: t for c, t in schema.items() if c in raw.columns}
     plan = ParsePlan(i, p.checks, dtypes)
@@ -212,11 +242,11 @@ def _spark_frame(spark: Any, i: int, p: Parsed) -> Any:
         fields = [T.StructField(c, T.StringType()) for c in [*raw.columns, *extra]]
         df = (spark.read.option("header", True).option("sep", raw.delimiter).option("quote", '"')
               .option("escape", '"').option("mode", "PERMISSIVE").option("multiLine", False)
-              .schema(T.StructType(fields)).csv(str(raw.source.path)))
+              .schema(T.StructType(fields)).csv(where))
         df = df.select(*[F.col(f"`{c}`") for c in [*raw.columns, *extra]], *meta)
         plan = dataclasses.replace(plan, csv_names=tuple(raw.columns), delimiter=raw.delimiter or ",")
     else:
-        df = spark.read.parquet(str(raw.source.path)).select(*[F.col(f"`{c}`") for c in raw.columns], *meta)
+        df = spark.read.parquet(where).select(*[F.col(f"`{c}`") for c in raw.columns], *meta)
     return df.mapInArrow(plan, _spark_schema(PARSED))
 
 
@@ -239,23 +269,18 @@ def _spark_schema(schema: pa.Schema) -> Any:
 class SparkEventsReader:
     """load.exports.EventsReader on Spark: the events files -> SparkEvents and the rejected rows."""
 
-    def __init__(self, spark: Any) -> None:
-        self.spark = spark
+    def __init__(self, spark: Any, staged: Staged | None = None) -> None:
+        self.spark, self.staged = spark, staged  # staged: the exports live at a URI (engine.remote)
 
     def __call__(self, tables: list[Parsed], customers: pl.DataFrame | None,
-                 links: dict[str, pl.DataFrame] | None) -> tuple[SparkEvents, pl.DataFrame]:
+                 links: dict[str, pl.DataFrame] | None) -> tuple[SparkEvents, SparkRejects]:
         from pyspark import StorageLevel
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        for p in tables:
-            if "customer_id" not in p.mapping.columns:
-                raise InputError(f"{p.raw.name}: --engine spark links events by their customer id column, and this "
-                                 "file has none (it is keyed by an email, phone or other link)",
-                                 hint="use the default engine for it, or add the customer id to the events export")
         spark = self.spark
-        native = [_native(p) for p in tables]
-        parts = [_spark_frame(spark, i, p) for i, p in enumerate(tables) if native[i]]
+        native = [_native(p, self.staged) for p in tables]
+        parts = [_spark_frame(spark, i, p, self.staged) for i, p in enumerate(tables) if native[i]]
         here = [_parsed_here(i, p) for i, p in enumerate(tables) if not native[i]]
         if here:
             local = pl.concat(here)
@@ -270,6 +295,18 @@ class SparkEventsReader:
         rows = rows.withColumn("row", F.col("pos") + F.col("offset") + F.when(F.col("file") == "", 0).otherwise(1))
         for p, n in zip(tables, _counts(offsets, len(tables)), strict=True):
             p.n_rows = n
+        # Events keyed by a link (email, phone...): joined through the customers' link tables (load.customers.
+        # link_table, on values normalised by the same parse expressions), as load.events.read_events does.
+        present = [k for k in LINK_KEYS if any(k in p.mapping.columns for p in tables)]
+        linked = [k for k in present if links and k in links]
+        for k in linked:
+            assert links is not None
+            table = links[k].select(pl.col("__link").cast(pl.String).alias(k), pl.col("__linked").cast(pl.String).alias(f"__by_{k}"))
+            rows = rows.join(F.broadcast(_hand_over(spark, table)), k, "left")
+        if linked:
+            rows = rows.withColumn("customer_id", F.coalesce("customer_id", *[f"__by_{k}" for k in linked]))
+        if customers is None and present:  # ids from the events themselves: every linked key is its own customer
+            rows = rows.withColumn("customer_id", F.coalesce("customer_id", *present))
         # Customers by number: the customers file's order, else the valid ids sorted (as load.events.read_events).
         if customers is not None:
             ids = customers["customer_id"]
@@ -296,20 +333,68 @@ class SparkEventsReader:
         events = typed.where(F.col("copy") == 1).select("cidx", "day", "code", "cents").persist(StorageLevel.MEMORY_AND_DISK)
         rejected = rows.where(flagged).select(
             "src", "row", F.coalesce("reason", F.lit("unknown_customer")).alias("reason"), "rcol",
-            F.when(F.col("reason").isNull(), F.col("customer_id")).otherwise(F.col("rval")).alias("rval"))
+            F.when(F.col("reason").isNull(), F.col("key")).otherwise(F.col("rval")).alias("rval"))
         dups = typed.where(F.col("copy") > 1).select("src", "row", F.lit("duplicate_row").alias("reason"),
                                                       F.lit(None).cast("string").alias("rcol"),
                                                       F.lit(None).cast("string").alias("rval"))
         sources = tuple(p.raw.name for p in tables)
         held = SparkEvents(spark, events, ids, sources, enum)  # computes the events while `parsed` is held
-        bad = _polars(rejected.unionByName(dups).toArrow())
-        rejects = bad.select(
-            pl.col("src").replace_strict(list(range(len(sources))), list(sources), return_dtype=pl.String).alias("source"),
-            pl.col("row").cast(pl.Int64), pl.col("reason").cast(pl.String),
-            pl.col("rcol").cast(pl.String).alias("column"), pl.col("rval").cast(pl.String).alias("value"),
-        ) if bad.height else pl.DataFrame(schema=REJECT_SCHEMA)
+        names = _hand_over(spark, pl.DataFrame({"src": list(range(len(sources))), "source": list(sources)},
+                                               schema={"src": pl.Int32, "source": pl.String}))
+        bad = (rejected.unionByName(dups).join(F.broadcast(names), "src")
+               .select("source", F.col("row").cast("long"), "reason", F.col("rcol").alias("column"),
+                       F.col("rval").alias("value")).persist(StorageLevel.MEMORY_AND_DISK))
+        rejects = SparkRejects(spark, bad)  # counted here, while `parsed` is held; the rows stay in Spark
         parsed.unpersist()
         return held, rejects
+
+
+_REJECT_COLUMNS = [pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()]
+
+
+class SparkRejects:
+    """The events' rejected rows, held by Spark (load.loaded.HeldRejects): counted by reason and file there, and
+    written there as the rejects file."""
+
+    def __init__(self, spark: Any, frame: Any) -> None:
+        self.spark, self.frame = spark, frame
+        counts = _polars(frame.groupBy("source", "reason").count().toArrow())
+        self.counts = counts.select("source", "reason", pl.col("count").alias("len")) if counts.height else \
+            pl.DataFrame(schema={"source": pl.String, "reason": pl.String, "len": pl.Int64})
+
+    def rows(self) -> pl.DataFrame:
+        out = _polars(self.frame.toArrow())
+        return out.select(_REJECT_COLUMNS) if out.height else pl.DataFrame(schema=REJECT_SCHEMA)
+
+    def write(self, path: Path | str, others: pl.DataFrame, safe: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """One CSV at `path`, as the default engine writes it (file, row, reason, column, value; file and row
+        order; formula-safe), written by Spark: one sorted partition into a folder beside `path`, whose one part
+        file is then renamed to `path` (a local path or a mount every executor sees)."""
+        frame = self.frame
+        if others.height:
+            frame = frame.unionByName(_hand_over(self.spark, others.select(_REJECT_COLUMNS)))
+        out = frame.withColumnRenamed("source", "file").repartition(1).sortWithinPartitions("file", "row")
+        schema = _spark_schema(pa.schema([("file", pa.string()), ("row", pa.int64()), ("reason", pa.string()),
+                                          ("column", pa.string()), ("value", pa.string())]))
+        target = Path(path)
+        parts = target.with_name(f".{target.name}.spark")
+        (out.mapInArrow(_Safe(safe), schema).write.mode("overwrite").option("header", True).option("quote", '"')
+         .option("escape", '"').option("nullValue", "").option("emptyValue", '""').csv(str(parts.resolve())))
+        written = sorted(parts.glob("part-*"))
+        assert len(written) == 1, written  # one partition: one file
+        written[0].replace(target)
+        shutil.rmtree(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Safe:
+    """A frame function run by Spark's Python workers on Arrow batches."""
+
+    safe: Callable[[pl.DataFrame], pl.DataFrame]
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield from self.safe(_polars(pa.Table.from_batches([batch]))).to_arrow().to_batches()
 
 
 def _polars(table: pa.Table) -> pl.DataFrame:

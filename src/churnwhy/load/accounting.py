@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from churnwhy.load.codes import EventCodes
-from churnwhy.load.loaded import FileReport
+from churnwhy.load.loaded import REJECT_SCHEMA, FileReport
 from churnwhy.load.parse import REASON, REJECT_COL, REJECT_VAL, Parsed
 from churnwhy.load.read import ROW
 
@@ -25,11 +25,18 @@ def _rejects_of(p: Parsed) -> pl.DataFrame:
 
 
 
-def account(parsed: dict[str, list[Parsed]], late: list[pl.DataFrame]) -> tuple[list[FileReport], pl.DataFrame]:
+def account(parsed: dict[str, list[Parsed]], late: list[pl.DataFrame], counted: pl.DataFrame | None = None
+            ) -> tuple[list[FileReport], pl.DataFrame]:
+    """The files' reports and the rejected rows; `counted` (source, reason, len) adds rows counted by another
+    engine that holds them (load.loaded.HeldRejects)."""
     own = [_rejects_of(p) for role, ps in parsed.items() if role != "events" for p in ps]  # events' are in `late`
-    rejects = pl.concat(own + late, how="vertical_relaxed")
+    rejects = pl.concat([pl.DataFrame(schema=REJECT_SCHEMA), *own, *late], how="vertical_relaxed")
     rejects = rejects.sort("source", "row")
     counts = rejects.group_by("source", "reason").len()
+    if counted is not None:
+        counts = (pl.concat([counts, counted.select(pl.col("source").cast(pl.String), pl.col("reason").cast(pl.String),
+                                                    pl.col("len").cast(counts.schema["len"]))])
+                  .group_by("source", "reason").agg(pl.col("len").sum()))
     by_source: dict[str, dict[str, int]] = {}
     for source, reason, n in counts.iter_rows():
         by_source.setdefault(source, {})[reason] = n

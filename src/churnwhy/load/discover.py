@@ -46,8 +46,32 @@ def suffix_of(path: Path) -> str:
     return two if two in FORMATS else (suffixes[-1] if suffixes else "")
 
 
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):(/.*)$")
+
+
+def as_uri(path: Path | str) -> str | None:
+    """`path` as a URI (file:///data/x, s3a://bucket/x) when it is one and not a local path, else None.
+
+    A URI that went through pathlib (the command line's PATH argument) has lost a slash: s3a:/bucket/x and
+    file:/data/x are given back as s3a://bucket/x and file:///data/x (hdfs://namenode/x keeps its host;
+    write hdfs://host/path rather than hdfs:///path)."""
+    text = str(path)
+    found = _URI.match(text)
+    if found is None or Path(text).exists():
+        return None
+    scheme, rest = found.groups()
+    if rest.startswith("//"):
+        return text
+    return f"{scheme}://{rest}" if scheme.lower() == "file" else f"{scheme}:/{rest}"
+
+
 def discover(path: Path) -> Discovery:
     """Every readable export under `path` (recursively), in a stable order."""
+    uri = as_uri(path)
+    if uri is not None:
+        raise InputError(f"{uri} is a URI: the default engine reads local folders and files only",
+                         hint="use --engine spark (Spark lists and reads it through its own filesystem), "
+                              "or copy or mount the exports to a local folder")
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist", hint="pass a folder of exports or one export file")

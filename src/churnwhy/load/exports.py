@@ -20,7 +20,7 @@ from churnwhy.load.customers import Part, join_customers, link_table
 from churnwhy.load.discover import discover
 from churnwhy.load.events import read_events
 from churnwhy.load.codes import EventCodes
-from churnwhy.load.loaded import REJECT_REASONS, Exports, FileReport
+from churnwhy.load.loaded import REJECT_REASONS, Exports, FileReport, HeldRejects
 from churnwhy.load.parse import Parsed, mapping_for, parse_table
 from churnwhy.load.read import RawTable, read_source, short_error
 from churnwhy.load.resolve import end_before_start, read_surveys, valid_rows
@@ -33,16 +33,19 @@ __all__ = ["REJECT_REASONS", "Exports", "FileReport", "load_exports"]
 
 # (events files as parsed, customers, link tables) -> (events, their rejected rows): see load_exports
 EventsReader = Callable[[list[Parsed], pl.DataFrame | None, dict[str, pl.DataFrame] | None],
-                        tuple["EventAggregates", pl.DataFrame]]
+                        tuple["EventAggregates", pl.DataFrame | HeldRejects]]
 
 
-def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None) -> Exports:
+def load_exports(path: Path | str, config: Config | None = None, *, events_reader: EventsReader | None = None,
+                 complete: Callable[[list[tuple[RawTable, TableMapping]]], list[tuple[RawTable, TableMapping]]] | None = None,
+                 ) -> Exports:
     """Read every export under `path` into validated customers, events and surveys tables.
 
     `events_reader` replaces the in-process events pass (events.read_events) for another engine
     (churnwhy.engine.spark): it gets the events files as parsed (mapping and formats decided from a sample, as
     here), the customers and the link tables, sets each file's `n_rows` and returns the events and their rejected
-    rows."""
+    rows. `complete` sees the tables once their roles and columns are decided from their first rows, before any
+    is parsed: engine.remote replaces there the files it mirrored as a sample only and Spark will not read."""
     config = config or Config()
     found = discover(Path(path))
     skipped = list(found.skipped) + list(found.unreadable)
@@ -61,6 +64,8 @@ def load_exports(path: Path | str, config: Config | None = None, *, events_reade
                 skipped.append((raw.name, "skipped by [files] in churnwhy.toml"))
                 continue
             mapped.append((raw, mapping))
+    if complete is not None:
+        mapped = complete(mapped)
     tables, lookups, lookup_skips = settle(mapped, notes)
     skipped += lookup_skips
     if not tables:
@@ -82,16 +87,20 @@ def load_exports(path: Path | str, config: Config | None = None, *, events_reade
         customers = customers.drop([c for c in customers.columns if c.startswith("__row_")])
         links = link_table(customers)
     events: EventCodes | EventAggregates | None = None
+    held: HeldRejects | None = None
     surveys = None
     if parsed["events"]:
         try:
-            events, bad = (read_events(parsed["events"], customers, links, config.spill_events_above)
-                           if events_reader is None else events_reader(parsed["events"], customers, links))
+            events, held_or_rows = (read_events(parsed["events"], customers, links, config.spill_events_above)
+                                    if events_reader is None else events_reader(parsed["events"], customers, links))
         except pl.exceptions.ComputeError as exc:  # the events files are read here, in one lazy pass
             names = ", ".join(p.raw.name for p in parsed["events"])
             raise InputError(f"{names}: cannot be read ({short_error(exc)})",
                              hint="check the file opens in a spreadsheet; re-export it, or move it out of the folder") from None
-        late.append(bad)
+        if isinstance(held_or_rows, pl.DataFrame):
+            late.append(held_or_rows)
+        else:
+            held = held_or_rows
     if parsed["surveys"]:
         surveys, bad = read_surveys(parsed["surveys"], customers, links)
         late.append(bad)
@@ -100,12 +109,12 @@ def load_exports(path: Path | str, config: Config | None = None, *, events_reade
             f"{path}: found surveys but no customers or events file",
             hint="add the customer export (ids, signup dates) or the event export next to the surveys",
         )
-    reports, rejects = account(parsed, late)
+    reports, rejects = account(parsed, late, held.counts if held is not None else None)
     notes += [n for p in sum(parsed.values(), []) for n in p.notes]
     data_end = latest_date(customers, events, surveys)
     return Exports(
         customers=customers, event_codes=events, surveys=surveys, files=tuple(reports), skipped=tuple(skipped),
         rejects=rejects, segments=joined.segments, warnings=tuple(dict.fromkeys(warnings)), data_end=data_end,
         notes=tuple(dict.fromkeys(notes)), outcome_columns=joined.outcome_columns, attributes=joined.attributes,
-        attribute_sources=joined.attribute_sources, lookups=joined.lookups,
+        attribute_sources=joined.attribute_sources, lookups=joined.lookups, held_rejects=held,
     )

@@ -6,8 +6,9 @@ import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
@@ -31,6 +32,20 @@ REJECT_REASONS = {
     **READ_REASONS,
 }
 REJECT_SCHEMA = {"source": pl.String, "row": pl.Int64, "reason": pl.String, "column": pl.String, "value": pl.String}
+
+
+class HeldRejects(Protocol):
+    """Rejected rows another engine holds (churnwhy.engine.spark): counted and written there, never brought here
+    whole (most of 10^9 rows rejected would not fit this process)."""
+
+    counts: pl.DataFrame  # source, reason, len: what the files' accounting adds up
+
+    def write(self, path: Path | str, others: pl.DataFrame, safe: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """The rejects file at `path`: these rows and `others` (rows rejected here, REJECT_SCHEMA) in file and row
+        order, as CSV with a `file` column, each batch passed through `safe` (formula-safe cells)."""
+
+    def rows(self) -> pl.DataFrame:
+        """The rows here, REJECT_SCHEMA (for tests and small data)."""
 
 
 
@@ -68,7 +83,7 @@ class Exports:
     surveys: pl.DataFrame | None  # customer_id, survey_date, score, reason_code, reason_text, competitor
     files: tuple[FileReport, ...]
     skipped: tuple[tuple[str, str], ...]
-    rejects: pl.DataFrame  # source, row, reason, column, value
+    rejects: pl.DataFrame  # source, row, reason, column, value (under another engine, rows rejected here only)
     segments: tuple[str, ...]
     warnings: tuple[str, ...]
     data_end: dt.date | None  # the latest date anywhere in the data
@@ -84,6 +99,9 @@ class Exports:
     attribute_sources: Mapping[str, str] = dataclasses.field(default_factory=dict)  # attr_<name> -> export column
     # Lookup tables (a key other than the customer id): {"name", "joined_on" (its column), "status"}
     lookups: tuple[Mapping[str, str | None], ...] = ()
+    # The events' rejected rows when another engine holds them (`rejects` then has the others); their counts are
+    # in `files` as always.
+    held_rejects: HeldRejects | None = None
 
     @functools.cached_property
     def events(self) -> pl.DataFrame | None:

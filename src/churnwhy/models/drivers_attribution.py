@@ -14,11 +14,16 @@ Shares of overlapping families need not add up; the Shapley split of v(S) = mean
 their best) - mean P(all at their best) does, to the explained churn.
 
 CIs: `n_bootstrap` draws, each with β ~ N(β̂, V̂) (the Cox estimate's sampling distribution) and a
-resample of the evaluated customers (multinomial weights); the 95% interval is the estimate ± 1.96 × the
-draws' standard deviation. (Percentile intervals of a share computed through a clipped counterfactual can
-exclude the estimate itself; this one always contains it.) H0 is held fixed
-(its uncertainty is small next to β's at the sizes where these numbers are read). No refit per draw:
-that is what keeps this bounded at 1M customers.
+resample of the evaluated customers (multinomial weights). Each draw computes the same share as the estimate,
+"best" included: a feature's best level follows the sign of the draw's own coefficient (a coefficient that
+flips sign in a draw is moved the other way), so every draw's share lies in [0, 1] like the estimate's. The
+95% interval is a normal one on the logit scale, expit(logit(share) ± 1.96 × sd of the draws' logits): it
+always holds the estimate and stays inside [0, 1]. (Percentile intervals of a share computed through a
+clipped counterfactual could exclude the estimate itself, "5% (95% CI 0% to 1%)"; an interval symmetric on
+the share's own scale could leave [0, 1], "42% (95% CI -106% to 100%)".) With counterfactual = "zero" a share
+can be negative (a protective family: churn it prevents) but never above 1: its interval is normal on the
+log of P_cf / P_obs. H0 is held fixed (its uncertainty is small next to β's at the sizes where these numbers
+are read). No refit per draw: that is what keeps this bounded at 1M customers.
 """
 
 from __future__ import annotations
@@ -56,12 +61,13 @@ class Attribution:
     shapley_share: Mapping[str, tuple[float, float, float]]
 
 
-def best_levels(x: np.ndarray, beta: np.ndarray, q: float, is_rate: np.ndarray) -> np.ndarray:
-    """Per column: 0 for a harmful rate (no such events), the q-quantile for another harmful column, the
-    (1-q)-quantile for a protective one (there is no natural ceiling, so the best observed level)."""
+def best_levels(x: np.ndarray, q: float, is_rate: np.ndarray) -> np.ndarray:
+    """2 x columns: row 0, the best level of a harmful column (0 for a rate: no such events; else the
+    q-quantile), row 1 that of a protective one (the (1-q)-quantile: there is no natural ceiling, so the best
+    observed level). Which row applies follows the sign of the coefficient."""
     lo = np.where(is_rate, 0.0, np.quantile(x, q, axis=0))
     hi = np.quantile(x, 1 - q, axis=0)
-    return np.where(beta > 0, lo, hi)
+    return np.vstack([lo, hi])
 
 
 def attribute(
@@ -78,6 +84,7 @@ def attribute(
     clip: bool = True,
 ) -> Attribution:
     """Attributable and Shapley shares per family (see the module docstring). `h0` is H0(h) per row (strata).
+    `best_z`: 2 x p, the best level of each column if harmful (row 0) and if protective (row 1), or p.
 
     clip=False sets the family's columns to best_z outright (used for "zero": remove the effect entirely,
     so a protective family gets a negative share: churn it prevents)."""
@@ -91,27 +98,22 @@ def attribute(
         offsets = (np.arange(n_bootstrap) * n)[:, None]
         counts[:, 1:] = np.bincount((picks + offsets).ravel(), minlength=n * n_bootstrap).reshape(n_bootstrap, n).T
     zc = z - z_center
-    best_c = best_z - z_center
-    harmful = beta > 0
+    best_c = np.atleast_2d(best_z) - z_center
+    # Each column at its best if harmful (min with row 0) and if protective (max with row 1); a draw takes,
+    # column by column, the one its own coefficient's sign asks for (clip=False: the level itself, either way).
+    lowered = np.full_like(zc, 0.0) + best_c[0] if not clip else np.minimum(zc, best_c[0])
+    raised = np.full_like(zc, 0.0) + best_c[-1] if not clip else np.maximum(zc, best_c[-1])
+    up, down = betas * (betas > 0), betas * (betas <= 0)
     players = [f for f, cols in groups.items() if len(cols)]
     cache: dict[frozenset[str], np.ndarray] = {}
 
     def mean_p(observed: frozenset[str]) -> np.ndarray:
         """Mean churn probability by the horizon with families outside `observed` at their best level."""
         if observed not in cache:
-            m = zc.copy()
-            for fam in players:
-                if fam in observed:
-                    continue
-                for j in groups[fam]:
-                    if not clip:
-                        m[:, j] = best_c[j]
-                    elif harmful[j]:
-                        m[:, j] = np.minimum(m[:, j], best_c[j])
-                    else:
-                        m[:, j] = np.maximum(m[:, j], best_c[j])
-            lp = np.minimum(m @ betas, _MAX_LP)
-            prob = -np.expm1(-h0[:, None] * np.exp(lp))
+            moved = [j for fam in players if fam not in observed for j in groups[fam]]
+            stay = np.setdiff1d(np.arange(p), moved)
+            lp = zc[:, stay] @ betas[stay] + lowered[:, moved] @ up[moved] + raised[:, moved] @ down[moved]
+            prob = -np.expm1(-h0[:, None] * np.exp(np.minimum(lp, _MAX_LP)))
             cache[observed] = (counts * prob).sum(axis=0) / counts.sum(axis=0)
         return cache[observed]
 
@@ -120,23 +122,47 @@ def attribute(
     p_none = mean_p(frozenset())
     safe = np.where(p_obs > 0, p_obs, np.nan)
 
-    def summarise(values: np.ndarray) -> tuple[float, float, float]:
-        rest = values[1:]
-        rest = rest[np.isfinite(rest)]
-        if rest.size < 2 or not np.isfinite(values[0]):
-            return float(values[0]), float("nan"), float("nan")
-        half = Z95 * float(rest.std(ddof=1))
-        return float(values[0]), float(values[0] - half), float(values[0] + half)
-
-    share = {f: summarise((p_obs - mean_p(everyone - {f})) / safe) for f in players}
+    # "best": every share lies in [0, 1] (logit scale); "zero": a share is 1 - P_cf / P_obs, below 1 but of
+    # either sign (log-ratio scale); a Shapley value under "zero" is a signed split (normal scale).
+    share_scale = "logit" if clip else "ratio"
+    share = {f: interval((p_obs - mean_p(everyone - {f})) / safe, share_scale) for f in players}
     phi = shapley_values(players, lambda s: mean_p(frozenset(str(f) for f in s)) - p_none)
-    shap = {f: summarise(np.asarray(phi[f]) / safe) for f in players}
+    shap = {f: interval(np.asarray(phi[f]) / safe, "logit" if clip else "normal") for f in players}
     return Attribution(
         predicted_churn=float(p_obs[0]),
-        explained_share=summarise((p_obs - p_none) / safe),
+        explained_share=interval((p_obs - p_none) / safe, share_scale),
         share=share,
         shapley_share=shap,
     )
+
+
+_EPS = 1e-9  # a share this close to 0 or 1 is read at this distance from it on the logit scale
+
+
+def interval(values: np.ndarray, scale: str) -> tuple[float, float, float]:
+    """(estimate, low, high) from values[0] (the estimate) and values[1:] (bootstrap draws): a normal 95%
+    interval on `scale` ("logit": a share in [0, 1]; "ratio": a share 1 - r with r > 0, on log r; "normal"),
+    mapped back. Always holds the estimate, and never leaves the range the scale allows."""
+    est = float(values[0])
+    rest = values[1:][np.isfinite(values[1:])]
+    if rest.size < 2 or not np.isfinite(est):
+        return est, float("nan"), float("nan")
+    if scale == "normal":
+        half = Z95 * float(rest.std(ddof=1))
+        return est, est - half, est + half
+    if scale == "ratio":
+        log_r = np.log(np.maximum(1.0 - rest, _EPS))
+        half = Z95 * float(log_r.std(ddof=1))
+        r = max(1.0 - est, _EPS)
+        return est, float(1.0 - r * np.exp(half)), float(1.0 - r * np.exp(-half))
+    draws = np.clip(rest, _EPS, 1 - _EPS)
+    centre = float(np.clip(est, _EPS, 1 - _EPS))
+    if np.ptp(draws) == 0.0:  # nothing varies between draws (no customer moves): a point
+        return est, est, est
+    half = Z95 * float(np.std(np.log(draws / (1 - draws)), ddof=1))
+    logit = np.log(centre / (1 - centre))
+    lo, hi = (1.0 / (1.0 + np.exp(-(logit + d))) for d in (-half, half))
+    return est, float(min(lo, est)), float(max(hi, est))
 
 
 def baseline_at(times: np.ndarray, cumhaz: np.ndarray, horizon: float) -> float:
@@ -235,11 +261,11 @@ def attribute_families(
             eval_idx, h0 = eval_idx[seen], h0[seen]
     z_eval = (x_all[eval_idx] - mean) / sd
     if s.counterfactual == "zero":
-        best_x = np.zeros(len(names))
+        best_x = np.zeros((2, len(names)))
     else:
-        best_x = best_levels(x_all[fit_idx], beta, s.best_quantile, is_rate)
+        best_x = best_levels(x_all[fit_idx], s.best_quantile, is_rate)
         # An attribute level's best is not being in it (against the reference); never "everyone in it".
-        best_x = np.where(is_attribute, 0.0, best_x)
+        best_x = np.where(is_attribute[None, :], 0.0, best_x)
     best_z = (best_x - mean) / sd
     att = attribute(
         z_eval, np.zeros(len(names)), beta, cov, h0, groups, best_z, n_bootstrap=s.n_bootstrap, rng=rng,
@@ -254,8 +280,10 @@ def attribute_families(
             else f"best level = 0 for a harmful rate, else the {s.best_quantile:.0%} quantile of a harmful feature, "
             f"the {1 - s.best_quantile:.0%} quantile of a protective one"
         )
-        + f"; 95% CIs: estimate +- 1.96 x the standard deviation over {s.n_bootstrap} draws of the "
-        "coefficients (normal, from the Cox fit) with the customers resampled, baseline hazard held fixed"
+        + f"; 95% CIs: normal on the logit of the share (on log(1 - share) with the 'zero' counterfactual), from "
+        f"{s.n_bootstrap} draws of the coefficients (normal, from the Cox fit) with the customers resampled and each "
+        "draw's best levels following its own coefficients' signs, baseline hazard held fixed: the interval "
+        "holds the estimate and stays within 0-100%"
     )
     rows = []
     for w, cols in groups.items():
