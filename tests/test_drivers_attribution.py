@@ -71,6 +71,8 @@ def test_interval_scales():
     assert 0.0 < lo < est < hi < 1.0
     est, lo, hi = interval(np.r_[0.0, np.zeros(10)], "logit")  # nothing moves: no spread, a point at 0
     assert lo == est == hi == 0.0
+    est, lo, hi = interval(np.r_[-1e-16, 0.0, 0.002, 0.004], "logit")  # nobody moved: 0 up to rounding
+    assert lo == est == 0.0 < hi < 0.05
     est, lo, hi = interval(np.r_[-0.2, np.random.default_rng(2).normal(-0.2, 0.1, 500)], "ratio")
     assert lo < est < hi < 1.0
     est, lo, hi = interval(np.r_[0.5, 0.4, 0.6, 0.5], "normal")

@@ -155,6 +155,7 @@ def interval(values: np.ndarray, scale: str) -> tuple[float, float, float]:
         half = Z95 * float(log_r.std(ddof=1))
         r = max(1.0 - est, _EPS)
         return est, float(1.0 - r * np.exp(half)), float(1.0 - r * np.exp(-half))
+    est = min(max(est, 0.0), 1.0)  # a share in [0, 1]: -1e-16 is rounding (nobody moved), not a negative share
     draws = np.clip(rest, _EPS, 1 - _EPS)
     centre = float(np.clip(est, _EPS, 1 - _EPS))
     if np.ptp(draws) == 0.0:  # nothing varies between draws (no customer moves): a point
