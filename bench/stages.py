@@ -1,4 +1,5 @@
-"""churnwhy's library pipeline, stage by stage, in this process: wall seconds and peak RSS after each stage.
+"""churnwhy's library pipeline, stage by stage, in this process: wall and CPU seconds (every thread of the process;
+on a shared machine the CPU time is the steadier figure) and peak RSS after each stage.
 
 Usage: python bench/stages.py DIR [SPILL_EVENTS_ABOVE]  -> one JSON object on the last stdout line (the optional
 number overrides Config.spill_events_above). Run it in a fresh process per
@@ -50,14 +51,14 @@ def main(path: str, spill_events_above: int | None = None) -> dict:
     current: list = []  # (stage, its start)
 
     def mark(name: str | None) -> None:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         if current:
-            stage, t0 = current.pop()
-            out["stages"][stage] = {"s": t - t0, "peak_mib": peak_mib()}
+            stage, t0, c0 = current.pop()
+            out["stages"][stage] = {"s": t - t0, "cpu_s": c - c0, "peak_mib": peak_mib()}
         if name is not None:
-            current.append((name, t))
+            current.append((name, t, c))
 
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     config = Config.load(path)
     if spill_events_above is not None:
         config = dataclasses.replace(config, spill_events_above=spill_events_above)
@@ -66,8 +67,9 @@ def main(path: str, spill_events_above: int | None = None) -> dict:
     text = dumps(report.to_dict())
     mark(None)
     for stage in STEPS.values():  # a step analyze had no reason to take (no backtest without dates)
-        out["stages"].setdefault(stage, {"s": 0.0, "peak_mib": peak_mib()})
+        out["stages"].setdefault(stage, {"s": 0.0, "cpu_s": 0.0, "peak_mib": peak_mib()})
     out["total_s"] = time.perf_counter() - t_start
+    out["total_cpu_s"] = time.process_time() - c_start
     out["peak_mib"] = peak_mib()
     out["customers"] = report.table.n_customers
     out["events_loaded"] = sum(f.rows_loaded for f in report.loaded.exports.files if f.role == "events")

@@ -151,8 +151,10 @@ def _group(keys: pl.Series, out: pl.DataFrame, has_value: bool) -> list[tuple[st
     """(key, customers, expected churners, revenue at risk) per key, summed by numpy: a Polars group-by adds floats
     in an order that varies between runs, and the same input must give the same report."""
     keys = keys.cast(pl.String).fill_null("(none)")
-    code = keys.rank("dense").cast(pl.Int64).to_numpy() - 1
-    names = keys.unique().sort().to_list()
+    uniq = keys.unique().sort()
+    # Each key's position among the sorted distinct keys, by a hash lookup (a rank of a million strings sorts them).
+    code = keys.replace_strict(uniq, np.arange(uniq.len()), return_dtype=pl.Int64).to_numpy()
+    names = uniq.to_list()
     count = np.bincount(code, minlength=len(names))
     expected = np.bincount(code, weights=out["churn_probability"].to_numpy(), minlength=len(names))
     revenue = (np.bincount(code, weights=out["revenue_at_risk"].fill_null(0.0).to_numpy(), minlength=len(names))

@@ -201,13 +201,15 @@ class DriverDesign:
 
     # -- fitting ---------------------------------------------------------------------------------
 
-    def design_matrix(self, table: CustomerTable, matrix: Prepared | None = None) -> np.ndarray:
+    def design_matrix(self, table: CustomerTable, matrix: Prepared | None = None, *,
+                      attributes: bool = True) -> np.ndarray:
         """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table.
-        `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it)."""
+        `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it);
+        `attributes=False`: the attribute levels' columns left at 0, for a caller that reads them itself (the risk
+        scores read each level by what it names)."""
         if self.cox_ is None:
             raise ValueError("the driver model is not fitted (see skipped_)")
         frame = table.frame
-        cols = []
         beh = [f for f in self.features_ if f not in self.column_of_]
         prepared = matrix.subset(beh) if matrix is not None and beh else None
         if prepared is None and beh:
@@ -218,18 +220,25 @@ class DriverDesign:
                 [frame[f"{COUNT_PREFIX}{t}"].fill_null(0).cast(pl.Float64).to_numpy() for t in self.rate_types_]
             )
             shrunk = self.priors_.shrink(counts, frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy())
-        for f in self.features_:
+        # Filled column by column (no list of columns stacked afterwards: one copy less of a million rows).
+        x = np.zeros((frame.height, len(self.features_)), order="F")
+        encoded: dict[str, attrs.Encoded] = {}  # each attribute column encoded once, not once per level
+        for k, f in enumerate(self.features_):
             if f in self.column_of_:
-                col, level = self.column_of_[f], f.split(attrs.ATTR_SEP, 1)[1]
-                enc = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size,
-                                   max_levels=self.max_segment_levels, display=self.display_)  # fmt: skip
-                cols.append(enc.x[:, enc.names.index(f)] if f in enc.names else np.zeros(frame.height))
+                if not attributes:
+                    continue
+                col = self.column_of_[f]
+                if col not in encoded:
+                    encoded[col] = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size,
+                                                max_levels=self.max_segment_levels, display=self.display_)  # fmt: skip
+                enc = encoded[col]
+                if f in enc.names:
+                    x[:, k] = enc.x[:, enc.names.index(f)]
                 continue
             assert prepared is not None  # a behaviour feature among features_ means beh is not empty
-            j = prepared.names.index(f)
-            v = prepared.x[:, j]
             t = f[len(RATE_PREFIX):] if f.startswith(RATE_PREFIX) else None
             if shrunk is not None and t in self.rate_types_:
-                v = shrunk[:, self.rate_types_.index(t)]
-            cols.append(v)
-        return np.column_stack(cols) if cols else np.empty((frame.height, 0))
+                x[:, k] = shrunk[:, self.rate_types_.index(t)]
+            else:
+                x[:, k] = prepared.x[:, prepared.names.index(f)]
+        return x

@@ -246,10 +246,8 @@ class RiskScorer:
         for j, f in enumerate(self.features):
             if f in column_of:
                 by_column.setdefault(column_of[f], []).append(j)
-        # design_matrix re-encodes each attribute once per level (slow at a million rows, and unsound on another
-        # table): it gets a constant in their place, and they are read here instead.
-        light = frame.with_columns(pl.lit("", pl.String).alias(c) for c in by_column if c in frame.columns)
-        x = self.model.design_matrix(dataclasses.replace(table, frame=light), matrix)
+        # design_matrix would encode each attribute afresh (unsound on another table): its levels are read here.
+        x = self.model.design_matrix(table, matrix, attributes=False)
         for col, js in by_column.items():
             if col not in frame.columns:
                 x[:, js] = 0.0
@@ -287,7 +285,9 @@ class RiskScorer:
     def standardised(self, table: CustomerTable, rows: np.ndarray) -> np.ndarray:
         """The drivers' standardised design (z) for `rows` of the table, as the model reads them today."""
         x = self._x if table is self._table else self.design(table)
-        z: np.ndarray = (x[rows] - self.model.mean_) / self.model.sd_
+        z: np.ndarray = x[rows]  # a copy (rows picked): standardised in place
+        z -= self.model.mean_
+        z /= self.model.sd_
         return z
 
     def log_hazard(self, table: CustomerTable, rows: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
