@@ -60,11 +60,15 @@ print(json.dumps({"engine": engine, "seconds": seconds, "session_start": started
 def scale(args: argparse.Namespace) -> None:
     path = ensure_data(args.customers, args.events_per_customer)
     results = {}
-    for engine in ("local", "spark"):
+    for engine in args.engines.split(","):
         env = {"CHURNWHY_SPARK_PARTITIONS": str(args.partitions), **__import__("os").environ}
-        out = subprocess.run([PY, "-c", CHILD, str(path), engine], check=True, capture_output=True, text=True, env=env)
+        out = subprocess.run([PY, "-c", CHILD, str(path), engine], capture_output=True, text=True, env=env)
+        if out.returncode:  # what stopped it (Spark's errors are on stderr)
+            sys.exit(f"{engine} failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
         results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[engine]), flush=True)
+    if len(results) < 2:
+        return
     ratio = results["spark"]["seconds"] / results["local"]["seconds"]
     print(f"spark local[2] / default engine: {ratio:.1f}x (load + customer table, session start not counted: "
           f"{results['spark']['session_start']:.1f} s)")
@@ -148,6 +152,7 @@ def main() -> None:
     s.add_argument("--customers", type=int, default=1_000_000)
     s.add_argument("--events-per-customer", type=int, default=50)
     s.add_argument("--partitions", type=int, default=8)
+    s.add_argument("--engines", default="local,spark", help="which engines to run, in order (default both)")
     e = sub.add_parser("equal")
     e.add_argument("--customers", type=int, default=100_000)
     d = sub.add_parser("definitions")

@@ -188,7 +188,9 @@ def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
     import sys
 
     folder = write(tmp_path / "in", _messy())
-    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1"}
+    # SPARK_TESTING: the local Connect server takes a free port and the client finds it (PySpark's own way to run
+    # tests in parallel, SPARK-42272); on the fixed 15002, two test runs on one machine would collide.
+    env = {**os.environ, "SPARK_REMOTE": "local[2]", "CHURNWHY_SPARK_NATIVE_BYTES": "1", "SPARK_TESTING": "1"}
     out = tmp_path / "facts.pickle"
     run = subprocess.run([sys.executable, "-c", CONNECT, str(folder), str(out), str(Path(__file__).parent)],
                          env=env, capture_output=True, text=True, timeout=600)
@@ -232,3 +234,30 @@ def test_a_uri_survives_the_command_lines_path(given: str, uri: str | None) -> N
 
     assert as_uri(Path(given)) == uri
     assert as_uri(given) == (given if uri else None)
+
+
+def test_a_sample_is_completed_unless_spark_reads_the_file_as_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine.remote.Staged.complete (no Spark needed): of the files mirrored as a sample, only an events file
+    with a key column that Spark reads itself stays a sample; a customers file, and an events file with no key
+    (load.roles may settle it as a lookup table), are copied whole before they are parsed."""
+    from churnwhy.engine.remote import Staged
+    from churnwhy.load.discover import discover
+    from churnwhy.load.parse import mapping_for
+    from churnwhy.load.read import read_source
+
+    files = {"customers.csv": "customer_id,signup_date\n" + "".join(f"c{i},2024-01-0{i}\n" for i in range(1, 8)),
+             "events.csv": "customer_id,event_type,event_time\n" + "c1,login,2024-02-01\n" * 7,
+             "visits.csv": "page,event_type,event_time\n" + "home,login,2024-02-01\n" * 7}
+    whole, mirror = write(tmp_path / "whole", files), write(tmp_path / "mirror", {
+        name: "".join(text.splitlines(keepends=True)[:3]) for name, text in files.items()})  # header + 2 rows
+    local = {mirror / name: f"file://{whole / name}" for name in files}
+    staged = Staged(None, whole.as_uri(), mirror, mirror, local, {p: 1 for p in local}, set(local))
+    monkeypatch.setattr(Staged, "_fetch", lambda self, paths: [p.write_bytes((whole / p.name).read_bytes()) for p in paths])
+    config = Config()
+    mapped = [(raw, m) for src in discover(mirror).files for raw in read_source(src)[0]
+              if (m := mapping_for(raw, config)) is not None]
+    assert {raw.name: m.role for raw, m in mapped} == {"customers.csv": "customers", "events.csv": "events",
+                                                        "visits.csv": "events"}
+    done = {raw.name: raw.frame.collect().height for raw, _ in staged.complete(mapped)}
+    assert done == {"customers.csv": 7, "events.csv": 2, "visits.csv": 7}
+    assert staged.sampled == {mirror / "events.csv"}

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from churnwhy.errors import InputError
-from churnwhy.load.columns import TableMapping
+from churnwhy.load.columns import LINK_KEYS, TableMapping
 from churnwhy.load.discover import FORMATS, SourceFile, suffix_of
 from churnwhy.load.read import RawTable, read_source
 from churnwhy.load.roles import SAMPLE_ROWS
@@ -65,7 +65,9 @@ class Staged:
         out = []
         for raw, mapping in mapped:
             partial = [p for p in self.sampled if p == raw.source.path or raw.source.path in p.parents]
-            if partial and not (mapping.role == "events" and native_kind(raw)):
+            # an events file with no key column may be settled as a lookup table (load.roles): read whole
+            keyed = any(k in mapping.columns for k in ("customer_id", *LINK_KEYS))
+            if partial and not (mapping.role == "events" and keyed and native_kind(raw)):
                 self._fetch(partial)
                 self.sampled -= set(partial)
                 raws, _ = read_source(raw.source)

@@ -8,8 +8,11 @@ What runs where (docs/scale.md):
   formats are read here and handed over as Arrow) and runs each file's parse plan, the very Polars
   expressions the default engine runs, on Arrow batches in its Python workers (`mapInArrow`): one definition
   of parsing, dates, numbers, flags and reject reasons for both engines;
-- Spark joins the events to the customers, counts rejects by reason, drops exact duplicates and computes the
-  per-customer sums (SparkEvents); only those (one row per customer) and the rejected rows come back, as Arrow.
+- Spark links the events to the customers (by id, or by an email, phone... through the customers' link
+  tables), counts rejects by reason, drops exact duplicates and computes the per-customer sums (SparkEvents);
+  only those (one row per customer) and the rejects' counts come back, as Arrow. The rejected rows stay in
+  Spark, which writes the rejects file (SparkRejects).
+The exports may also live at a URI Spark reads (engine.remote).
 """
 
 from __future__ import annotations
