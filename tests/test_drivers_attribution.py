@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import polars as pl
 import pytest
 from planted_exports import AS_OF, generate
 
@@ -70,7 +71,23 @@ def test_interval_scales():
     assert 0.0 < lo < est < hi < 1.0
     est, lo, hi = interval(np.r_[0.0, np.zeros(10)], "logit")  # nothing moves: no spread, a point at 0
     assert lo == est == hi == 0.0
+    est, lo, hi = interval(np.r_[-1e-16, 0.0, 0.002, 0.004], "logit")  # nobody moved: 0 up to rounding
+    assert lo == est == 0.0 < hi < 0.05
     est, lo, hi = interval(np.r_[-0.2, np.random.default_rng(2).normal(-0.2, 0.1, 500)], "ratio")
     assert lo < est < hi < 1.0
     est, lo, hi = interval(np.r_[0.5, 0.4, 0.6, 0.5], "normal")
     assert lo < est < hi and est - lo == pytest.approx(hi - est)
+
+
+def test_no_churn_before_the_horizon_gives_a_note_not_nan(tmp_path):
+    # Every customer older than the horizon at their churn (a bank's export counts whole months on book from 13):
+    # P(churn by day 365) is 0 for everyone, so a share would be 0 / 0; it is said, not printed as "nan%".
+    generate(tmp_path, n=1500, seed=11, attributes=True)
+    cfg = dataclasses.replace(Config(), as_of=AS_OF)
+    table = load_table(tmp_path, cfg).table
+    frame = table.frame.filter(~pl.col("churned") | (pl.col("tenure_days") > 400))
+    result = fit_drivers(dataclasses.replace(table, frame=frame), cfg)
+    assert result.skipped is None and result.effects
+    assert result.attribution == () and result.predicted_churn == 0.0
+    assert any("no customer churned within 365 days" in n for n in result.notes)
+    assert "nan" not in drivers_markdown(result)

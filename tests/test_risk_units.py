@@ -144,7 +144,7 @@ def test_playbook_lookup_order_and_overrides():
 def test_level_column_reads_fitted_levels_on_any_table():
     """Bins, values, pooled 'other' and '(missing)' read by what the fitted level names, not re-derived from the
     scored table's own quartiles or pooling (a cross-validation fold has others)."""
-    from churnwhy.models.risk import level_columns
+    from churnwhy.models.drivers_attributes import level_columns
 
     def level_column(values, level, named):  # type: ignore[no-untyped-def]
         return level_columns(values, [level], named)[:, 0]

@@ -21,12 +21,14 @@ from typing import cast
 import numpy as np
 import polars as pl
 
-from churnwhy.models.survival import segment_labels
+from churnwhy.models.survival import OTHER, segment_labels
 
 ATTR_PREFIX = "attr_"  # the loader's attribute columns (table.py)
 MAX_NUMERIC_LEVELS = 10
 N_BINS = 4
 ATTR_SEP = "="
+MISSING = "(missing)"
+_BIN = re.compile(r"^\[(\S+), (\S+)([)\]])$")  # a numeric bin as encode names it: "[lo, hi)", the last "[lo, hi]"
 # Names that say a column is the outcome (or derived from it): never a driver, whatever the loader said.
 # ("status" alone, or a churn/account/customer status: a marital status is an attribute.)
 OUTCOME_NAME = re.compile(
@@ -122,11 +124,7 @@ _Levels = tuple[pl.Series | None, str | None, list[str] | None, tuple[str, ...]]
 
 def _levels(s: pl.Series, *, min_size: int, max_levels: int) -> _Levels:
     """(labels, reference level, levels in order, notes) or (None, None, None, why not)."""
-    values = s
-    if s.dtype == pl.String:
-        as_num = s.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
-        if as_num.null_count() == s.null_count() and s.drop_nulls().len():
-            values = as_num
+    values = _parsed(s)
     numeric = values.dtype.is_numeric() or values.dtype == pl.Boolean
     present = values.drop_nulls()
     if present.len() == 0:
@@ -168,6 +166,46 @@ def _fold_tiny(labels: pl.Series, order: list[str], sizes: list[int], min_size: 
                          f"level(s) too small to compare ({', '.join(tiny)}) counted with the reference '{order[0]}'")
         order = [lv for lv in order if lv not in tiny]
     return labels, order[0], order, notes
+
+
+def _parsed(s: pl.Series) -> pl.Series:
+    """Text that is all numbers ("1,234", " 56 ") as numbers; anything else as it is."""
+    if s.dtype == pl.String:
+        as_num = s.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
+        if as_num.null_count() == s.null_count() and s.drop_nulls().len():
+            return as_num
+    return s
+
+
+def level_columns(values: pl.Series, levels: Sequence[str], named: set[str]) -> np.ndarray:
+    """One 0/1 column per attribute level in `levels` (as encode names them): 1.0 where a customer is in it, read
+    by what the level names, so that any table is read on the fitted levels (not its own quartiles, commonest
+    level or pooling): a value; a bin "[lo, hi)" of a number by its edges (the last bin, "[lo, hi]", open-ended:
+    a value above the fit's maximum is still in the top bin); "(missing)"; "other" = a value in none of `named`
+    (every level the fit encoded, with its reference). The column is parsed once, then compared with each level."""
+    parsed = _parsed(values)
+    numeric = parsed.dtype.is_numeric() and parsed.dtype != pl.Boolean
+    v = parsed.cast(pl.Float64).fill_null(np.nan).to_numpy() if numeric else None
+    text: pl.Series | None = None
+    out = np.zeros((values.len(), len(levels)))
+    for k, level in enumerate(levels):
+        bin_ = _BIN.match(level)
+        if level == MISSING:
+            out[:, k] = values.is_null().to_numpy()
+        elif bin_ is not None and v is not None:
+            lo, hi = float(bin_[1]), float(bin_[2])
+            out[:, k] = (v >= lo) & ((v < hi) if bin_[3] == ")" else True)
+        else:
+            if text is None:  # numbers named as encode names them (_num), text as it is
+                if numeric:
+                    uniq = parsed.cast(pl.Float64).drop_nulls().unique().to_list()
+                    text = parsed.cast(pl.Float64).replace_strict(uniq, [_num(u) for u in uniq], default=None,
+                                                                  return_dtype=pl.String)
+                else:
+                    text = values.cast(pl.String)
+            hit = (text.is_not_null() & ~text.is_in(sorted(named))) if level == OTHER else (text == level)
+            out[:, k] = hit.fill_null(False).to_numpy()
+    return out
 
 
 def _num(x: float) -> str:

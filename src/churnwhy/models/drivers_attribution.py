@@ -155,6 +155,7 @@ def interval(values: np.ndarray, scale: str) -> tuple[float, float, float]:
         half = Z95 * float(log_r.std(ddof=1))
         r = max(1.0 - est, _EPS)
         return est, float(1.0 - r * np.exp(half)), float(1.0 - r * np.exp(-half))
+    est = min(max(est, 0.0), 1.0)  # a share in [0, 1]: -1e-16 is rounding (nobody moved), not a negative share
     draws = np.clip(rest, _EPS, 1 - _EPS)
     centre = float(np.clip(est, _EPS, 1 - _EPS))
     if np.ptp(draws) == 0.0:  # nothing varies between draws (no customer moves): a point
@@ -244,6 +245,16 @@ def attribute_families(
     h = s.horizon_days
     notes: list[str] = []
     times = baseline.index.to_numpy(dtype=float)
+    if not times.size or times.min() > h:
+        # Every share would be 0 / 0 ("nan% of 12-month churn"): the model predicts no churn by the horizon.
+        first = f" (the first is on day {times.min():.0f})" if times.size else ""
+        return FamilyShares(
+            rows=(), predicted_churn=0.0, explained_share=float("nan"), family_share_sum=float("nan"),
+            notes=(f"no customer churned within {h} days of signup in this data{first}: no share of "
+                   f"{horizon_label(h)} churn can be associated with the drivers; set [drivers] horizon_days "
+                   "past it to read one",),
+            rule=f"attributable churn by day {h}: not computed (no churn by then)",
+        )  # fmt: skip
     if times.size and h > times.max():
         notes.append(
             f"the horizon ({h} days) is past the longest observed tenure with churn ({times.max():.0f} days): "

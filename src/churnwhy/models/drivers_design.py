@@ -205,8 +205,8 @@ class DriverDesign:
                       attributes: bool = True) -> np.ndarray:
         """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table.
         `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it);
-        `attributes=False`: the attribute levels' columns left at 0, for a caller that reads them itself (the risk
-        scores read each level by what it names)."""
+        `attributes=False`: the attribute levels' columns left at 0 (everyone at the reference), for a caller that
+        reads them itself. Attribute levels are read by what they name (drivers_attributes.level_columns)."""
         if self.cox_ is None:
             raise ValueError("the driver model is not fitted (see skipped_)")
         frame = table.frame
@@ -222,18 +222,10 @@ class DriverDesign:
             shrunk = self.priors_.shrink(counts, frame["exposure_days"].cast(pl.Float64).fill_null(1.0).to_numpy())
         # Filled column by column (no list of columns stacked afterwards: one copy less of a million rows).
         x = np.zeros((frame.height, len(self.features_)), order="F")
-        encoded: dict[str, attrs.Encoded] = {}  # each attribute column encoded once, not once per level
+        by_column: dict[str, list[int]] = {}
         for k, f in enumerate(self.features_):
             if f in self.column_of_:
-                if not attributes:
-                    continue
-                col = self.column_of_[f]
-                if col not in encoded:
-                    encoded[col] = attrs.encode(frame.select(col), [col], min_size=self.min_segment_size,
-                                                max_levels=self.max_segment_levels, display=self.display_)  # fmt: skip
-                enc = encoded[col]
-                if f in enc.names:
-                    x[:, k] = enc.x[:, enc.names.index(f)]
+                by_column.setdefault(self.column_of_[f], []).append(k)
                 continue
             assert prepared is not None  # a behaviour feature among features_ means beh is not empty
             t = f[len(RATE_PREFIX):] if f.startswith(RATE_PREFIX) else None
@@ -241,4 +233,14 @@ class DriverDesign:
                 x[:, k] = shrunk[:, self.rate_types_.index(t)]
             else:
                 x[:, k] = prepared.x[:, prepared.names.index(f)]
+        # Attribute levels read by what they name (bins by the fitted edges, values, "other"), never encoded afresh:
+        # on another table (a cross-validation fold, the active customers) the commonest level, the quartiles and
+        # the pooling differ from the fit's. A column the table lacks leaves everyone at the reference.
+        for col, ks in by_column.items() if attributes else ():
+            if col not in frame.columns:
+                continue
+            levels = [self.features_[k].split(attrs.ATTR_SEP, 1)[1] for k in ks]
+            # every level the fit encoded (refused or screened out ones too): a customer in one is not in "other"
+            named = {f.split(attrs.ATTR_SEP, 1)[1] for f, c in self.column_of_.items() if c == col}
+            x[:, ks] = attrs.level_columns(frame[col], levels, named | {self.reference_.get(col, "")})
         return x

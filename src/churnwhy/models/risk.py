@@ -34,7 +34,6 @@ from churnwhy.models import drivers_attributes as attrs
 from churnwhy.models.drivers import CoxDrivers, DriverSettings
 from churnwhy.models.drivers_prep import stratified_sample
 from churnwhy.models.features import Prepared
-from churnwhy.models.survival import OTHER
 from churnwhy.models.threads import single_blas_thread
 from churnwhy.table import CustomerTable
 
@@ -131,40 +130,6 @@ def extended_cumhaz(times: np.ndarray, cumhaz: np.ndarray, t: np.ndarray) -> np.
     return np.where(t > times[last], cumhaz[last] + slope * (t - times[last]), inside)
 
 
-_BIN = re.compile(r"^\[(\S+), (\S+)([)\]])$")
-
-
-def level_columns(values: pl.Series, levels: list[str], named: set[str]) -> np.ndarray:
-    """One 0/1 column per attribute level in `levels` (as the drivers name them): 1.0 where a customer is in it.
-    `named`: the column's fitted levels with its reference (whoever is in none of them is in "other"). The
-    column is read once (as numbers or text), then compared with each level."""
-    number: pl.Series | None = values.cast(pl.Float64, strict=False) if values.dtype == pl.String else values
-    if number is not None and (not number.dtype.is_numeric() or number.null_count() != values.null_count()):
-        number = None  # text, not numbers (written as text or not)
-    v = number.cast(pl.Float64).fill_null(np.nan).to_numpy() if number is not None else None
-    text: pl.Series | None = None
-    out = np.zeros((values.len(), len(levels)))
-    for k, level in enumerate(levels):
-        bin_ = _BIN.match(level)
-        if level == MISSING_LEVEL:
-            out[:, k] = values.is_null().to_numpy()
-        elif bin_ is not None and v is not None:
-            lo, hi = float(bin_[1]), float(bin_[2])
-            # The last bin is closed and open-ended: a value above the fit's maximum is still in the top bin.
-            out[:, k] = (v >= lo) & ((v < hi) if bin_[3] == ")" else True)
-        else:
-            if text is None:
-                if number is not None and values.dtype != pl.Boolean:
-                    uniq = number.cast(pl.Float64).drop_nulls().unique().to_list()
-                    text = number.cast(pl.Float64).replace_strict(uniq, [attrs._num(u) for u in uniq], default=None,
-                                                                  return_dtype=pl.String)
-                else:
-                    text = values.cast(pl.String)
-            hit = (text.is_not_null() & ~text.is_in(sorted(named))) if level == OTHER else (text == level)
-            out[:, k] = hit.fill_null(False).to_numpy()
-    return out
-
-
 def cox_slope(lp: np.ndarray, t: np.ndarray, e: np.ndarray, strata: np.ndarray | None = None) -> float:
     """The Cox coefficient of one covariate (Breslow ties, stratified when asked) by Newton-Raphson, vectorised:
     lifelines' Efron loop took 7 s on 100,000 customers with tied tenures. NaN when it does not converge."""
@@ -235,26 +200,9 @@ class RiskScorer:
         self._calibrate(table, seed, max_rows)
 
     def design(self, table: CustomerTable, matrix: Prepared | None = None) -> np.ndarray:
-        """The drivers' design for every row of `table`, each attribute level read by what it names: a value, a bin
-        "[lo, hi)" of a number, the pooled "other" or "(missing)". (CoxDrivers.design_matrix one-hot encodes a
-        table afresh: on a cross-validation fold its commonest level, quartiles and pooling differ from the fit's,
-        and a fitted level's column came out all zeros.) `matrix`: this table's feature_matrix, when the caller has it."""
-        column_of = getattr(self.model, "column_of_", {})
-        reference = getattr(self.model, "reference_", {})
-        frame = table.frame
-        by_column: dict[str, list[int]] = {}
-        for j, f in enumerate(self.features):
-            if f in column_of:
-                by_column.setdefault(column_of[f], []).append(j)
-        # design_matrix would encode each attribute afresh (unsound on another table): its levels are read here.
-        x = self.model.design_matrix(table, matrix, attributes=False)
-        for col, js in by_column.items():
-            if col not in frame.columns:
-                x[:, js] = 0.0
-                continue
-            levels = [self.features[j].split(attrs.ATTR_SEP, 1)[1] for j in js]
-            x[:, js] = level_columns(frame[col], levels, {*levels, reference.get(col, "")})
-        return x
+        """The drivers' design for every row of `table` (CoxDrivers.design_matrix: each attribute level read by what
+        it names, as fitted, on any table). `matrix`: this table's feature_matrix, when the caller has it."""
+        return self.model.design_matrix(table, matrix)
 
     def _calibrate(self, table: CustomerTable, seed: int, max_rows: int) -> None:
         # Each customer's tenure as the table has it, the time the scores condition on. (Not the drivers' follow-up:
