@@ -201,12 +201,10 @@ class DriverDesign:
 
     # -- fitting ---------------------------------------------------------------------------------
 
-    def design_matrix(self, table: CustomerTable, matrix: Prepared | None = None, *,
-                      attributes: bool = True) -> np.ndarray:
+    def design_matrix(self, table: CustomerTable, matrix: Prepared | None = None) -> np.ndarray:
         """Each customer's drivers, as the model reads them today (shrunk rates, attribute levels): rows of table.
-        `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it);
-        `attributes=False`: the attribute levels' columns left at 0 (everyone at the reference), for a caller that
-        reads them itself. Attribute levels are read by what they name (drivers_attributes.level_columns)."""
+        `matrix`: the table's own feature_matrix when the caller has it (its behaviour columns are read from it).
+        Attribute levels are read by what they name (drivers_attributes.level_columns)."""
         if self.cox_ is None:
             raise ValueError("the driver model is not fitted (see skipped_)")
         frame = table.frame
@@ -236,7 +234,7 @@ class DriverDesign:
         # Attribute levels read by what they name (bins by the fitted edges, values, "other"), never encoded afresh:
         # on another table (a cross-validation fold, the active customers) the commonest level, the quartiles and
         # the pooling differ from the fit's. A column the table lacks leaves everyone at the reference.
-        for col, ks in by_column.items() if attributes else ():
+        for col, ks in by_column.items():
             if col not in frame.columns:
                 continue
             levels = [self.features_[k].split(attrs.ATTR_SEP, 1)[1] for k in ks]
