@@ -32,17 +32,19 @@ class CountingCox:
 
     def fit(
         self, x: np.ndarray, start: np.ndarray, stop: np.ndarray, event: np.ndarray, names: list[str],
-        *, step_size: float | None = None,
+        *, step_size: float | None = None, offset: np.ndarray | None = None, init: np.ndarray | None = None,
     ) -> CountingCox:  # fmt: skip
-        """Newton-Raphson from beta = 0, halving a step that lowers the (penalised) partial log-likelihood."""
+        """Newton-Raphson from `init` (default beta = 0), halving a step that lowers the (penalised) partial
+        log-likelihood. `offset` is added to every row's linear predictor with a coefficient fixed at 1."""
         x = np.ascontiguousarray(x, dtype=float)
         if not np.isfinite(x).all():
             raise ValueError("NaN or infinite values in the design matrix")
         if np.any(stop <= start):
             raise ValueError("every row needs stop > start")
         self._prepare(start, stop, event.astype(bool))
+        self._offset = np.zeros(x.shape[0]) if offset is None else np.asarray(offset, dtype=float)
         d = x.shape[1]
-        beta = np.zeros(d)
+        beta = np.zeros(d) if init is None else np.asarray(init, dtype=float).copy()
         ll, grad, hess = self._derivatives(x, beta)
         converged = False
         for _ in range(self.max_steps):
@@ -111,7 +113,7 @@ class CountingCox:
         return sums
 
     def _derivatives(self, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        lp = x @ beta
+        lp = x @ beta + self._offset
         if lp.size and lp.max() > 700:
             return -np.inf, np.zeros_like(beta), -np.eye(beta.size)
         phi = np.exp(lp)

@@ -76,10 +76,10 @@ def ph_test_rows(
 
 def ph_test_counting(
     x: np.ndarray, start: np.ndarray, stop: np.ndarray, event: np.ndarray, beta: np.ndarray, cov: np.ndarray,
-    names: Sequence[str],
+    names: Sequence[str], *, offset: np.ndarray | None = None,
 ) -> dict[str, float]:  # fmt: skip
-    """Grambsch-Therneau test on start/stop rows, the arithmetic of lifelines' proportional_hazard_test (rank
-    time) which only takes a CoxPHFitter: Schoenfeld residuals r_k = x_k - x̄(t_k) at each event (x̄ the
+    """Grambsch-Therneau test on start/stop rows (`offset` added to each row's x·β), the arithmetic of lifelines'
+    proportional_hazard_test (rank time) which only takes a CoxPHFitter: Schoenfeld residuals r_k = x_k - x̄(t_k) at each event (x̄ the
     risk-set mean weighted by exp(x·β), Breslow for ties), scaled s_k = D r_k V, and per feature
     T = (Σ (g_k - ḡ) s_k)² / (D V_jj Σ (g_k - ḡ)²) ~ χ²(1), g_k the event's rank in time. Risk-set sums come
     from cumulative sums over rows sorted by stop and by start (a row is at risk at t when start < t <= stop)."""
@@ -87,7 +87,7 @@ def ph_test_counting(
     d = ev.size
     if d < 3 or x.shape[1] == 0:
         return {}
-    w = np.exp(np.minimum(x @ beta, 50.0))
+    w = np.exp(np.minimum(x @ beta + (0.0 if offset is None else offset), 50.0))
     wx = w[:, None] * x
     o_stop, o_start = np.argsort(stop, kind="stable"), np.argsort(start, kind="stable")
 

@@ -105,6 +105,9 @@ class Intervals:
     stop: np.ndarray
     event: np.ndarray  # churned at the end of this interval
     rates: np.ndarray  # rows x types: shrunk rate from the months before this one
+    counts: np.ndarray  # rows x types: events in the window before this month
+    exposure_days: np.ndarray  # rows: the window's length
+    signup: RatePriors  # the latent rates' moments in month 0 (everyone at risk)
 
 
 def monthly_intervals(
@@ -152,7 +155,8 @@ def monthly_intervals(
         rows = order[bounds[m]:bounds[m + 1]]
         if rows.size:
             rates[rows] = by_month[m].shrink(seen[rows], exposure[rows])
-    return Intervals(who=who, start=start, stop=stop, event=churned[who] & last, rates=rates)
+    return Intervals(who=who, start=start, stop=stop, event=churned[who] & last, rates=rates, counts=seen,
+                     exposure_days=exposure.astype(float), signup=by_month[0])
 
 
 MIN_AT_RISK = 200  # customers at risk in a month for its own prior; fewer: the month before's

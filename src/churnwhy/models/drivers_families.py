@@ -67,6 +67,9 @@ class DriverSettings:
     silent_c: float = 1.0  # inverse L2 strength of the logistic regression
     seed: int = 0  # from Config.seed, not a [drivers] key
     inactivity_days: int = 90  # Config.inactivity_days: how long a silence means churn (0: never); not a [drivers] key
+    # Fit the hazard ratios on the hazard given the past (drivers_induced); False for a model that only scores
+    # customers (the risk model: its scores come from the regression-calibration fit either way). Not a key.
+    induced_hazard: bool = True
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> DriverSettings:
@@ -105,7 +108,7 @@ class DriverSettings:
         return cls(families=families, seed=config.seed, inactivity_days=config.inactivity_days, **values)
 
 
-_NOT_KEYS = ("seed", "inactivity_days")  # come from the top-level config, not from [drivers]
+_NOT_KEYS = ("seed", "inactivity_days", "induced_hazard")  # not [drivers] keys: top-level config, or the caller
 # Keys of [drivers] with their defaults, read off DriverSettings (one place for every default).
 def _default(f: dataclasses.Field[Any]) -> Any:
     factory = f.default_factory

@@ -32,10 +32,11 @@ from churnwhy.models.drivers_checks import (
     segment_to_stratify,
     unestimable,
 )
-from churnwhy.models.drivers_counting import RatePriors, interval_frame, monthly_intervals
+from churnwhy.models.drivers_counting import Intervals, RatePriors, interval_frame, monthly_intervals
 from churnwhy.models.drivers_design import DriverDesign, unit_of
 from churnwhy.models.drivers_effects import holm_effects, not_estimable, read_effects, separated_levels
 from churnwhy.models.drivers_families import WHATS, DriverSettings, assign_families
+from churnwhy.models.drivers_induced import InducedFit, fit_induced
 from churnwhy.models.drivers_prep import screen_columns, stratified_sample
 from churnwhy.models.features import Prepared
 from churnwhy.results.drivers import DriverEffect, DriversResult, FamilyAttribution
@@ -127,6 +128,9 @@ class CoxDrivers(DriverDesign):
         self.counting_process_ = False
         self.separated_: set[str] = set()
         self.baseline_: tuple[np.ndarray, np.ndarray] | None = None
+        # What scores customers on their rates as observed (predictions, attribution, risk) when the hazard
+        # ratios come from the induced-hazard fit: the regression-calibration fit (docs/drivers.md)
+        self.scoring_cox_: CountingCox | None = None
         self.fit_: DriverFit | None = None
         frame = table.frame
         self.n_customers_ = frame.height
@@ -185,7 +189,7 @@ class CoxDrivers(DriverDesign):
             read_effects(cox, names, ph_p, self.sd_, self.families_, unit_of, self.settings.ph_alpha, self._reference)
             + not_estimable(self.refused_, self.families_, unit_of, self._reference)
         )
-        self.fit_ = self._fitted(cox)
+        self.fit_ = self._fitted(self.scoring_cox_ if self.scoring_cox_ is not None else cox)
         idx = stratified_sample(e_fit, s.concordance_rows, rng)
         self.concordance_ = concordance(z_fit[idx] @ self.fit_.params, t_fit[idx], e_fit[idx])
         self.concordance_n_ = int(idx.size)
@@ -306,19 +310,67 @@ class CoxDrivers(DriverDesign):
         if cox is None:
             return None, {}
         xs = df[names].to_numpy()
+        # Customers are scored on their shrunk rates as observed (predictions, attribution, risk) by this fit, the
+        # model of the hazard given those rates: the induced fit's hazard ratios are per latent rate, and
+        # exp(beta' E[rate]) with them is not the hazard given the rates (Jensen).
+        self.baseline_ = breslow(iv.start, iv.stop, iv.event, xs @ cox.params_.reindex(names).to_numpy())
+        self.scoring_cox_ = None
+        design, offset, how = xs, None, "their expected values (regression calibration)"
+        source = frame["churn_source"].to_numpy()[rows][idx] if "churn_source" in frame.columns else None
+        if rate_cols and source is not None and (source[churned] == "inactivity").sum() * 2 > churned.sum():
+            how += (
+                ", not by the hazard given the past: most churn here is inferred from inactivity, and who is still "
+                "a customer then follows the events themselves, not the model's survival"
+            )
+        elif (
+            rate_cols and self.settings.induced_hazard
+            and (induced := self._fit_induced(iv, xs, rate_cols, cox, names)) is not None
+        ):  # fmt: skip
+            self.scoring_cox_, cox = cox, induced.cox
+            design, offset = induced.design, induced.offset
+            how = (
+                "the hazard given the past, E[exp(beta' rates) | the window's counts, still a customer] (gamma "
+                f"posteriors from everyone's first month, tilted by survival; {induced.iterations} Gauss-Newton "
+                "iterations); customers are scored on their shrunk rates by the regression-calibration fit"
+            )
         beta = cox.params_.reindex(names).to_numpy()
-        self.baseline_ = breslow(iv.start, iv.stop, iv.event, xs @ beta)
         # The same Schoenfeld-residual test as the one-row fit, on the month rows (their time-varying rates).
-        ph_p = ph_test_counting(xs, iv.start, iv.stop, iv.event, beta, cox.variance_matrix_.to_numpy(), names)
+        ph_p = ph_test_counting(
+            design, iv.start, iv.stop, iv.event, beta, cox.variance_matrix_.to_numpy(), names, offset=offset
+        )
         self.notes_.extend(ph_notes(ph_p, self.settings.ph_alpha, len(names), "proportional-hazards test on the months"))
         self.rules_.append(
             f"counting-process Cox model (churnwhy's CountingCox: Efron ties, the estimates of lifelines' CoxTimeVaryingFitter) on {idx.size:,} customers cut into "
             f"{len(df):,} {MONTH_DAYS}-day months of life"
             + (f" (a random sample of {monthly.n_population:,})" if monthly.sampled else "")
-            + f"; in each month a rate is the shrunk rate over the {window} months before it, never after; "
-            "proportional hazards tested on every month row (scaled Schoenfeld residuals, rank time)"
+            + f"; in each month a rate is read over the {window} months before it, never after"
+            + (f"; the rates enter by {how}" if rate_cols else "")
+            + "; proportional hazards tested on every month row (scaled Schoenfeld residuals, rank time)"
         )
         return cox, ph_p
+
+    def _fit_induced(
+        self, iv: Intervals, xs: np.ndarray, rate_cols: list[int], cox: CountingCox, names: list[str]
+    ) -> InducedFit | None:
+        """The induced-hazard fit from the regression-calibration one; None (with a note) when it fails."""
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = fit_induced(iv, xs, rate_cols, self.mean_, self.sd_, cox.params_.reindex(names).to_numpy(),
+                                  names, self.penalizer_)  # fmt: skip
+        except (ConvergenceError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+            first = str(exc).strip().splitlines()[0][:120]
+            self.notes_.append(
+                f"the hazard given the past could not be fitted ({first}): the rates enter at their expected values, "
+                "and their hazard ratios lean toward 1"
+            )
+            return None
+        if not fit.converged or any("failed to converge" in str(w.message) for w in caught):
+            self.notes_.append(
+                f"the hazard given the past did not settle in {fit.iterations} iterations: hazard ratios are those of "
+                "the last one"
+            )
+        return fit
 
     def _fit_cox(
         self, z: np.ndarray, t: np.ndarray, e: np.ndarray, names: list[str], strata: np.ndarray | None, *, report: bool

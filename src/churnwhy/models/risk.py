@@ -81,9 +81,10 @@ class RiskSettings:
 def fit_risk_model(table: CustomerTable, config: Config, *, matrix: Prepared | None = None) -> CoxDrivers:
     """The drivers model fitted on `table` for scoring only (backtest, cross-validated folds, the risk command):
     the same model as `analyze`'s drivers, with 2 bootstrap draws on 1,000 customers for an attribution nobody
-    reads. `matrix`: the table's feature_matrix when the caller has it."""
+    reads, and no induced-hazard fit (it gives hazard ratios, not scores). `matrix`: the table's feature_matrix
+    when the caller has it."""
     settings = dataclasses.replace(DriverSettings.from_config(config), n_bootstrap=2, eval_rows=1_000,
-                                   concordance_rows=2_000)
+                                   concordance_rows=2_000, induced_hazard=False)
     with single_blas_thread():
         return CoxDrivers(settings, max_segment_levels=config.max_segment_levels,
                           min_segment_size=config.min_segment_size).fit(table, matrix=matrix)
@@ -192,7 +193,8 @@ class RiskScorer:
             raise ValueError(f"the drivers model is not fitted: {model.skipped_}")
         self.model = model
         self.features = tuple(model.features_)
-        self.beta = model.cox_.params_.reindex(list(self.features)).to_numpy()
+        assert model.fit_ is not None  # fitted: not skipped
+        self.beta = model.fit_.params  # the scoring fit's: the hazard given the shrunk rates (docs/drivers.md)
         column_of = getattr(model, "column_of_", {})
         self.families = tuple(ATTRIBUTE_FAMILY if f in column_of else model.families_.get(f, (ATTRIBUTE_FAMILY, None))[0]
                               for f in self.features)
