@@ -28,6 +28,14 @@ def test_gamma_prior_has_the_priors_mean_and_variance() -> None:
     np.testing.assert_allclose(a / b**2, [0.09, 8.0])
 
 
+def test_quantile_tables_hold_distinct_counts_only() -> None:
+    """A behaviour with millions of events a window (page views) costs one table row per distinct count."""
+    post = _posteriors([[3_000_000], [5], [3_000_000], [0]], [180.0] * 4, mean=[1e4], var=[1e8])
+    assert post.quantiles[0].shape == (3, induced_module.DRAWS)
+    first, third = (post.draws(slice(i, i + 1), 0, post.rate[i:i + 1, 0]) for i in (0, 2))
+    np.testing.assert_array_equal(first, third)
+
+
 @pytest.mark.parametrize("n, days", [(0, 0.0), (0, 90.0), (3, 30.0), (12, 180.0)])
 def test_without_survival_it_is_the_gamma_posteriors_moment_generating_function(n: int, days: float) -> None:
     """H = 0: E[exp(c (lambda - m) / s)] under Gamma(a + n, b + e) is exp(-c m / s) (1 - c / (s (b + e)))^-(a + n)."""
@@ -150,3 +158,36 @@ def test_an_induced_fit_that_runs_away_leaves_the_calibration_fit_and_says_so(tm
     assert any("the hazard given the past could not be fitted (the iterations moved away" in n for n in model.notes_)
     rule = next(r for r in model.rules_ if r.startswith("counting-process Cox model"))
     assert "their expected values (regression calibration)" in rule
+
+
+def test_the_work_is_bounded_by_whole_customers(tmp_path, monkeypatch) -> None:
+    """Past MAX_ROWS month rows the induced fit reads whole customers at random (each customer's months stay
+    together: the posterior of a month needs the months before), and the rule says how many."""
+    from cox_sim import generate
+
+    from churnwhy.config import Config
+    from churnwhy.models.drivers import fit_driver_model
+    from churnwhy.models.drivers_counting import Intervals
+    from churnwhy.pipeline import load_table
+
+    seen: list[Intervals] = []
+    real = induced_module.fit_induced
+
+    def spy(iv, *args, **kwargs):
+        fit = real(iv, *args, **kwargs)
+        seen.extend([iv, fit.intervals])
+        return fit
+
+    import churnwhy.models.drivers_fit as drivers_fit
+
+    monkeypatch.setattr(induced_module, "MAX_ROWS", 5_000)
+    monkeypatch.setattr(drivers_fit, "fit_induced", spy)
+    cfg = Config()
+    model = fit_driver_model(load_table(generate(tmp_path, n=1500, seed=5), cfg).table, cfg)
+    full, used = seen
+    assert 4_000 < used.who.size <= 5_000 < full.who.size
+    per_full, per_used = np.bincount(full.who), np.bincount(used.who, minlength=full.who.max() + 1)
+    kept = per_used > 0
+    np.testing.assert_array_equal(per_used[kept], per_full[kept])  # whole customers
+    rule = next(r for r in model.rules_ if r.startswith("counting-process Cox model"))
+    assert f"on a random {kept.sum():,} of the 1,500 customers, {used.who.size:,} month rows" in rule

@@ -315,7 +315,7 @@ class CoxDrivers(DriverDesign):
         # exp(beta' E[rate]) with them is not the hazard given the rates (Jensen).
         self.baseline_ = breslow(iv.start, iv.stop, iv.event, xs @ cox.params_.reindex(names).to_numpy())
         self.scoring_cox_ = None
-        design, offset, how = xs, None, "their expected values (regression calibration)"
+        design, offset, fitted, how = xs, None, iv, "their expected values (regression calibration)"
         source = frame["churn_source"].to_numpy()[rows][idx] if "churn_source" in frame.columns else None
         if rate_cols and source is not None and (source[churned] == "inactivity").sum() * 2 > churned.sum():
             how += (
@@ -327,17 +327,21 @@ class CoxDrivers(DriverDesign):
             and (induced := self._fit_induced(iv, xs, rate_cols, cox, names)) is not None
         ):  # fmt: skip
             self.scoring_cox_, cox = cox, induced.cox
-            design, offset = induced.design, induced.offset
+            design, offset, fitted = induced.design, induced.offset, induced.intervals
             how = (
                 "the hazard given the past, E[exp(beta' rates) | the window's counts, still a customer] (gamma "
                 f"posteriors from everyone's first month, tilted by survival; {induced.iterations} Gauss-Newton "
-                "iterations); customers are scored on their shrunk rates by the regression-calibration fit"
+                "iterations"
+                + (f"; on a random {induced.customers:,} of the {idx.size:,} customers, {fitted.who.size:,} month "
+                   "rows, a bound on the work" if fitted.who.size < iv.who.size else "")
+                + "); customers are scored on their shrunk rates by the regression-calibration fit"
             )
         beta = cox.params_.reindex(names).to_numpy()
         # The same Schoenfeld-residual test as the one-row fit, on the month rows (their time-varying rates).
         ph_p = ph_test_counting(
-            design, iv.start, iv.stop, iv.event, beta, cox.variance_matrix_.to_numpy(), names, offset=offset
-        )
+            design, fitted.start, fitted.stop, fitted.event, beta, cox.variance_matrix_.to_numpy(), names,
+            offset=offset,
+        )  # fmt: skip
         self.notes_.extend(ph_notes(ph_p, self.settings.ph_alpha, len(names), "proportional-hazards test on the months"))
         self.rules_.append(
             f"counting-process Cox model (churnwhy's CountingCox: Efron ties, the estimates of lifelines' CoxTimeVaryingFitter) on {idx.size:,} customers cut into "
@@ -357,7 +361,7 @@ class CoxDrivers(DriverDesign):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 fit = fit_induced(iv, xs, rate_cols, self.mean_, self.sd_, cox.params_.reindex(names).to_numpy(),
-                                  names, self.penalizer_)  # fmt: skip
+                                  names, self.penalizer_, seed=self.settings.seed)  # fmt: skip
         except (ConvergenceError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             first = str(exc).strip().splitlines()[0][:120]
             self.notes_.append(

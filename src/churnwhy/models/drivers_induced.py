@@ -36,6 +36,7 @@ from churnwhy.table import RATE_DAYS
 
 DRAWS = 64  # quasi-random points per row; 256 gave the same coverage and z to 0.01 (docs/drivers.md)
 CHUNK_CELLS = 1_000_000  # rows x draws held at once (8 MB of float64 per array)
+MAX_ROWS = 400_000  # month rows the fit reads (whole customers at random beyond): about 7 s of work
 MAX_ITERATIONS = 10
 TOL = 1e-4  # largest change of a per-SD coefficient between two iterations
 _SEED = 20261201  # fixed: the same input gives the same output
@@ -47,24 +48,29 @@ class GammaPosteriors:
     """Each row's posterior of the latent rates (per RATE_DAYS): independent gammas Gamma(shape, rate)."""
 
     quantiles: tuple[np.ndarray, ...]  # per type: (distinct count) x DRAWS quantiles of Gamma(a + n, 1)
-    counts: np.ndarray  # rows x types, integers
+    index: np.ndarray  # rows x types: each row's count's position in its type's table
     shape: np.ndarray  # rows x types: a + n
     rate: np.ndarray  # rows x types: b + e
 
     @classmethod
     def from_intervals(cls, counts: np.ndarray, exposure_days: np.ndarray, prior: RatePriors) -> GammaPosteriors:
+        """One quantile table row per distinct count of each type (not per count up to the largest: a type with
+        thousands of events a month has a few thousand distinct counts, not a table as long as its maximum)."""
         k = counts.shape[1]
         a, b = gamma_prior(prior)
         points = qmc.Sobol(max(k, 1), scramble=True, seed=_SEED).random(DRAWS)
         n = np.rint(counts).astype(np.int64)
-        tables = tuple(gammaincinv(a[j] + np.arange(int(n[:, j].max(initial=0)) + 1)[:, None], points[None, :, j])
-                       for j in range(k))  # fmt: skip
+        index = np.empty_like(n)
+        tables = []
+        for j in range(k):
+            distinct, index[:, j] = np.unique(n[:, j], return_inverse=True)
+            tables.append(gammaincinv(a[j] + distinct[:, None], points[None, :, j]))
         e = np.asarray(exposure_days, dtype=float) / RATE_DAYS
-        return cls(quantiles=tables, counts=n, shape=a[None, :] + n, rate=b[None, :] + e[:, None])
+        return cls(quantiles=tuple(tables), index=index, shape=a[None, :] + n, rate=b[None, :] + e[:, None])
 
     def draws(self, rows: slice, j: int, rate: np.ndarray) -> np.ndarray:
         """rows x DRAWS draws of type j's Gamma(shape, `rate`) (rate: one per row)."""
-        out: np.ndarray = self.quantiles[j][self.counts[rows, j]] / rate[:, None]
+        out: np.ndarray = self.quantiles[j][self.index[rows, j]] / rate[:, None]
         return out
 
 
@@ -139,26 +145,51 @@ def induced_hazard(
 
 @dataclasses.dataclass
 class InducedFit:
-    """fit_induced's answer: the last Cox fit (its coefficients and variance are the model's), the rows'
-    linearised design and offset, and how the iteration went."""
+    """fit_induced's answer: the last Cox fit (its coefficients and variance are the model's), the month rows it
+    read (all, or whole customers at random up to MAX_ROWS) with their linearised design and offset, and how the
+    iteration went."""
 
     cox: CountingCox
+    intervals: Intervals
     design: np.ndarray
     offset: np.ndarray
+    customers: int
     iterations: int
     converged: bool
 
 
+def bounded(iv: Intervals, x: np.ndarray, seed: int) -> tuple[Intervals, np.ndarray, int]:
+    """At most MAX_ROWS month rows: whole customers in a random order (fixed seed) until the rows would pass it.
+    -> (intervals, their rows of x, customers kept)."""
+    per_customer = np.bincount(iv.who)
+    if iv.who.size <= MAX_ROWS:
+        return iv, x, int((per_customer > 0).sum())
+    order = np.random.default_rng(seed).permutation(per_customer.size)
+    kept = order[: int(np.searchsorted(np.cumsum(per_customer[order]), MAX_ROWS, side="right"))]
+    keep = np.zeros(per_customer.size, dtype=bool)
+    keep[kept] = True
+    rows = keep[iv.who]
+    sub = dataclasses.replace(
+        iv, who=iv.who[rows], start=iv.start[rows], stop=iv.stop[rows], event=iv.event[rows], rates=iv.rates[rows],
+        counts=iv.counts[rows], exposure_days=iv.exposure_days[rows],
+    )  # fmt: skip
+    return sub, x[rows], int(kept.size)
+
+
 def fit_induced(
     iv: Intervals, x: np.ndarray, rate_cols: list[int], mean: np.ndarray, sd: np.ndarray, beta: np.ndarray,
-    names: list[str], penalizer: float,
+    names: list[str], penalizer: float, *, seed: int = 0,
 ) -> InducedFit:  # fmt: skip
     """Gauss-Newton on the induced partial likelihood from `beta` (the regression-calibration fit on x, the month
-    rows with standardised shrunk rates). Raises lifelines' ConvergenceError when a Cox step fails."""
+    rows with standardised shrunk rates), on at most MAX_ROWS of them. Raises lifelines' ConvergenceError when a
+    Cox step fails or the steps grow."""
+    iv, x, customers = bounded(iv, x, seed)
     post = GammaPosteriors.from_intervals(iv.counts, iv.exposure_days, iv.signup)
     times, cum = breslow(iv.start, iv.stop, iv.event, x @ beta)
     converged, it, last_change = False, 0, np.inf
     for it in range(1, MAX_ITERATIONS + 1):
+        # H0 just before the row starts: survival to the month's start (tilting by H0 at the month's middle
+        # instead made the iterations run away on issue 16's generator, docs/drivers.md)
         pos = np.searchsorted(times, iv.start, side="right") - 1
         h = np.where(pos >= 0, cum[np.maximum(pos, 0)], 0.0)
         log_r, g = induced_hazard(post, x, rate_cols, mean, sd, beta, h)
@@ -174,4 +205,5 @@ def fit_induced(
         if change < TOL:
             converged = True
             break
-    return InducedFit(cox=cox, design=g, offset=offset, iterations=it, converged=converged)
+    return InducedFit(cox=cox, intervals=iv, design=g, offset=offset, customers=customers, iterations=it,
+                      converged=converged)  # fmt: skip
