@@ -68,9 +68,9 @@ class GammaPosteriors:
         e = np.asarray(exposure_days, dtype=float) / RATE_DAYS
         return cls(quantiles=tuple(tables), index=index, shape=a[None, :] + n, rate=b[None, :] + e[:, None])
 
-    def draws(self, rows: slice, j: int, rate: np.ndarray) -> np.ndarray:
-        """rows x DRAWS draws of type j's Gamma(shape, `rate`) (rate: one per row)."""
-        out: np.ndarray = self.quantiles[j][self.index[rows, j]] / rate[:, None]
+    def standard(self, rows: slice, j: int) -> np.ndarray:
+        """rows x DRAWS draws of type j's Gamma(shape, 1): divided by a rate, draws of Gamma(shape, rate)."""
+        out: np.ndarray = self.quantiles[j][self.index[rows, j]]
         return out
 
 
@@ -116,14 +116,17 @@ def induced_hazard(
         tilt = np.minimum(c[None, :], rate / 2)  # rows x types
         eta_p = np.repeat(c0[:, None], DRAWS, axis=1)
         eta_q = eta_p.copy()
-        extra = np.zeros_like(eta_p)  # (c - tilt)' lambda on the tilted draws
+        extra = np.zeros_like(eta_p)  # (c - tilt)' lambda on the tilted draws, where the tilt stops short of c
         lam_q = []
         for j in range(len(rate_cols)):
-            eta_p += c[j] * post.draws(sl, j, rate[:, j])
-            lq = post.draws(sl, j, rate[:, j] - tilt[:, j])
+            std = post.standard(sl, j)  # the posterior draws std / rate, the tilted ones std / (rate - tilt)
+            eta_p += std * (c[j] / rate[:, j])[:, None]
+            lq = std * (1.0 / (rate[:, j] - tilt[:, j]))[:, None]
             lam_q.append(lq)
             eta_q += c[j] * lq
-            extra += (c[j] - tilt[:, j])[:, None] * lq
+            short = c[j] - tilt[:, j]
+            if short.any():
+                extra += short[:, None] * lq
         e_q = np.exp(np.minimum(eta_q, _MAX_ETA))
         log_v = extra - h * e_q
         log_norm = (shape * np.log(rate / (rate - tilt))).sum(axis=1)  # E_P[exp(tilt' lambda)]
@@ -132,13 +135,14 @@ def induced_hazard(
         log_r[sl] = lr
         q = np.exp(log_v - lse_v[:, None])
         qe = q * e_q
+        sum_qe = qe.sum(axis=1)
         r = np.exp(lr)
         g = np.empty((q.shape[0], d))
-        for j, col in enumerate(rate_cols):
-            z = (lam_q[j] - mean[col]) / sd[col]
-            eq = (q * z).sum(axis=1)
-            g[:, col] = eq - h[:, 0] * ((qe * z).sum(axis=1) - r * eq)
-        g[:, fixed] = x[sl][:, fixed] * (1.0 - h * (qe.sum(axis=1, keepdims=True) - r[:, None]))
+        for j, col in enumerate(rate_cols):  # E_q[z] = (E_q[lambda] - mean) / sd, z the standardised rate
+            eq = (np.einsum("rs,rs->r", q, lam_q[j]) - mean[col]) / sd[col]
+            eqe = (np.einsum("rs,rs->r", qe, lam_q[j]) - mean[col] * sum_qe) / sd[col]
+            g[:, col] = eq - h[:, 0] * (eqe - r * eq)
+        g[:, fixed] = x[sl][:, fixed] * (1.0 - h * (sum_qe - r)[:, None])
         grad[sl] = g
     return log_r, grad
 
