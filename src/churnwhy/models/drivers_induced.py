@@ -38,7 +38,7 @@ DRAWS = 64  # quasi-random points per row; 256 gave the same coverage and z to 0
 CHUNK_CELLS = 1_000_000  # rows x draws held at once (8 MB of float64 per array)
 MAX_ROWS = 400_000  # month rows the fit reads (whole customers at random beyond): about 7 s of work
 MAX_ITERATIONS = 10
-TOL = 1e-4  # largest change of a per-SD coefficient between two iterations
+TOL = 1e-3  # largest change of a per-SD coefficient between two iterations
 _SEED = 20261201  # fixed: the same input gives the same output
 _MAX_ETA = 700.0
 
@@ -117,16 +117,15 @@ def induced_hazard(
         eta_p = np.repeat(c0[:, None], DRAWS, axis=1)
         eta_q = eta_p.copy()
         extra = np.zeros_like(eta_p)  # (c - tilt)' lambda on the tilted draws, where the tilt stops short of c
-        lam_q = []
+        std, inv = [], 1.0 / (rate - tilt)  # the posterior's draws are std / rate, the tilted ones std * inv
         for j in range(len(rate_cols)):
-            std = post.standard(sl, j)  # the posterior draws std / rate, the tilted ones std / (rate - tilt)
-            eta_p += std * (c[j] / rate[:, j])[:, None]
-            lq = std * (1.0 / (rate[:, j] - tilt[:, j]))[:, None]
-            lam_q.append(lq)
-            eta_q += c[j] * lq
+            s_j = post.standard(sl, j)
+            std.append(s_j)
+            eta_p += s_j * (c[j] / rate[:, j])[:, None]
+            eta_q += s_j * (c[j] * inv[:, j])[:, None]
             short = c[j] - tilt[:, j]
             if short.any():
-                extra += short[:, None] * lq
+                extra += s_j * (short * inv[:, j])[:, None]
         e_q = np.exp(np.minimum(eta_q, _MAX_ETA))
         log_v = extra - h * e_q
         log_norm = (shape * np.log(rate / (rate - tilt))).sum(axis=1)  # E_P[exp(tilt' lambda)]
@@ -139,8 +138,8 @@ def induced_hazard(
         r = np.exp(lr)
         g = np.empty((q.shape[0], d))
         for j, col in enumerate(rate_cols):  # E_q[z] = (E_q[lambda] - mean) / sd, z the standardised rate
-            eq = (np.einsum("rs,rs->r", q, lam_q[j]) - mean[col]) / sd[col]
-            eqe = (np.einsum("rs,rs->r", qe, lam_q[j]) - mean[col] * sum_qe) / sd[col]
+            eq = (np.einsum("rs,rs->r", q, std[j]) * inv[:, j] - mean[col]) / sd[col]
+            eqe = (np.einsum("rs,rs->r", qe, std[j]) * inv[:, j] - mean[col] * sum_qe) / sd[col]
             g[:, col] = eq - h[:, 0] * (eqe - r * eq)
         g[:, fixed] = x[sl][:, fixed] * (1.0 - h * (sum_qe - r)[:, None])
         grad[sl] = g
