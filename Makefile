@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PYTEST_ARGS ?=
+# Two workers, a test file each at a time (a file's tests share its fixtures and its Spark session).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo test repeat bench clean examples
 
