@@ -79,8 +79,8 @@ def ph_test_counting(
     names: Sequence[str], *, offset: np.ndarray | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """Grambsch-Therneau test on start/stop rows (`offset` added to each row's x·β), the arithmetic of lifelines'
-    proportional_hazard_test (rank time) which only takes a CoxPHFitter: Schoenfeld residuals r_k = x_k - x̄(t_k) at each event (x̄ the
-    risk-set mean weighted by exp(x·β), Breslow for ties), scaled s_k = D r_k V, and per feature
+    proportional_hazard_test (rank time) which only takes a CoxPHFitter: Schoenfeld residuals r_k = x_k - x̄(t_k)
+    at each event (x̄ the risk-set mean weighted by exp(x·β), Breslow for ties), scaled s_k = D r_k V, and per feature
     T = (Σ (g_k - ḡ) s_k)² / (D V_jj Σ (g_k - ḡ)²) ~ χ²(1), g_k the event's rank in time. Risk-set sums come
     from cumulative sums over rows sorted by stop and by start (a row is at risk at t when start < t <= stop)."""
     ev = np.flatnonzero(event)

@@ -43,6 +43,13 @@ def unit_of(feature: str) -> tuple[str, float]:
     return "per unit", 1.0
 
 
+def inferred_churn(frame: pl.DataFrame) -> np.ndarray:
+    """Per customer: churn inferred from inactivity (the table's churn_source), False where the column is absent."""
+    if "churn_source" not in frame.columns:
+        return np.zeros(frame.height, dtype=bool)
+    return (frame["churn_source"] == "inactivity").fill_null(False).to_numpy()
+
+
 class DriverDesign:
     """The design matrix of CoxDrivers (see the module docstring)."""
 
@@ -69,7 +76,7 @@ class DriverDesign:
         frame = table.frame
         tenure = frame["tenure_days"].cast(pl.Float64).to_numpy()
         inact = self.settings.inactivity_days
-        if inact <= 0 or "churn_source" not in frame.columns or not (frame["churn_source"] == "inactivity").any():
+        if inact <= 0 or not inferred_churn(frame).any():
             return tenure
         active = ~frame["churned"].fill_null(False).cast(pl.Boolean).to_numpy()
         tenure = np.where(active, np.maximum(tenure - inact, 0.0), tenure)
@@ -97,7 +104,7 @@ class DriverDesign:
             excluded = set(s.exclude) | {RATE_PREFIX + e for e in s.exclude}
             feats = [f for f in feats if f not in excluded]
             self.notes_.append(f"left out by [drivers] exclude: {', '.join(sorted(s.exclude))}")
-        inactivity = "churn_source" in table.frame.columns and bool((table.frame["churn_source"] == "inactivity").any())
+        inactivity = bool(inferred_churn(table.frame).any())
         end_date = [f for f in feats if f in END_DATE_FEATURES]
         if end_date:
             feats = [f for f in feats if f not in END_DATE_FEATURES]

@@ -33,7 +33,7 @@ from churnwhy.models.drivers_checks import (
     unestimable,
 )
 from churnwhy.models.drivers_counting import Intervals, RatePriors, interval_frame, monthly_intervals
-from churnwhy.models.drivers_design import DriverDesign, unit_of
+from churnwhy.models.drivers_design import DriverDesign, inferred_churn, unit_of
 from churnwhy.models.drivers_effects import holm_effects, not_estimable, read_effects, separated_levels
 from churnwhy.models.drivers_families import WHATS, DriverSettings, assign_families
 from churnwhy.models.drivers_induced import InducedFit, fit_induced
@@ -316,8 +316,7 @@ class CoxDrivers(DriverDesign):
         self.baseline_ = breslow(iv.start, iv.stop, iv.event, xs @ cox.params_.reindex(names).to_numpy())
         self.scoring_cox_ = None
         design, offset, fitted, how = xs, None, iv, "their expected values (regression calibration)"
-        source = frame["churn_source"].to_numpy()[rows][idx] if "churn_source" in frame.columns else None
-        if rate_cols and source is not None and (source[churned] == "inactivity").sum() * 2 > churned.sum():
+        if rate_cols and inferred_churn(frame)[rows][idx][churned].sum() * 2 > churned.sum():
             how += (
                 ", not by the hazard given the past: most churn here is inferred from inactivity, and who is still "
                 "a customer then follows the events themselves, not the model's survival"

@@ -111,7 +111,8 @@ def induced_hazard(
     for lo in range(0, rows, step):
         sl = slice(lo, min(lo + step, rows))
         h = cumhaz_at_start[sl][:, None]
-        c0 = x[sl][:, fixed] @ beta[fixed] - float(c @ mean[rate_cols])
+        known = x[sl][:, fixed]
+        c0 = known @ beta[fixed] - float(c @ mean[rate_cols])
         shape, rate = post.shape[sl], post.rate[sl]
         tilt = np.minimum(c[None, :], rate / 2)  # rows x types
         eta_p = np.repeat(c0[:, None], DRAWS, axis=1)
@@ -141,7 +142,7 @@ def induced_hazard(
             eq = (np.einsum("rs,rs->r", q, std[j]) * inv[:, j] - mean[col]) / sd[col]
             eqe = (np.einsum("rs,rs->r", qe, std[j]) * inv[:, j] - mean[col] * sum_qe) / sd[col]
             g[:, col] = eq - h[:, 0] * (eqe - r * eq)
-        g[:, fixed] = x[sl][:, fixed] * (1.0 - h * (sum_qe - r)[:, None])
+        g[:, fixed] = known * (1.0 - h * (sum_qe - r)[:, None])
         grad[sl] = g
     return log_r, grad
 
